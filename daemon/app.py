@@ -1,0 +1,181 @@
+"""Builds the engine from a Config; App.run(stop_event) owns every thread and shuts them down.
+
+Flow: watchers -> intake (settle) -> store queue -> stage workers -> store.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from daemon import __version__
+from daemon.config import Config
+from daemon.control.protocol import Endpoint, Status, ensure_token, write_endpoint
+from daemon.control.server import ControlServer, Handler
+from daemon.pipeline import Pipeline, build_pipeline
+from daemon.pipeline.workers import Control, StageWorker
+from daemon.store import Store, files, queue, settings
+from daemon.watch.intake import Intake
+from daemon.watch.observer import WatchManager
+from daemon.watch.reconcile import reconcile
+
+log = logging.getLogger("image_engine.app")
+Ticker = Callable[["App"], None]
+
+
+class App:
+    def __init__(self, config: Config):
+        self.config = config
+        self.started = time.time()
+        for folder in (config.data_dir, config.cache_dir, config.library.root):
+            folder.mkdir(parents=True, exist_ok=True)
+        if os.name == "posix":
+            os.chmod(config.data_dir, 0o700)
+        self.store = Store(config.db_path)
+        self.control = Control(paused=settings.get(self.store.conn, "paused") == "1")
+        self.pipeline: Pipeline = build_pipeline(config)
+        self.intake = Intake(
+            self.store,
+            self.pipeline.first,
+            config.engine.settle_seconds,
+            config.engine.ignore,
+            on_enqueued=self.control.work_available.set,
+        )
+        self.watchers = WatchManager(config.watch, self.intake, self.store, config.engine.ignore)
+        self.workers: list[StageWorker] = []
+        self.tickers: list[Ticker] = []
+        self.scans: dict[int, dict[str, Any]] = {}
+        self._scan_ids = itertools.count(1)
+        self.token = ensure_token(config.data_dir)
+        self.server = ControlServer(config.control.host, config.control.port, self.token, self.routes())
+
+    def routes(self) -> dict[tuple[str, str], Handler]:
+        from daemon.control.api import core_routes
+
+        return core_routes(self)
+
+    def worker_counts(self) -> dict[str, int]:
+        return {"cpu": self.config.engine.workers}
+
+    def start(self) -> None:
+        self.server.start()
+        write_endpoint(self.config.data_dir, Endpoint(self.config.control.host, self.server.port, os.getpid()))
+        self.intake.start()
+        counts = self.worker_counts()
+        for pool, stages in self.pipeline.pools().items():
+            for index in range(counts.get(pool, 1)):
+                worker = StageWorker(
+                    pool, index, stages, self.pipeline, self.store, self.config, self.control, self.intake.recheck
+                )
+                worker.start()
+                self.workers.append(worker)
+        self.watchers.start()
+        self.start_scan(None)
+        log.info(
+            "started",
+            extra={
+                "event": "started",
+                "detail": f"data={self.config.data_dir} api=127.0.0.1:{self.server.port} paused={self.control.paused}",
+            },
+        )
+
+    def run(self, stop: threading.Event, on_ready: Callable[[], None] | None = None) -> None:
+        self.start()
+        if on_ready:
+            on_ready()
+        try:
+            while not stop.wait(0.5):
+                for ticker in self.tickers:
+                    ticker(self)
+        finally:
+            self.shutdown()
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        log.info("stopping", extra={"event": "stopping"})
+        self.watchers.stop()
+        self.intake.stop()
+        self.control.stop.set()
+        self.control.work_available.set()
+        deadline = time.monotonic() + timeout
+        for worker in self.workers:
+            worker.join(timeout=max(0.1, deadline - time.monotonic()))
+        self.pipeline.close()
+        try:
+            self.server.stop()
+        finally:
+            (self.config.control_path).unlink(missing_ok=True)
+            self.store.close()
+        log.info("stopped", extra={"event": "stopped"})
+
+    def set_paused(self, paused: bool) -> None:
+        settings.put(self.store.conn, "paused", "1" if paused else "0")
+        self.control.set_paused(paused)
+        log.info("paused" if paused else "resumed", extra={"event": "paused" if paused else "resumed"})
+
+    def start_scan(self, path: Path | None) -> int:
+        roots = [w for w in self.config.watch if path is None or _contains(w.path, path)]
+        if path is not None and not roots:
+            raise ValueError(f"{path} is not inside a watched folder")
+        scan_id = next(self._scan_ids)
+        progress = {"id": scan_id, "state": "running", "done": 0, "total": 0, "submitted": 0, "missing": 0}
+        self.scans[scan_id] = progress
+
+        def work() -> None:
+            try:
+                for watch in roots:
+                    target = path if path is not None else watch.path
+
+                    def report(done: int, total: int) -> None:
+                        progress["done"], progress["total"] = done, total
+
+                    outcome = reconcile(
+                        target, watch.recursive, self.store, self.intake, self.config.engine.ignore, report
+                    )
+                    progress["submitted"] += outcome["submitted"]
+                    progress["missing"] += outcome["missing"]
+                progress["state"] = "done"
+                log.info("scan done", extra={"event": "scan_done", "detail": str(progress)})
+            except Exception as exc:  # noqa: BLE001 - a scan failure is reported, not fatal
+                progress["state"], progress["error"] = "failed", str(exc)
+                log.exception("scan failed", extra={"event": "scan_failed"})
+
+        threading.Thread(target=work, name=f"scan-{scan_id}", daemon=True).start()
+        return scan_id
+
+    def status(self) -> Status:
+        conn = self.store.conn
+        counts = queue.counts(conn)
+        today = time.time() - (time.time() % 86400)
+        done_today = conn.execute(
+            "SELECT COUNT(*) FROM jobs WHERE state = 'done' AND finished_at >= ?", (today,)
+        ).fetchone()[0]
+        return Status(
+            state="paused" if self.control.paused else "running",
+            jobs=counts,
+            files=files.count_present(conn),
+            errors=settings.recent_errors(conn),
+            uptime=round(time.time() - self.started, 1),
+            stages=queue.stage_counts(conn),
+            watching=[
+                {"path": str(r.config.path), "polling": r.polling, "reason": r.reason} for r in self.watchers.roots
+            ],
+            data_dir=str(self.config.data_dir),
+            library=str(self.config.library.root),
+            log_path=str(self.config.log_path),
+            done_today=done_today,
+            version=__version__,
+        )
+
+
+def _contains(folder: Path, path: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False

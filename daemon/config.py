@@ -1,0 +1,250 @@
+"""TOML config -> typed, validated settings.
+
+Every problem is reported at once, each naming the file, the dotted key and the bad value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+
+from daemon.errors import ConfigError
+
+APP_NAME = "image-engine"
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def default_drop_dir() -> Path:
+    return Path(platformdirs.user_pictures_dir()) / "Image Engine Drop"
+
+
+def default_library_root() -> Path:
+    return Path(platformdirs.user_pictures_dir()) / "Image Engine Library"
+
+
+def default_config_path() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
+
+
+@dataclass
+class WatchConfig:
+    path: Path
+    recursive: bool = True
+    mode: Literal["drop", "in-place"] = "drop"
+    polling: bool = False
+    poll_interval: float = 5.0
+
+
+@dataclass
+class LibraryConfig:
+    root: Path = field(default_factory=default_library_root)
+
+
+@dataclass
+class EngineConfig:
+    workers: int = 2
+    settle_seconds: float = 1.0
+    lease_seconds: float = 300.0
+    max_attempts: int = 3
+    retry_backoff_seconds: float = 30.0
+    reduced_size: int = 384
+    max_image_pixels: int = 200_000_000
+    rescan_minutes: float = 60.0
+    ignore: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ControlConfig:
+    host: Literal["127.0.0.1", "::1", "localhost"] = "127.0.0.1"
+    port: int = 0
+
+
+@dataclass
+class LogConfig:
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    max_bytes: int = 10_000_000
+    backups: int = 5
+
+
+@dataclass
+class Config:
+    data_dir: Path = field(default_factory=default_data_dir)
+    watch: list[WatchConfig] = field(default_factory=list)
+    library: LibraryConfig = field(default_factory=LibraryConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    control: ControlConfig = field(default_factory=ControlConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    source: Path | None = None
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "image-engine.db"
+
+    @property
+    def token_path(self) -> Path:
+        return self.data_dir / "token"
+
+    @property
+    def control_path(self) -> Path:
+        return self.data_dir / "control.json"
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "logs" / "image-engine.log"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+
+def load_config(path: Path | str | None) -> Config:
+    """Read and validate a TOML file; None means the defaults with one drop folder."""
+    if path is None:
+        config = Config()
+        config.watch = [WatchConfig(path=default_drop_dir())]
+        return config
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+    return parse_config(raw, path)
+
+
+def parse_config(raw: dict[str, Any], source: Path) -> Config:
+    problems: list[str] = []
+    config = _build(Config, raw, "", source, problems)
+    if config is not None:
+        config.source = source
+        _check_semantics(config, source, problems)
+    if problems:
+        raise ConfigError(problems)
+    assert config is not None
+    return config
+
+
+def _check_semantics(config: Config, source: Path, problems: list[str]) -> None:
+    if not config.watch:
+        problems.append(f"{source}: watch: at least one [[watch]] table is needed")
+    for index, watch in enumerate(config.watch):
+        if watch.poll_interval <= 0:
+            problems.append(f"{source}: watch[{index}].poll_interval: must be > 0 (got {watch.poll_interval})")
+        if _inside(watch.path, config.data_dir):
+            problems.append(f"{source}: watch[{index}].path: must not be inside data_dir ({watch.path})")
+    if config.engine.workers < 1:
+        problems.append(f"{source}: engine.workers: must be at least 1 (got {config.engine.workers})")
+    if config.engine.settle_seconds < 0:
+        problems.append(f"{source}: engine.settle_seconds: must be >= 0 (got {config.engine.settle_seconds})")
+    if config.engine.max_attempts < 1:
+        problems.append(f"{source}: engine.max_attempts: must be at least 1 (got {config.engine.max_attempts})")
+    if not 64 <= config.engine.reduced_size <= 4096:
+        problems.append(f"{source}: engine.reduced_size: must be 64..4096 (got {config.engine.reduced_size})")
+    if not 0 <= config.control.port <= 65535:
+        problems.append(f"{source}: control.port: must be 0..65535 (got {config.control.port})")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def _build(cls: type, raw: Any, prefix: str, source: Path, problems: list[str]) -> Any:
+    if not isinstance(raw, dict):
+        problems.append(f"{source}: {prefix.rstrip('.') or '(top)'}: expected a table, got {raw!r}")
+        return None
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls) if f.name != "source"}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        dotted = f"{prefix}{key}"
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
+            problems.append(f"{source}: {dotted}: unknown key{hint}")
+            continue
+        converted = _convert(hints[key], value, dotted, source, problems)
+        if converted is not _INVALID:
+            values[key] = converted
+    missing = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and f.name not in raw
+    ]
+    for name in missing:
+        problems.append(f"{source}: {prefix}{name}: required key is missing")
+    if missing or len(values) != sum(1 for k in raw if k in known):
+        return None
+    return cls(**values)
+
+
+_INVALID = object()
+
+
+def _convert(hint: Any, value: Any, key: str, source: Path, problems: list[str]) -> Any:
+    def bad(expected: str) -> object:
+        problems.append(f"{source}: {key}: expected {expected}, got {value!r}")
+        return _INVALID
+
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        if value is None:
+            return None
+        return _convert(inner[0], value, key, source, problems)
+    if origin is Literal:
+        if value not in args:
+            return bad("one of " + ", ".join(repr(a) for a in args))
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            return bad("a list")
+        items = [_convert(args[0], item, f"{key}[{i}]", source, problems) for i, item in enumerate(value)]
+        return _INVALID if any(item is _INVALID for item in items) else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            return bad("a table")
+        result = {}
+        for sub_key, sub_value in value.items():
+            converted = _convert(args[1], sub_value, f"{key}.{sub_key}", source, problems)
+            if converted is _INVALID:
+                return _INVALID
+            result[str(sub_key)] = converted
+        return result
+    if dataclasses.is_dataclass(hint):
+        built = _build(hint, value, f"{key}.", source, problems)
+        return _INVALID if built is None else built
+    if hint is Path:
+        if not isinstance(value, str) or not value.strip():
+            return bad("a path string")
+        return Path(os.path.expandvars(value)).expanduser()
+    if hint is bool:
+        return value if isinstance(value, bool) else bad("true or false")
+    if hint is int:
+        return value if isinstance(value, int) and not isinstance(value, bool) else bad("an integer")
+    if hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        return bad("a number")
+    if hint is str:
+        return value if isinstance(value, str) else bad("a string")
+    raise TypeError(f"config schema has an unsupported type at {key}: {hint!r}")

@@ -1,0 +1,68 @@
+"""One JSON object per log line to a rotating file; a human rendering of the same records on the console.
+
+Records carry fixed keys (ts, level, event, job, path, stage, ms, error) passed through `extra=`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import logging.handlers
+import sys
+from pathlib import Path
+
+FIELDS = ("event", "job", "path", "stage", "ms", "error", "detail")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "event": getattr(record, "event", record.name.rsplit(".", 1)[-1]),
+            "msg": record.getMessage(),
+        }
+        for key in FIELDS[1:]:
+            value = getattr(record, key, None)
+            if value is not None:
+                line[key] = value
+        if record.exc_info:
+            line["error"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+class HumanFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = dt.datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        parts = [stamp, f"{record.levelname:<7}", record.getMessage()]
+        for key in ("path", "stage", "detail", "error"):
+            value = getattr(record, key, None)
+            if value is not None:
+                parts.append(f"{key}={value}" if key != "path" else repr(str(value)))
+        ms = getattr(record, "ms", None)
+        if ms is not None:
+            parts.append(f"{ms}ms")
+        return " ".join(parts)
+
+
+def setup_logging(
+    log_path: Path | None, level: str = "info", max_bytes: int = 10_000_000, backups: int = 5, console: bool = True
+) -> None:
+    root = logging.getLogger("image_engine")
+    root.setLevel(level.upper())
+    root.propagate = False
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.handlers.RotatingFileHandler(
+            log_path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+        )
+        file_handler.setFormatter(JsonFormatter())
+        root.addHandler(file_handler)
+    if console:
+        stream = logging.StreamHandler(sys.stderr)
+        stream.setFormatter(HumanFormatter() if sys.stderr.isatty() else JsonFormatter())
+        root.addHandler(stream)

@@ -1,0 +1,67 @@
+"""The stage list, assembled in one place, and how a job moves from one stage to the next.
+
+Later features add their stage here and nowhere else; order is the order jobs flow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from daemon.config import Config
+from daemon.pipeline.base import Stage
+
+Gate = Callable[[Stage], "str | None"]
+
+
+@dataclass
+class Pipeline:
+    stages: list[Stage]
+    gates: list[Gate] = field(default_factory=list)
+
+    @property
+    def first(self) -> str:
+        return self.stages[0].name
+
+    def stage(self, name: str) -> Stage:
+        for stage in self.stages:
+            if stage.name == name:
+                return stage
+        raise KeyError(name)
+
+    def next_after(self, name: str) -> str | None:
+        names = [stage.name for stage in self.stages]
+        index = names.index(name)
+        return names[index + 1] if index + 1 < len(names) else None
+
+    def pools(self) -> dict[str, list[Stage]]:
+        pools: dict[str, list[Stage]] = {}
+        for stage in self.stages:
+            pools.setdefault(stage.pool, []).append(stage)
+        return pools
+
+    def blocked_reason(self, stage: Stage) -> str | None:
+        """Why `stage` cannot run right now (its own reason first, then policy gates), or None."""
+        reason = stage.available()
+        if reason:
+            return reason
+        for gate in self.gates:
+            reason = gate(stage)
+            if reason:
+                return reason
+        return None
+
+    def close(self) -> None:
+        for stage in self.stages:
+            stage.close()
+
+
+def build_pipeline(config: Config) -> Pipeline:
+    from daemon.pipeline.hashing import HashStage
+    from daemon.pipeline.probe import ProbeStage
+
+    stages: list[Stage] = [
+        ProbeStage(config.engine.reduced_size, config.engine.max_image_pixels, config.cache_dir),
+        HashStage(),
+    ]
+    return Pipeline(stages)

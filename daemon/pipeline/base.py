@@ -1,0 +1,83 @@
+"""The stage contract: a stage takes work items and returns one result dict (or an error) per item.
+
+Stages know no threads and no SQL; the worker claims, runs, records and advances.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from daemon.store.queue import Job
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+
+@dataclass
+class WorkItem:
+    """One job as a stage sees it: the file, earlier stages' results, and in-memory scratch."""
+
+    job: Job
+    results: Callable[[str], dict[str, Any] | None]
+    reduced_loader: Callable[[WorkItem], Image.Image]
+    memory: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path:
+        return Path(self.job.path)
+
+    def result(self, stage: str) -> dict[str, Any]:
+        """What an earlier stage recorded for this file (memory first, then the store)."""
+        cached = self.memory.get(f"result:{stage}")
+        if cached is None:
+            cached = self.results(stage) or {}
+            self.memory[f"result:{stage}"] = cached
+        return cached
+
+    def reduced(self) -> Image.Image:
+        """The oriented, reduced RGB copy `probe` decoded; reloaded from cache if this process lacks it."""
+        image = self.memory.get("reduced")
+        if image is None:
+            image = self.reduced_loader(self)
+            self.memory["reduced"] = image
+        return image
+
+
+class Stage:
+    """Base class: override `run` (one item) or `run_batch` (several at once)."""
+
+    name: str = ""
+    pool: str = "cpu"
+    batch_size: int = 1
+
+    def available(self) -> str | None:
+        """None when the stage can run now, else the reason its jobs wait (model missing, quiet hours)."""
+        return None
+
+    def run(self, item: WorkItem) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def run_batch(self, items: list[WorkItem]) -> list[dict[str, Any] | BaseException]:
+        outcomes: list[dict[str, Any] | BaseException] = []
+        for item in items:
+            try:
+                outcomes.append(self.run(item))
+            except Exception as exc:  # noqa: BLE001 - each item's error is contained and recorded
+                outcomes.append(exc)
+        return outcomes
+
+    def close(self) -> None:
+        """Release models, processes and handles at shutdown."""
+
+
+def stat_of(path: Path | str) -> os.stat_result:
+    return os.stat(path, follow_symlinks=False)
+
+
+def loads(data: str | None) -> dict[str, Any] | None:
+    return None if data is None else json.loads(data)

@@ -1,0 +1,38 @@
+"""Stage `hash`: SHA-256 of the file's bytes and 64-bit perceptual hashes (pHash, dHash) of the reduced copy.
+
+The hashes feed duplicate detection; the SHA-256 also confirms "unchanged" when only mtime moved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import imagehash
+
+from daemon.pipeline.base import Stage, WorkItem
+from daemon.pipeline.probe import read_bytes
+
+
+class HashStage(Stage):
+    name = "hash"
+    pool = "cpu"
+
+    def run(self, item: WorkItem) -> dict[str, Any]:
+        data = item.memory.pop("bytes", None)
+        if data is None:
+            data = read_bytes(item.path)
+        reduced = item.reduced()
+        return {
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "phash": str(imagehash.phash(reduced)),
+            "dhash": str(imagehash.dhash(reduced)),
+        }
+
+
+def sha256_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

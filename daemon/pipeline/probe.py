@@ -1,0 +1,62 @@
+"""Stage `probe`: open and verify the image, read its EXIF facts, and decode the reduced RGB copy.
+
+The bytes read here are kept in memory so `hash` does not read the file twice.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from daemon.errors import PermanentError, RetryableError
+from daemon.pipeline import exif, imaging
+from daemon.pipeline.base import Stage, WorkItem
+
+
+class ProbeStage(Stage):
+    name = "probe"
+    pool = "cpu"
+
+    def __init__(self, reduced_size: int, max_pixels: int, cache_dir: Path):
+        self.reduced_size = reduced_size
+        self.max_pixels = max_pixels
+        self.cache_dir = cache_dir
+
+    def run(self, item: WorkItem) -> dict[str, Any]:
+        data = read_bytes(item.path)
+        mtime = os.stat(item.path).st_mtime
+        image = imaging.open_image(data, item.path, self.max_pixels)
+        facts = exif.read_facts(image, mtime)
+        width, height = image.size
+        file_format = image.format
+        reduced = imaging.reduce(image, self.reduced_size)
+        imaging.save_reduced(reduced, reduced_cache_path(self.cache_dir, item.job.file_id))
+        item.memory["bytes"] = data
+        item.memory["reduced"] = reduced
+        return {
+            "format": file_format,
+            "width": width,
+            "height": height,
+            "size": len(data),
+            "reduced": list(reduced.size),
+            **facts,
+        }
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise PermanentError("file disappeared before it could be read") from None
+    except IsADirectoryError:
+        raise PermanentError("is a folder, not a file") from None
+    except PermissionError:
+        raise PermanentError("permission denied: the service user cannot read this file") from None
+    except OSError as exc:
+        raise RetryableError(f"cannot read file: {exc.strerror or exc}") from None
+
+
+def reduced_cache_path(cache_dir: Path, file_id: int) -> Path:
+    return cache_dir / "reduced" / f"{file_id % 256:02x}" / f"{file_id}.jpg"

@@ -1,0 +1,227 @@
+"""Worker threads: claim jobs for a pool of stages, run them, record and advance, one transaction each.
+
+A job whose next stage is in the same pool stays with the worker, so in-memory results are reused.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from daemon.config import Config
+from daemon.errors import PermanentError, StageError, WaitingError
+from daemon.pipeline import Pipeline
+from daemon.pipeline.base import Stage, WorkItem
+from daemon.pipeline.imaging import reduce
+from daemon.pipeline.probe import reduced_cache_path
+from daemon.store import Store, files, queue
+
+log = logging.getLogger("image_engine.worker")
+
+
+class Control:
+    """Shared run state: pause flag, the stop event, and a wake-up for new work."""
+
+    def __init__(self, paused: bool = False):
+        self.stop = threading.Event()
+        self.work_available = threading.Event()
+        self._paused = threading.Event()
+        if paused:
+            self._paused.set()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused.is_set()
+
+    def set_paused(self, paused: bool) -> None:
+        if paused:
+            self._paused.set()
+        else:
+            self._paused.clear()
+            self.work_available.set()
+
+
+class StageWorker(threading.Thread):
+    def __init__(
+        self,
+        pool: str,
+        index: int,
+        stages: list[Stage],
+        pipeline: Pipeline,
+        store: Store,
+        config: Config,
+        control: Control,
+        recheck: Callable[[str], None],
+    ):
+        super().__init__(name=f"worker-{pool}-{index}", daemon=True)
+        self.stages = stages
+        self.pipeline = pipeline
+        self.store = store
+        self.config = config
+        self.control = control
+        self.recheck = recheck
+        self.owner = f"{pool}-{index}-{uuid.uuid4().hex[:8]}"
+        self.batch_size = max(stage.batch_size for stage in stages)
+        self.stage_names = [stage.name for stage in stages]
+        self.idle_wait = 0.05
+
+    def run(self) -> None:
+        while not self.control.stop.is_set():
+            if self.control.paused:
+                self.control.stop.wait(0.2)
+                continue
+            try:
+                did_work = self.tick()
+            except Exception:  # noqa: BLE001 - the loop must survive anything (database locked, disk full)
+                log.error("worker error", extra={"event": "worker_error", "error": traceback.format_exc(limit=3)})
+                did_work = False
+                self.control.stop.wait(1.0)
+            if did_work:
+                self.idle_wait = 0.05
+            else:
+                self.control.work_available.wait(self.idle_wait)
+                self.control.work_available.clear()
+                self.idle_wait = min(self.idle_wait * 2, 1.0)
+
+    def runnable_stages(self) -> list[str]:
+        runnable = []
+        for stage in self.stages:
+            reason = self.pipeline.blocked_reason(stage)
+            if reason:
+                queue.mark_stage_waiting(self.store.conn, stage.name, reason, retry_after=5.0)
+            else:
+                runnable.append(stage.name)
+        return runnable
+
+    def tick(self) -> bool:
+        runnable = self.runnable_stages()
+        if not runnable:
+            return False
+        jobs = queue.claim(self.store.conn, self.owner, runnable, self.batch_size, self.config.engine.lease_seconds)
+        if not jobs:
+            return False
+        items = [self.make_item(job) for job in jobs]
+        self.process(items)
+        return True
+
+    def make_item(self, job: queue.Job) -> WorkItem:
+        def results(stage: str) -> dict[str, Any] | None:
+            data = files.result_of(self.store.conn, job.file_id, stage)
+            return None if data is None else json.loads(data)
+
+        return WorkItem(job=job, results=results, reduced_loader=self.load_reduced)
+
+    def load_reduced(self, item: WorkItem) -> Image.Image:
+        cached = reduced_cache_path(self.config.cache_dir, item.job.file_id)
+        try:
+            with Image.open(cached) as image:
+                return image.convert("RGB")
+        except OSError:
+            from daemon.pipeline.imaging import open_image
+            from daemon.pipeline.probe import read_bytes
+
+            image = open_image(read_bytes(item.path), item.path, self.config.engine.max_image_pixels)
+            return reduce(image, self.config.engine.reduced_size)
+
+    def process(self, items: list[WorkItem]) -> None:
+        working = items
+        while working:
+            if self.control.stop.is_set() or self.control.paused:
+                for item in working:
+                    queue.release(self.store.conn, item.job)
+                return
+            stage_name = min((item.job.stage for item in working), key=self.stage_names.index)
+            stage = self.pipeline.stage(stage_name)
+            batch = [item for item in working if item.job.stage == stage_name]
+            rest = [item for item in working if item.job.stage != stage_name]
+            if self.pipeline.blocked_reason(stage):
+                for item in batch:
+                    queue.release(self.store.conn, item.job)
+                working = rest
+                continue
+            started = time.perf_counter()
+            outcomes = self.run_batch(stage, batch)
+            ms = (time.perf_counter() - started) * 1000 / max(len(batch), 1)
+            carried = []
+            for item, outcome in zip(batch, outcomes, strict=True):
+                if self.settle_outcome(stage, item, outcome, ms):
+                    carried.append(item)
+            working = rest + carried
+
+    def run_batch(self, stage: Stage, batch: list[WorkItem]) -> list[dict[str, Any] | BaseException]:
+        over = [item for item in batch if item.job.claims > queue.MAX_CLAIMS]
+        runnable = [item for item in batch if item.job.claims <= queue.MAX_CLAIMS]
+        outcomes: dict[int, dict[str, Any] | BaseException] = {
+            id(item): PermanentError(f"the worker stopped {item.job.claims - 1} times while processing this file")
+            for item in over
+        }
+        if runnable:
+            try:
+                results = stage.run_batch(runnable)
+            except Exception as exc:  # noqa: BLE001 - a whole-batch failure is each item's failure
+                results = [exc] * len(runnable)
+            outcomes.update({id(item): result for item, result in zip(runnable, results, strict=True)})
+        return [outcomes[id(item)] for item in batch]
+
+    def settle_outcome(self, stage: Stage, item: WorkItem, outcome: dict[str, Any] | BaseException, ms: float) -> bool:
+        """Record one item's outcome; True when it stays with this worker for its next stage."""
+        job = item.job
+        conn = self.store.conn
+        extra = {"job": job.id, "path": job.path, "stage": stage.name, "ms": round(ms, 1)}
+        if isinstance(outcome, WaitingError):
+            queue.wait(conn, job, outcome.reason, outcome.retry_after)
+            log.info("job waiting", extra={**extra, "event": "job_waiting", "error": outcome.reason})
+            return False
+        if isinstance(outcome, BaseException):
+            permanent = isinstance(outcome, PermanentError)
+            if isinstance(outcome, StageError):
+                message = str(outcome) or type(outcome).__name__
+            else:
+                message = f"internal error: {type(outcome).__name__}: {outcome}"
+            verdict = queue.fail(
+                conn,
+                job,
+                message,
+                permanent=permanent,
+                max_attempts=self.config.engine.max_attempts,
+                backoff_seconds=self.config.engine.retry_backoff_seconds,
+                ms=ms,
+            )
+            level = logging.ERROR if verdict == "failed" else logging.WARNING
+            log.log(level, "job %s", verdict, extra={**extra, "event": f"job_{verdict}", "error": message})
+            if verdict == "failed":
+                self.finish(item)
+            return False
+        next_stage = self.pipeline.next_after(stage.name)
+        item.memory[f"result:{stage.name}"] = outcome
+        if not queue.complete(conn, job, outcome, ms, next_stage, self.config.engine.lease_seconds):
+            log.warning("lease lost", extra={**extra, "event": "lease_lost"})
+            return False
+        log.debug("stage done", extra={**extra, "event": "stage_done"})
+        if next_stage is None:
+            log.info("job done", extra={**extra, "event": "job_done"})
+            self.finish(item)
+            return False
+        if next_stage in self.stage_names:
+            return True
+        self.control.work_available.set()
+        return False
+
+    def finish(self, item: WorkItem) -> None:
+        reduced_cache_path(self.config.cache_dir, item.job.file_id).unlink(missing_ok=True)
+        path = queue.take_dirty(self.store.conn, item.job.file_id)
+        if path is not None:
+            self.recheck(path)
+
+
+def reduced_path(config: Config, file_id: int) -> Path:
+    return reduced_cache_path(config.cache_dir, file_id)

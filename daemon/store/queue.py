@@ -1,0 +1,354 @@
+"""The job queue: idempotent enqueue, leased claims, and stage completion in one transaction.
+
+A job is one version (fingerprint) of one file moving through the stages; SQLite is the queue.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from daemon.store import records
+from daemon.store.connection import transaction
+
+ACTIVE_STATES = ("queued", "running", "waiting")
+JOB_STATES = ("queued", "running", "done", "failed", "waiting")
+MAX_CLAIMS = 10
+
+
+@dataclass(frozen=True)
+class FileStat:
+    size: int
+    mtime_ns: int
+    inode: int
+
+    @property
+    def fingerprint(self) -> str:
+        return f"{self.size}-{self.mtime_ns}"
+
+
+@dataclass
+class Job:
+    id: int
+    file_id: int
+    path: str
+    root: str
+    fingerprint: str
+    stage: str
+    attempts: int
+    claims: int
+    lease_owner: str
+
+
+def enqueue(
+    conn: sqlite3.Connection,
+    path: str,
+    root: str,
+    stat: FileStat,
+    first_stage: str,
+    content_sha256: str | None = None,
+    now: float | None = None,
+) -> str:
+    """Record that `path` exists with `stat`; queue a job when it is new or changed.
+
+    Returns what happened: new, changed, unchanged, moved, deferred (a job is running; it rechecks
+    after), or doubt (same size, other mtime, and a known hash: call again with content_sha256).
+    """
+    now = time.time() if now is None else now
+    with transaction(conn):
+        row = conn.execute("SELECT * FROM files WHERE path = ?", (path,)).fetchone()
+        if row is None:
+            moved = conn.execute(
+                "SELECT id FROM files WHERE present = 0 AND inode = ? AND size = ? AND mtime_ns = ?",
+                (stat.inode, stat.size, stat.mtime_ns),
+            ).fetchone()
+            if moved is not None:
+                conn.execute(
+                    "UPDATE files SET path = ?, root = ?, present = 1, last_seen = ? WHERE id = ?",
+                    (path, root, now, moved["id"]),
+                )
+                return "moved"
+            file_id = conn.execute(
+                "INSERT INTO files (path, root, size, mtime_ns, inode, first_seen, last_seen)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (path, root, stat.size, stat.mtime_ns, stat.inode, now, now),
+            ).fetchone()[0]
+            _insert_job(conn, file_id, stat.fingerprint, first_stage, now)
+            return "new"
+
+        file_id = row["id"]
+        same = row["size"] == stat.size and row["mtime_ns"] == stat.mtime_ns
+        if not same and row["size"] == stat.size and row["sha256"] and content_sha256 is None:
+            return "doubt"
+        if not same and content_sha256 is not None and content_sha256 == row["sha256"]:
+            same = True
+        conn.execute(
+            "UPDATE files SET size = ?, mtime_ns = ?, inode = ?, present = 1, root = ?, last_seen = ? WHERE id = ?",
+            (stat.size, stat.mtime_ns, stat.inode, root, now, file_id),
+        )
+        if same:
+            has_job = conn.execute(
+                "SELECT 1 FROM jobs WHERE file_id = ? AND state != 'superseded' LIMIT 1", (file_id,)
+            ).fetchone()
+            if has_job:
+                return "unchanged"
+            _insert_job(conn, file_id, stat.fingerprint, first_stage, now)
+            return "new"
+        running = conn.execute("SELECT 1 FROM jobs WHERE file_id = ? AND state = 'running'", (file_id,)).fetchone()
+        if running:
+            conn.execute("UPDATE files SET dirty = 1 WHERE id = ?", (file_id,))
+            return "deferred"
+        conn.execute(
+            "UPDATE jobs SET state = 'superseded', updated_at = ? WHERE file_id = ? AND state IN ('queued', 'waiting')",
+            (now, file_id),
+        )
+        conn.execute("UPDATE files SET sha256 = NULL WHERE id = ?", (file_id,))
+        _insert_job(conn, file_id, stat.fingerprint, first_stage, now)
+        return "changed"
+
+
+def _insert_job(conn: sqlite3.Connection, file_id: int, fingerprint: str, stage: str, now: float) -> None:
+    conn.execute(
+        "INSERT INTO jobs (file_id, fingerprint, stage, state, created_at, updated_at)"
+        " VALUES (?, ?, ?, 'queued', ?, ?)"
+        " ON CONFLICT (file_id, fingerprint) DO UPDATE SET stage = excluded.stage, state = 'queued',"
+        " attempts = 0, claims = 0, error = NULL, wait_reason = NULL, not_before = 0,"
+        " updated_at = excluded.updated_at, finished_at = NULL",
+        (file_id, fingerprint, stage, now, now),
+    )
+
+
+def claim(
+    conn: sqlite3.Connection, owner: str, stages: list[str], limit: int, lease_seconds: float, now: float | None = None
+) -> list[Job]:
+    """Lease up to `limit` runnable jobs at any of `stages`; expired leases are taken over."""
+    now = time.time() if now is None else now
+    marks = ",".join("?" for _ in stages)
+    with transaction(conn):
+        rows = conn.execute(
+            f"UPDATE jobs SET state = 'running', lease_owner = ?, lease_until = ?, claims = claims + 1,"
+            f" wait_reason = NULL, updated_at = ?"
+            f" WHERE id IN (SELECT id FROM jobs WHERE stage IN ({marks}) AND ("
+            f"   (state IN ('queued', 'waiting') AND not_before <= ?) OR (state = 'running' AND lease_until < ?))"
+            f"   ORDER BY id LIMIT ?)"
+            f" RETURNING id, file_id, fingerprint, stage, attempts, claims",
+            (owner, now + lease_seconds, now, *stages, now, now, limit),
+        ).fetchall()
+        jobs = []
+        for row in rows:
+            file = conn.execute("SELECT path, root FROM files WHERE id = ?", (row["file_id"],)).fetchone()
+            jobs.append(
+                Job(
+                    row["id"],
+                    row["file_id"],
+                    file["path"],
+                    file["root"],
+                    row["fingerprint"],
+                    row["stage"],
+                    row["attempts"],
+                    row["claims"],
+                    owner,
+                )
+            )
+    jobs.sort(key=lambda job: job.id)
+    return jobs
+
+
+def complete(
+    conn: sqlite3.Connection,
+    job: Job,
+    data: dict[str, Any],
+    ms: float,
+    next_stage: str | None,
+    lease_seconds: float,
+    now: float | None = None,
+) -> bool:
+    """Record the stage's result and advance the job, atomically; False if the lease was lost."""
+    now = time.time() if now is None else now
+    with transaction(conn):
+        if not _holds_lease(conn, job):
+            return False
+        conn.execute(
+            "INSERT INTO results (file_id, stage, job_id, data, ms, recorded_at) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (file_id, stage) DO UPDATE SET job_id = excluded.job_id, data = excluded.data,"
+            " ms = excluded.ms, recorded_at = excluded.recorded_at",
+            (job.file_id, job.stage, job.id, json.dumps(data, default=str), ms, now),
+        )
+        records.record(conn, job, job.stage, data)
+        _stage_run(conn, job, "ok", ms, now)
+        if next_stage is None:
+            conn.execute(
+                "UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = NULL, error = NULL,"
+                " updated_at = ?, finished_at = ? WHERE id = ?",
+                (now, now, job.id),
+            )
+        else:
+            conn.execute(
+                "UPDATE jobs SET stage = ?, lease_until = ?, updated_at = ? WHERE id = ?",
+                (next_stage, now + lease_seconds, now, job.id),
+            )
+            job.stage = next_stage
+    return True
+
+
+def fail(
+    conn: sqlite3.Connection,
+    job: Job,
+    error: str,
+    *,
+    permanent: bool,
+    max_attempts: int,
+    backoff_seconds: float,
+    ms: float = 0.0,
+    now: float | None = None,
+) -> str:
+    """Count a failed attempt; returns 'failed' or 'retry' (queued again after back-off)."""
+    now = time.time() if now is None else now
+    with transaction(conn):
+        if not _holds_lease(conn, job):
+            return "lost"
+        attempts = job.attempts + 1
+        _stage_run(conn, job, "error", ms, now)
+        if permanent or attempts >= max_attempts:
+            conn.execute(
+                "UPDATE jobs SET state = 'failed', attempts = ?, error = ?, lease_owner = NULL,"
+                " lease_until = NULL, updated_at = ?, finished_at = ? WHERE id = ?",
+                (attempts, error, now, now, job.id),
+            )
+            _event(conn, now, "error", "job_failed", job.path, f"{job.stage}: {error}")
+            return "failed"
+        delay = backoff_seconds * (2 ** (attempts - 1))
+        conn.execute(
+            "UPDATE jobs SET state = 'queued', attempts = ?, error = ?, not_before = ?, lease_owner = NULL,"
+            " lease_until = NULL, updated_at = ? WHERE id = ?",
+            (attempts, error, now + delay, now, job.id),
+        )
+        return "retry"
+
+
+def wait(conn: sqlite3.Connection, job: Job, reason: str, retry_after: float, now: float | None = None) -> bool:
+    """Park a job for a cause outside the file; it is claimable again after `retry_after`."""
+    now = time.time() if now is None else now
+    with transaction(conn):
+        if not _holds_lease(conn, job):
+            return False
+        conn.execute(
+            "UPDATE jobs SET state = 'waiting', wait_reason = ?, not_before = ?, claims = MAX(claims - 1, 0),"
+            " lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?",
+            (reason, now + retry_after, now, job.id),
+        )
+    return True
+
+
+def mark_stage_waiting(
+    conn: sqlite3.Connection, stage: str, reason: str, retry_after: float, now: float | None = None
+) -> int:
+    """Say why nothing runs at `stage` (model missing, quiet hours): its queued jobs go waiting."""
+    now = time.time() if now is None else now
+    with transaction(conn):
+        return conn.execute(
+            "UPDATE jobs SET state = 'waiting', wait_reason = ?, not_before = ?, updated_at = ?"
+            " WHERE stage = ? AND (state = 'queued' OR (state = 'waiting' AND wait_reason IS NOT ?))",
+            (reason, now + retry_after, now, stage, reason),
+        ).rowcount
+
+
+def release(conn: sqlite3.Connection, job: Job, now: float | None = None) -> None:
+    """Give a claimed job back untouched (shutdown): it resumes at its current stage."""
+    now = time.time() if now is None else now
+    with transaction(conn):
+        if _holds_lease(conn, job):
+            conn.execute(
+                "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_until = NULL,"
+                " claims = MAX(claims - 1, 0), updated_at = ? WHERE id = ?",
+                (now, job.id),
+            )
+
+
+def renew(conn: sqlite3.Connection, job: Job, lease_seconds: float, now: float | None = None) -> bool:
+    now = time.time() if now is None else now
+    with transaction(conn):
+        return (
+            conn.execute(
+                "UPDATE jobs SET lease_until = ? WHERE id = ? AND state = 'running' AND lease_owner = ?",
+                (now + lease_seconds, job.id, job.lease_owner),
+            ).rowcount
+            == 1
+        )
+
+
+def take_dirty(conn: sqlite3.Connection, file_id: int) -> str | None:
+    """If the file changed while its job ran, clear the mark and return its path to re-check."""
+    with transaction(conn):
+        row = conn.execute("SELECT path FROM files WHERE id = ? AND dirty = 1", (file_id,)).fetchone()
+        if row is None:
+            return None
+        conn.execute("UPDATE files SET dirty = 0 WHERE id = ?", (file_id,))
+        return row["path"]
+
+
+def retry_failed(conn: sqlite3.Connection, first_stage: str, now: float | None = None) -> int:
+    """Queue every failed job again from the stage it failed at (user asked, or the schedule)."""
+    now = time.time() if now is None else now
+    with transaction(conn):
+        return conn.execute(
+            "UPDATE jobs SET state = 'queued', attempts = 0, claims = 0, not_before = 0,"
+            " updated_at = ? WHERE state = 'failed'",
+            (now,),
+        ).rowcount
+
+
+def counts(conn: sqlite3.Connection) -> dict[str, int]:
+    result = dict.fromkeys(JOB_STATES, 0)
+    for row in conn.execute("SELECT state, COUNT(*) FROM jobs WHERE state != 'superseded' GROUP BY state"):
+        result[row[0]] = row[1]
+    return result
+
+
+def stage_counts(conn: sqlite3.Connection) -> dict[str, dict[str, int]]:
+    result: dict[str, dict[str, int]] = {}
+    for row in conn.execute(
+        "SELECT stage, state, COUNT(*) FROM jobs WHERE state IN ('queued', 'running', 'waiting') GROUP BY stage, state"
+    ):
+        result.setdefault(row[0], {})[row[1]] = row[2]
+    return result
+
+
+def list_jobs(conn: sqlite3.Connection, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    sql = (
+        "SELECT jobs.id, files.path, jobs.stage, jobs.state, jobs.attempts, jobs.error, jobs.wait_reason,"
+        " jobs.created_at, jobs.updated_at, jobs.finished_at FROM jobs JOIN files ON files.id = jobs.file_id"
+        " WHERE jobs.state != 'superseded'"
+    )
+    params: list[Any] = []
+    if state:
+        sql += " AND jobs.state = ?"
+        params.append(state)
+    sql += " ORDER BY jobs.updated_at DESC, jobs.id DESC LIMIT ?"
+    params.append(limit)
+    return [dict(row) for row in conn.execute(sql, params)]
+
+
+def _holds_lease(conn: sqlite3.Connection, job: Job) -> bool:
+    return (
+        conn.execute(
+            "SELECT 1 FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ?", (job.id, job.lease_owner)
+        ).fetchone()
+        is not None
+    )
+
+
+def _stage_run(conn: sqlite3.Connection, job: Job, outcome: str, ms: float, now: float) -> None:
+    conn.execute(
+        "INSERT INTO stage_runs (job_id, stage, attempt, outcome, ms, at) VALUES (?, ?, ?, ?, ?, ?)",
+        (job.id, job.stage, job.attempts + 1, outcome, ms, now),
+    )
+
+
+def _event(conn: sqlite3.Connection, now: float, level: str, event: str, path: str | None, detail: str) -> None:
+    conn.execute(
+        "INSERT INTO events (at, level, event, path, detail) VALUES (?, ?, ?, ?, ?)", (now, level, event, path, detail)
+    )

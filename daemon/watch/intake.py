@@ -1,0 +1,176 @@
+"""The settle step between watch events and the queue: a file is queued only once it is complete.
+
+Closed-after-write files go at once; others when size and mtime hold still; a group waits for all members.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat as stat_module
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from daemon.errors import StoreError
+from daemon.pipeline.hashing import sha256_file
+from daemon.store import Store, files, queue
+from daemon.store.queue import FileStat
+from daemon.watch.filters import group_key, kind_of
+
+log = logging.getLogger("image_engine.intake")
+LOST_CLOSE_FACTOR = 20
+
+
+@dataclass
+class Pending:
+    path: str
+    root: str
+    kind: str
+    state: str  # "closed" (complete now), "writing" (wait for close), "unknown" (wait for stability)
+    stat: FileStat | None
+    stable_since: float
+
+
+class Intake:
+    """Takes paths from watch handlers (cheap, any thread) and enqueues them from its own thread."""
+
+    def __init__(
+        self,
+        store: Store,
+        first_stage: str,
+        settle_seconds: float,
+        ignore: list[str],
+        on_enqueued: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.store = store
+        self.first_stage = first_stage
+        self.settle_seconds = settle_seconds
+        self.ignore = ignore
+        self.on_enqueued = on_enqueued
+        self.clock = clock
+        self._pending: dict[str, Pending] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, path: str, root: str, *, closed: bool = False, writing: bool = False) -> None:
+        """Note a path seen by a watcher or a scan; never blocks on I/O."""
+        kind = kind_of(Path(path), self.ignore)
+        if kind is None:
+            return
+        with self._lock:
+            entry = self._pending.get(path)
+            if entry is None:
+                entry = Pending(path, root, kind, state="unknown", stat=None, stable_since=self.clock())
+                self._pending[path] = entry
+            if closed:
+                entry.state = "closed"
+            elif writing:
+                entry.state = "writing"
+        self._wake.set()
+
+    def forget(self, path: str) -> None:
+        with self._lock:
+            self._pending.pop(path, None)
+
+    def pending_count(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="intake", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                delay = self.settle_once()
+            except StoreError as exc:
+                log.error("cannot queue files", extra={"event": "intake_error", "error": str(exc)})
+                delay = 1.0
+            self._wake.wait(delay)
+            self._wake.clear()
+
+    def settle_once(self) -> float:
+        """Enqueue every group whose members are all complete; returns how long to sleep."""
+        now = self.clock()
+        ready: dict[tuple[str, str], list[Pending]] = {}
+        waiting_groups: set[tuple[str, str]] = set()
+        with self._lock:
+            entries = list(self._pending.values())
+        for entry in entries:
+            key = group_key(Path(entry.path))
+            if self._is_complete(entry, now):
+                ready.setdefault(key, []).append(entry)
+            elif entry.path in self._pending:
+                waiting_groups.add(key)
+        for key, members in ready.items():
+            if key in waiting_groups:
+                continue
+            for entry in members:
+                with self._lock:
+                    self._pending.pop(entry.path, None)
+                if entry.kind == "image" and entry.stat is not None:
+                    self.enqueue(entry.path, entry.root, entry.stat)
+        with self._lock:
+            return 0.05 if self._pending else 1.0
+
+    def _is_complete(self, entry: Pending, now: float) -> bool:
+        try:
+            result = os.stat(entry.path, follow_symlinks=False)
+        except OSError:
+            with self._lock:
+                self._pending.pop(entry.path, None)
+            return False
+        if not stat_module.S_ISREG(result.st_mode):
+            with self._lock:
+                self._pending.pop(entry.path, None)
+            return False
+        current = FileStat(result.st_size, result.st_mtime_ns, result.st_ino)
+        if entry.state == "closed":
+            entry.stat = current
+            return True
+        if current != entry.stat:
+            first_look = entry.stat is None
+            entry.stat, entry.stable_since = current, now
+            if entry.state == "writing":
+                return False
+            return self.settle_seconds == 0 or (first_look and self._old_enough(result))
+        held = now - entry.stable_since
+        if entry.state == "writing":
+            return held >= max(self.settle_seconds, 1.0) * LOST_CLOSE_FACTOR
+        return held >= self.settle_seconds
+
+    def _old_enough(self, result: os.stat_result) -> bool:
+        return time.time() - result.st_mtime > max(self.settle_seconds, 0.5) * 2
+
+    def enqueue(self, path: str, root: str, stat: FileStat) -> str:
+        outcome = queue.enqueue(self.store.conn, path, root, stat, self.first_stage)
+        if outcome == "doubt":
+            try:
+                digest = sha256_file(path)
+            except OSError:
+                return "gone"
+            outcome = queue.enqueue(self.store.conn, path, root, stat, self.first_stage, content_sha256=digest)
+        if outcome in ("new", "changed"):
+            log.info("queued", extra={"event": "queued", "path": path, "detail": outcome})
+            self.on_enqueued()
+        elif outcome == "moved":
+            log.info("file moved", extra={"event": "moved", "path": path})
+        return outcome
+
+    def recheck(self, path: str) -> None:
+        """A file changed while its job ran: look at it again once its job has finished."""
+        info = files.file_info(self.store.conn, path)
+        self.submit(path, info["root"] if info else str(Path(path).parent))

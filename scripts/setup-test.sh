@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Set up a test environment from the repo's own files: Debian packages, then a venv with every extra.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if command -v apt-get >/dev/null; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    $(grep -v '^#' scripts/apt-packages.txt) >/dev/null
+fi
+python3 -m venv .venv
+.venv/bin/pip install -q --upgrade pip
+.venv/bin/pip install -q -c requirements-pins.txt -e '.[ml,gpu,tray,test]'
