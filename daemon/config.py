@@ -79,6 +79,48 @@ class LogConfig:
 
 
 @dataclass
+class TaggingConfig:
+    """[tagging]: AI keywords, category, caption (issue 3)."""
+
+    enabled: bool = True
+
+
+@dataclass
+class DedupConfig:
+    """[dedup]: exact and near-duplicate detection and policy (issue 4)."""
+
+    enabled: bool = True
+
+
+@dataclass
+class RenameConfig:
+    """[rename]: filing by template, undo journal (issue 5)."""
+
+    enabled: bool = True
+
+
+@dataclass
+class MetadataConfig:
+    """[metadata]: keywords/caption written into files or sidecars (issue 5)."""
+
+    enabled: bool = True
+
+
+@dataclass
+class GpuConfig:
+    """[gpu]: monitor and yield policies (issue 6)."""
+
+    enabled: bool = True
+
+
+@dataclass
+class ScheduleConfig:
+    """[schedule]: periodic scans, retries, maintenance, work hours (issue 6)."""
+
+    enabled: bool = True
+
+
+@dataclass
 class Config:
     data_dir: Path = field(default_factory=default_data_dir)
     watch: list[WatchConfig] = field(default_factory=list)
@@ -86,6 +128,12 @@ class Config:
     engine: EngineConfig = field(default_factory=EngineConfig)
     control: ControlConfig = field(default_factory=ControlConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    tagging: TaggingConfig = field(default_factory=TaggingConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    rename: RenameConfig = field(default_factory=RenameConfig)
+    metadata: MetadataConfig = field(default_factory=MetadataConfig)
+    gpu: GpuConfig = field(default_factory=GpuConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     source: Path | None = None
 
     @property

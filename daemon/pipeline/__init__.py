@@ -64,4 +64,5 @@ def build_pipeline(config: Config) -> Pipeline:
         ProbeStage(config.engine.reduced_size, config.engine.max_image_pixels, config.cache_dir),
         HashStage(),
     ]
+    # Order of the later stages: tag (pool "gpu"), dedup (pool "dedup"), rename and metadata (pool "files").
     return Pipeline(stages)

@@ -54,6 +54,7 @@ class Stage:
     name: str = ""
     pool: str = "cpu"
     batch_size: int = 1
+    heavy: bool = False  # uses the GPU or much CPU: subject to GPU yield, battery and work-hours gates
 
     def available(self) -> str | None:
         """None when the stage can run now, else the reason its jobs wait (model missing, quiet hours)."""
