@@ -46,7 +46,7 @@ def _text(value: Any) -> str | None:
         return None
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
-    text = str(value).replace("\x00", "").strip()
+    text = str(value).split("\x00", 1)[0].strip()  # EXIF ASCII ends at the first NUL
     return text or None
 
 

@@ -1,0 +1,136 @@
+"""The SQLite job queue on a real database file: idempotent enqueue, leases, retries, waiting."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from pathlib import Path
+
+from daemon.store import Store, queue
+from daemon.store.queue import FileStat
+
+STAGES = ["probe", "hash"]
+
+
+def make_store(tmp_path: Path) -> Store:
+    return Store(tmp_path / "q.db")
+
+
+def add(store: Store, name: str, size: int = 10, mtime: int = 1, inode: int = 1, **kw: object) -> str:
+    return queue.enqueue(store.conn, f"/photos/{name}", "/photos", FileStat(size, mtime, inode), "probe", **kw)
+
+
+def test_enqueue_is_idempotent_and_notices_changes(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    assert add(store, "a.jpg") == "new"
+    assert add(store, "a.jpg") == "unchanged"
+    assert queue.counts(store.conn)["queued"] == 1
+    assert add(store, "a.jpg", size=11, mtime=2) == "changed"
+    assert queue.counts(store.conn)["queued"] == 1  # the older queued job was superseded
+    rows = store.conn.execute("SELECT state FROM jobs ORDER BY id").fetchall()
+    assert [r[0] for r in rows] == ["superseded", "queued"]
+
+
+def test_claim_leases_and_expired_leases_are_taken_over(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    for index in range(5):
+        add(store, f"{index}.jpg", inode=index)
+    first = queue.claim(store.conn, "w1", ["probe"], 3, lease_seconds=10, now=100)
+    assert len(first) == 3
+    second = queue.claim(store.conn, "w2", ["probe"], 10, lease_seconds=10, now=105)
+    assert len(second) == 2 and not {job.id for job in first} & {job.id for job in second}
+    taken_over = queue.claim(store.conn, "w4", ["probe"], 10, lease_seconds=10, now=200)
+    assert {job.id for job in first} <= {job.id for job in taken_over}
+    assert not queue.complete(store.conn, first[0], {}, 1.0, "hash", 10)  # w1 lost its lease
+
+
+def test_complete_advances_and_records_in_one_step(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    add(store, "a.jpg")
+    (job,) = queue.claim(store.conn, "w", ["probe"], 1, 60)
+    assert queue.complete(store.conn, job, {"width": 4}, 2.0, "hash", 60)
+    assert tuple(store.conn.execute("SELECT stage, state FROM jobs").fetchone()) == ("hash", "running")
+    assert store.conn.execute("SELECT data FROM results WHERE stage = 'probe'").fetchone()[0] == '{"width": 4}'
+    assert queue.complete(store.conn, job, {"sha256": "ab", "phash": "0" * 16, "dhash": "f" * 16}, 1.0, None, 60)
+    assert queue.counts(store.conn)["done"] == 1
+    media = store.conn.execute("SELECT phash, dhash FROM media").fetchone()
+    assert tuple(media) == (0, -1)  # 0xffff... stored as signed 64-bit
+
+
+def test_failures_retry_with_backoff_then_stay_failed(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    add(store, "a.jpg")
+    verdicts = []
+    now = 1000.0
+    for _ in range(3):
+        (job,) = queue.claim(store.conn, "w", ["probe"], 1, 60, now=now)
+        verdicts.append(
+            queue.fail(store.conn, job, "locked", permanent=False, max_attempts=3, backoff_seconds=10, now=now)
+        )
+        assert queue.claim(store.conn, "w", ["probe"], 1, 60, now=now + 1) == []  # backing off
+        now += 100
+    assert verdicts == ["retry", "retry", "failed"]
+    assert tuple(store.conn.execute("SELECT attempts, error FROM jobs").fetchone()) == (3, "locked")
+    assert add(store, "a.jpg") == "unchanged"  # a failed file is not touched again until it changes
+
+
+def test_waiting_never_counts_as_failure(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    add(store, "a.jpg")
+    for step in range(5):
+        (job,) = queue.claim(store.conn, "w", ["probe"], 1, 60, now=step * 100)
+        assert queue.wait(store.conn, job, "model missing", retry_after=10, now=step * 100)
+    row = store.conn.execute("SELECT state, attempts, wait_reason FROM jobs").fetchone()
+    assert tuple(row) == ("waiting", 0, "model missing")
+    assert queue.mark_stage_waiting(store.conn, "probe", "quiet hours", 5) == 1
+
+
+def test_change_while_running_is_rechecked_after(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    add(store, "a.jpg")
+    (job,) = queue.claim(store.conn, "w", ["probe"], 1, 60)
+    assert add(store, "a.jpg", size=99, mtime=5) == "deferred"
+    queue.complete(store.conn, job, {}, 1, None, 60)
+    assert queue.take_dirty(store.conn, job.file_id) == "/photos/a.jpg"
+    assert queue.take_dirty(store.conn, job.file_id) is None
+
+
+def test_same_size_new_mtime_is_confirmed_by_content(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    add(store, "a.jpg")
+    store.conn.execute("UPDATE files SET sha256 = 'abc'")
+    assert add(store, "a.jpg", mtime=9) == "doubt"
+    assert add(store, "a.jpg", mtime=9, content_sha256="abc") == "unchanged"
+    assert add(store, "a.jpg", mtime=10, content_sha256="def") == "changed"
+
+
+def _claim_all(path: str, owner: str, out: multiprocessing.Queue) -> None:
+    store = Store(Path(path))
+    claimed = []
+    while True:
+        jobs = queue.claim(store.conn, owner, ["probe"], 7, 60)
+        if not jobs:
+            break
+        claimed += [job.id for job in jobs]
+    out.put(claimed)
+
+
+def test_no_double_claims_across_processes(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    for index in range(400):
+        add(store, f"{index}.jpg", inode=index)
+    out: multiprocessing.Queue = multiprocessing.Queue()
+    workers = [multiprocessing.Process(target=_claim_all, args=(str(store.path), f"p{i}", out)) for i in range(4)]
+    for worker in workers:
+        worker.start()
+    claimed = [job for _ in workers for job in out.get(timeout=60)]
+    for worker in workers:
+        worker.join()
+    assert len(claimed) == 400 and len(set(claimed)) == 400
+
+
+def test_database_is_wal(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    raw = sqlite3.connect(store.path)
+    assert {r[0] for r in raw.execute("SELECT name FROM schema_migrations")} >= {"0001_core.sql"}
