@@ -6,6 +6,7 @@ A job is one version (fingerprint) of one file moving through the stages; SQLite
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -61,10 +62,12 @@ def enqueue(
     with transaction(conn):
         row = conn.execute("SELECT * FROM files WHERE path = ?", (path,)).fetchone()
         if row is None:
-            moved = conn.execute(
-                "SELECT id FROM files WHERE present = 0 AND inode = ? AND size = ? AND mtime_ns = ?",
+            candidates = conn.execute(
+                "SELECT id, path, present FROM files WHERE inode = ? AND size = ? AND mtime_ns = ?",
                 (stat.inode, stat.size, stat.mtime_ns),
-            ).fetchone()
+            ).fetchall()
+            # The same file (inode, size, mtime) whose old path is gone: a move we saw only one end of.
+            moved = next((c for c in candidates if not c["present"] or not os.path.lexists(c["path"])), None)
             if moved is not None:
                 conn.execute(
                     "UPDATE files SET path = ?, root = ?, present = 1, last_seen = ? WHERE id = ?",

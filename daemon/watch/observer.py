@@ -88,8 +88,12 @@ class RootHandler(FileSystemEventHandler):
             self.intake.submit(dest, self.root)
         elif isinstance(event, FileClosedEvent):
             self.intake.submit(src, self.root, closed=True)
-        elif isinstance(event, (FileCreatedEvent, FileModifiedEvent)):
+        elif isinstance(event, FileModifiedEvent):
             self.intake.submit(src, self.root, writing=self.writes_close)
+        elif isinstance(event, FileCreatedEvent):
+            # A copy writes (Modified) right after Created; a Created alone is a file that appeared whole
+            # (moved in under a new folder, or replayed by watchdog): size+mtime stability decides.
+            self.intake.submit(src, self.root)
         elif isinstance(event, FileDeletedEvent):
             self.intake.forget(src)
             files.mark_missing(self.store.conn, [src])
