@@ -64,6 +64,9 @@ class App:
         return {"cpu": self.config.engine.workers}
 
     def start(self) -> None:
+        orphans = queue.recover_orphans(self.store.conn)
+        if orphans:
+            log.warning("resuming interrupted jobs", extra={"event": "recovered", "detail": f"{orphans} job(s)"})
         self.server.start()
         write_endpoint(self.config.data_dir, Endpoint(self.config.control.host, self.server.port, os.getpid()))
         self.intake.start()

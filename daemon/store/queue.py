@@ -271,6 +271,17 @@ def release(conn: sqlite3.Connection, job: Job, now: float | None = None) -> Non
             )
 
 
+def recover_orphans(conn: sqlite3.Connection, now: float | None = None) -> int:
+    """At start-up (the run lock says no other engine lives): jobs left running by a killed process resume."""
+    now = time.time() if now is None else now
+    with transaction(conn):
+        return conn.execute(
+            "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_until = NULL, updated_at = ?"
+            " WHERE state = 'running'",
+            (now,),
+        ).rowcount
+
+
 def renew(conn: sqlite3.Connection, job: Job, lease_seconds: float, now: float | None = None) -> bool:
     now = time.time() if now is None else now
     with transaction(conn):
