@@ -9,6 +9,7 @@ import hashlib
 from typing import Any
 
 import imagehash
+from PIL import Image
 
 from daemon.pipeline.base import Stage, WorkItem
 from daemon.pipeline.probe import read_bytes
@@ -22,12 +23,20 @@ class HashStage(Stage):
         data = item.memory.pop("bytes", None)
         if data is None:
             data = read_bytes(item.path)
-        reduced = item.reduced()
+        small = hash_input(item.reduced())
         return {
             "sha256": hashlib.sha256(data).hexdigest(),
-            "phash": str(imagehash.phash(reduced)),
-            "dhash": str(imagehash.dhash(reduced)),
+            "phash": str(imagehash.phash(small)),
+            "dhash": str(imagehash.dhash(small)),
         }
+
+
+def hash_input(image: Image.Image) -> Image.Image:
+    """Greyscale, box-reduced to at most 128 px: perceptual hashes look at 32x32 anyway, and
+    resizing a large image with LANCZOS inside imagehash would cost more than decoding it."""
+    grey = image.convert("L")
+    factor = max(1, max(grey.size) // 128)
+    return grey.reduce(factor) if factor > 1 else grey
 
 
 def sha256_file(path: str) -> str:

@@ -6,9 +6,12 @@ Formats Pillow cannot read (or plugins that are missing) become a clear Permanen
 from __future__ import annotations
 
 import io
+import math
+import os
+import threading
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from daemon.errors import PermanentError
 
@@ -65,20 +68,35 @@ def open_image(data: bytes, path: Path, max_pixels: int) -> Image.Image:
     return image
 
 
-def reduce(image: Image.Image, size: int) -> Image.Image:
-    """Decode at reduced size (JPEG DCT scaling via draft), verify the whole stream, orient, make RGB."""
+ORIENTATION_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def reduce(image: Image.Image, size: int, orientation: int | None) -> Image.Image:
+    """Decode at reduced size (JPEG DCT scaling via draft), verify the whole stream, orient, make RGB.
+
+    `orientation` is the EXIF value probe already read (re-parsing EXIF here would cost more than it says).
+    """
     try:
         if image.format == "JPEG":
             image.draft("RGB", (size, size))
         image.load()
         if getattr(image, "n_frames", 1) > 1:
             image.seek(0)
-        oriented = ImageOps.exif_transpose(image)
-        if oriented.mode not in ("RGB",):
-            oriented = _to_rgb(oriented)
-        if max(oriented.size) > 2 * size:
-            oriented.thumbnail((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
-        return oriented
+        reduced: Image.Image = image if image.mode == "RGB" else _to_rgb(image)
+        factor = math.ceil(max(reduced.size) / (2.5 * size))
+        if factor > 1:
+            reduced = reduced.reduce(factor)
+        if orientation in ORIENTATION_TRANSPOSE:
+            reduced = reduced.transpose(ORIENTATION_TRANSPOSE[orientation])
+        return reduced
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
         raise PermanentError(f"cannot decode image: {exc}") from None
 
@@ -97,6 +115,6 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 def save_reduced(image: Image.Image, path: Path) -> None:
     """Cache the reduced copy for stages in other workers; written atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
+    temporary = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
     image.save(temporary, "JPEG", quality=92)
     temporary.replace(path)

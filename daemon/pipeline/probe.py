@@ -30,7 +30,7 @@ class ProbeStage(Stage):
         facts = exif.read_facts(image, mtime)
         width, height = image.size
         file_format = image.format
-        reduced = imaging.reduce(image, self.reduced_size)
+        reduced = imaging.reduce(image, self.reduced_size, facts["orientation"])
         imaging.save_reduced(reduced, reduced_cache_path(self.cache_dir, item.job.file_id))
         item.memory["bytes"] = data
         item.memory["reduced"] = reduced

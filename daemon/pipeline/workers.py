@@ -130,7 +130,7 @@ class StageWorker(threading.Thread):
             from daemon.pipeline.probe import read_bytes
 
             image = open_image(read_bytes(item.path), item.path, self.config.engine.max_image_pixels)
-            return reduce(image, self.config.engine.reduced_size)
+            return reduce(image, self.config.engine.reduced_size, item.result("probe").get("orientation"))
 
     def process(self, items: list[WorkItem]) -> None:
         working = items
