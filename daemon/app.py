@@ -47,11 +47,12 @@ class App:
             config.engine.ignore,
             on_enqueued=self.control.work_available.set,
         )
-        self.watchers = WatchManager(config.watch, self.intake, self.store, config.engine.ignore)
+        self.watchers = WatchManager(config.watch, self.intake, self.store, config.engine.ignore, self.rescan_soon)
         self.workers: list[StageWorker] = []
         self.tickers: list[Ticker] = []
         self.scans: dict[int, dict[str, Any]] = {}
         self._scan_ids = itertools.count(1)
+        self._rescan_again = False
         self.token = ensure_token(config.data_dir)
         self.server = ControlServer(config.control.host, config.control.port, self.token, self.routes())
 
@@ -94,6 +95,7 @@ class App:
             on_ready()
         try:
             while not stop.wait(0.5):
+                self.watchers.check(time.monotonic())
                 for ticker in self.tickers:
                     ticker(self)
         finally:
@@ -121,6 +123,13 @@ class App:
         self.control.set_paused(paused)
         log.info("paused" if paused else "resumed", extra={"event": "paused" if paused else "resumed"})
 
+    def rescan_soon(self, path: Path | None) -> None:
+        """A rescan asked for by the watchers (queue overflow, a root that came back); at most one running."""
+        if any(scan["state"] == "running" for scan in self.scans.values()):
+            self._rescan_again = True
+            return
+        self.start_scan(path)
+
     def start_scan(self, path: Path | None) -> int:
         roots = [w for w in self.config.watch if path is None or _contains(w.path, path)]
         if path is not None and not roots:
@@ -144,6 +153,9 @@ class App:
                     progress["missing"] += outcome["missing"]
                 progress["state"] = "done"
                 log.info("scan done", extra={"event": "scan_done", "detail": str(progress)})
+                if self._rescan_again:
+                    self._rescan_again = False
+                    self.start_scan(None)
             except Exception as exc:  # noqa: BLE001 - a scan failure is reported, not fatal
                 progress["state"], progress["error"] = "failed", str(exc)
                 log.exception("scan failed", extra={"event": "scan_failed"})

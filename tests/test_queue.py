@@ -134,3 +134,12 @@ def test_database_is_wal(tmp_path: Path) -> None:
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     raw = sqlite3.connect(store.path)
     assert {r[0] for r in raw.execute("SELECT name FROM schema_migrations")} >= {"0001_core.sql"}
+
+
+def test_advance_to_another_pool_queues_the_job_for_it_at_once(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    add(store, "a.jpg")
+    (job,) = queue.claim(store.conn, "cpu-worker", ["probe"], 1, 300)
+    assert queue.complete(store.conn, job, {}, 1.0, "tag", 300, keep=False)
+    (taken,) = queue.claim(store.conn, "gpu-worker", ["tag"], 1, 300)
+    assert taken.id == job.id and taken.stage == "tag"

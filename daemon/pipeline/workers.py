@@ -5,6 +5,7 @@ A job whose next stage is in the same pool stays with the worker, so in-memory r
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import threading
@@ -73,6 +74,7 @@ class StageWorker(threading.Thread):
         self.batch_size = max(stage.batch_size for stage in stages)
         self.stage_names = [stage.name for stage in stages]
         self.idle_wait = 0.05
+        self.unsettled: list[queue.Job] = []
 
     def run(self) -> None:
         while not self.control.stop.is_set():
@@ -103,6 +105,7 @@ class StageWorker(threading.Thread):
         return runnable
 
     def tick(self) -> bool:
+        self.release_unsettled()
         runnable = self.runnable_stages()
         if not runnable:
             return False
@@ -110,8 +113,16 @@ class StageWorker(threading.Thread):
         if not jobs:
             return False
         items = [self.make_item(job) for job in jobs]
+        self.unsettled = list(jobs)
         self.process(items)
+        self.unsettled = []
         return True
+
+    def release_unsettled(self) -> None:
+        """Jobs whose outcome could not be recorded (database full or locked) go back to the queue now."""
+        while self.unsettled:
+            queue.release(self.store.conn, self.unsettled[-1])
+            self.unsettled.pop()
 
     def make_item(self, job: queue.Job) -> WorkItem:
         def results(stage: str) -> dict[str, Any] | None:
@@ -177,6 +188,8 @@ class StageWorker(threading.Thread):
         job = item.job
         conn = self.store.conn
         extra = {"job": job.id, "path": job.path, "stage": stage.name, "ms": round(ms, 1)}
+        if isinstance(outcome, OSError) and outcome.errno in (errno.ENOSPC, errno.EDQUOT):
+            outcome = WaitingError(f"disk full: {outcome.filename or ''}: {outcome.strerror}; free some space", 30.0)
         if isinstance(outcome, WaitingError):
             queue.wait(conn, job, outcome.reason, outcome.retry_after)
             log.info("job waiting", extra={**extra, "event": "job_waiting", "error": outcome.reason})
@@ -202,8 +215,9 @@ class StageWorker(threading.Thread):
                 self.finish(item)
             return False
         next_stage = self.pipeline.next_after(stage.name)
+        keep = next_stage in self.stage_names
         item.memory[f"result:{stage.name}"] = outcome
-        if not queue.complete(conn, job, outcome, ms, next_stage, self.config.engine.lease_seconds):
+        if not queue.complete(conn, job, outcome, ms, next_stage, self.config.engine.lease_seconds, keep=keep):
             log.warning("lease lost", extra={**extra, "event": "lease_lost"})
             return False
         log.debug("stage done", extra={**extra, "event": "stage_done"})
@@ -211,7 +225,7 @@ class StageWorker(threading.Thread):
             log.info("job done", extra={**extra, "event": "job_done"})
             self.finish(item)
             return False
-        if next_stage in self.stage_names:
+        if keep:
             return True
         self.control.work_available.set()
         return False

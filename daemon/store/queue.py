@@ -168,8 +168,12 @@ def complete(
     next_stage: str | None,
     lease_seconds: float,
     now: float | None = None,
+    keep: bool = True,
 ) -> bool:
-    """Record the stage's result and advance the job, atomically; False if the lease was lost."""
+    """Record the stage's result and advance the job, atomically; False if the lease was lost.
+
+    `keep`: the same worker runs the next stage (lease renewed); otherwise the job is queued for its pool.
+    """
     now = time.time() if now is None else now
     with transaction(conn):
         if not _holds_lease(conn, job):
@@ -188,10 +192,17 @@ def complete(
                 " updated_at = ?, finished_at = ? WHERE id = ?",
                 (now, now, job.id),
             )
-        else:
+        elif keep:
             conn.execute(
                 "UPDATE jobs SET stage = ?, lease_until = ?, updated_at = ? WHERE id = ?",
                 (next_stage, now + lease_seconds, now, job.id),
+            )
+            job.stage = next_stage
+        else:
+            conn.execute(
+                "UPDATE jobs SET stage = ?, state = 'queued', lease_owner = NULL, lease_until = NULL,"
+                " updated_at = ? WHERE id = ?",
+                (next_stage, now, job.id),
             )
             job.stage = next_stage
     return True

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import stat as stat_module
 import threading
 import time
@@ -96,7 +97,7 @@ class Intake:
         while not self._stop.is_set():
             try:
                 delay = self.settle_once()
-            except StoreError as exc:
+            except (StoreError, sqlite3.Error, OSError) as exc:
                 log.error("cannot queue files", extra={"event": "intake_error", "error": str(exc)})
                 delay = 1.0
             self._wake.wait(delay)

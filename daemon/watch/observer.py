@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,18 +157,70 @@ def own_inotify_watches() -> int | None:
     return total if found else 0
 
 
+class OverflowListener(logging.Handler):
+    """watchdog reports an inotify queue overflow only as a log warning: turn it into a rescan."""
+
+    def __init__(self, on_overflow: Callable[[], None]):
+        super().__init__(logging.WARNING)
+        self.on_overflow = on_overflow
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "overflow" in record.getMessage().lower():
+            self.on_overflow()
+
+
 class WatchManager:
-    def __init__(self, watches: list[WatchConfig], intake: Intake, store: Store, ignore: list[str]):
+    """Starts one observer per root, and keeps it alive: missing roots are re-watched when they return."""
+
+    def __init__(
+        self,
+        watches: list[WatchConfig],
+        intake: Intake,
+        store: Store,
+        ignore: list[str],
+        rescan: Callable[[Path | None], object] = lambda path: None,
+    ):
         self.watches = watches
         self.intake = intake
         self.store = store
         self.ignore = ignore
+        self.rescan = rescan
         self.roots: list[WatchedRoot] = []
+        self.missing: list[WatchConfig] = []
+        self._overflow = OverflowListener(lambda: self.rescan(None))
+        self._last_check = 0.0
 
     def start(self) -> None:
+        for name in ("watchdog.observers.inotify", "watchdog.observers.inotify_c"):
+            logging.getLogger(name).addHandler(self._overflow)
         for watch in self.watches:
             watch.path.mkdir(parents=True, exist_ok=True)
             self.roots.append(self._start_root(watch))
+
+    def check(self, now: float, interval: float = 2.0) -> None:
+        """Called often from the app loop: notice roots that vanished or came back."""
+        if now - self._last_check < interval:
+            return
+        self._last_check = now
+        for root in list(self.roots):
+            if not root.config.path.is_dir():
+                log.error(
+                    "watched folder is gone",
+                    extra={
+                        "event": "root_missing",
+                        "path": str(root.config.path),
+                        "detail": "it will be watched again when it returns",
+                    },
+                )
+                root.observer.stop()
+                self.roots.remove(root)
+                self.missing.append(root.config)
+        for watch in list(self.missing):
+            if watch.path.is_dir():
+                self.missing.remove(watch)
+                self.roots.append(self._start_root(watch))
+                log.info("watched folder is back", extra={"event": "root_back", "path": str(watch.path)})
+                self.rescan(watch.path)
 
     def _start_root(self, watch: WatchConfig) -> WatchedRoot:
         fs_type = filesystem_type(watch.path)
@@ -219,6 +272,8 @@ class WatchManager:
         return WatchedRoot(watch, observer, polling=True, reason=reason)
 
     def stop(self) -> None:
+        for name in ("watchdog.observers.inotify", "watchdog.observers.inotify_c"):
+            logging.getLogger(name).removeHandler(self._overflow)
         for root in self.roots:
             root.observer.stop()
         for root in self.roots:
