@@ -54,7 +54,9 @@ class App:
         self._scan_ids = itertools.count(1)
         self._rescan_again = False
         self.token = ensure_token(config.data_dir)
-        self.server = ControlServer(config.control.host, config.control.port, self.token, self.routes())
+        self.server = ControlServer(
+            config.control.host, config.control.port, self.token, self.routes(), after_request=self.store.release_thread
+        )
 
     def routes(self) -> dict[tuple[str, str], Handler]:
         from daemon.control.api import core_routes

@@ -81,12 +81,13 @@ class Engine:
         self.data = folder / "data"
         self.process: subprocess.Popen[bytes] | None = None
         self.log = folder / "engine.out"
+        self.prefix: list[str] = []  # e.g. setpriv to drop root's permission override
 
     def start(self, wait: bool = True) -> Engine:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self._log_handle = open(self.log, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daemon", "--config", str(self.config), "run"],
+            [*self.prefix, sys.executable, "-m", "daemon", "--config", str(self.config), "run"],
             cwd=REPO,
             env=env,
             stdout=self._log_handle,

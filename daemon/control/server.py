@@ -23,11 +23,19 @@ MAX_BODY = 1_000_000
 
 
 class ControlServer:
-    def __init__(self, host: str, port: int, token: str, routes: dict[tuple[str, str], Handler]):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        token: str,
+        routes: dict[tuple[str, str], Handler],
+        after_request: Callable[[], None] = lambda: None,
+    ):
         if host not in LOOPBACK_HOSTS:
             raise ValueError(f"control API binds loopback only, not {host!r}")
         self.token = token
         self.routes = routes
+        self.after_request = after_request
         server_class = _IPv6Server if ":" in host else ThreadingHTTPServer
         self.httpd = server_class((host, port), self._handler_class())
         self.httpd.daemon_threads = True
@@ -64,6 +72,12 @@ class ControlServer:
                 self._reply(403, {"error": "cross-origin requests are refused"})
 
             def _serve(self, method: str) -> None:
+                try:
+                    self._serve_checked(method)
+                finally:
+                    server.after_request()
+
+            def _serve_checked(self, method: str) -> None:
                 if self.headers.get("Origin") is not None:
                     self._reply(403, {"error": "requests from a browser origin are refused"})
                     return

@@ -34,6 +34,17 @@ class Store:
                 self._all.append(conn)
         return conn
 
+    def release_thread(self) -> None:
+        """Close this thread's connection (short-lived threads, e.g. one per control request)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            return
+        self._local.conn = None
+        with self._lock:
+            if conn in self._all:
+                self._all.remove(conn)
+        conn.close()
+
     def close(self) -> None:
         with self._lock:
             for conn in self._all:

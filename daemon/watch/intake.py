@@ -120,10 +120,11 @@ class Intake:
             if key in waiting_groups:
                 continue
             for entry in members:
-                with self._lock:
-                    self._pending.pop(entry.path, None)
                 if entry.kind == "image" and entry.stat is not None:
-                    self.enqueue(entry.path, entry.root, entry.stat)
+                    self.enqueue(entry.path, entry.root, entry.stat)  # raises: the entry stays pending
+                with self._lock:
+                    if self._pending.get(entry.path) is entry:
+                        del self._pending[entry.path]
         with self._lock:
             return 0.05 if self._pending else 1.0
 

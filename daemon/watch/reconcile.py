@@ -5,6 +5,7 @@ Unchanged files (same size, mtime and inode) cost one stat; only the rest reach 
 
 from __future__ import annotations
 
+import logging
 import os
 import stat as stat_module
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ from daemon.watch.filters import kind_of
 from daemon.watch.intake import Intake
 
 Progress = Callable[[int, int], None]
+log = logging.getLogger("image_engine.reconcile")
 
 
 def walk_images(root: Path, recursive: bool, ignore: list[str]) -> Iterator[tuple[str, os.stat_result]]:
@@ -39,7 +41,11 @@ def walk_images(root: Path, recursive: bool, ignore: list[str]) -> Iterator[tupl
                                 yield entry.path, info
                     except OSError:
                         continue
-        except OSError:
+        except OSError as exc:
+            log.warning(
+                "cannot read folder",
+                extra={"event": "folder_unreadable", "path": folder, "error": exc.strerror or str(exc)},
+            )
             continue
 
 
