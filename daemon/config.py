@@ -80,9 +80,38 @@ class LogConfig:
 
 @dataclass
 class TaggingConfig:
-    """[tagging]: AI keywords, category, caption (issue 3)."""
+    """[tagging]: AI keywords, category, caption, embeddings (issue 3)."""
 
     enabled: bool = True
+    # "imagenet" (EfficientNet-Lite, offline default), "clip" (zero-shot via transformers), "onnx" (model.onnx + labels)
+    backend: Literal["imagenet", "clip", "onnx"] = "imagenet"
+    # imagenet: "efficientnet-lite0" | "-lite1" | "-lite2"; clip: hub name or local folder; onnx: path to model.onnx
+    model: str = ""
+    # onnx: labels file (one name per line, or a WD14/JoyTag-style CSV with a category column)
+    labels: str = ""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    batch_size: int = 16
+    # Unload the model after this many idle seconds (an idle service holds no GPU memory).
+    idle_unload_seconds: float = 300.0
+    # Extra keywords (clip: added to the vocabulary); with allow_only, the only keywords ever written.
+    keywords: list[str] = field(default_factory=list)
+    allow_only: bool = False
+    exclude: list[str] = field(default_factory=list)
+    # synonym -> canonical keyword, e.g. {"puppy" = "dog"}
+    synonyms: dict[str, str] = field(default_factory=dict)
+    # Default minimum score for a keyword, and per-keyword overrides.
+    threshold: float = 0.2
+    thresholds: dict[str, float] = field(default_factory=dict)
+    top_k: int = 5
+    max_keywords: int = 15
+    # User category names (clip: zero-shot over exactly these; imagenet/onnx: names of the built-in groups kept).
+    categories: list[str] = field(default_factory=list)
+    # clip: prompt templates averaged per concept ("{}" is replaced by the concept).
+    prompt_templates: list[str] = field(default_factory=list)
+    caption: bool = False
+    caption_model: str = "Salesforce/blip-image-captioning-base"
+    # Facts from the reduced image (sharpness, exposure, colours, orientation) also written as keywords.
+    fact_keywords: bool = True
 
 
 @dataclass
@@ -90,6 +119,18 @@ class DedupConfig:
     """[dedup]: exact and near-duplicate detection and policy (issue 4)."""
 
     enabled: bool = True
+    action: Literal["report", "tag", "move"] = "report"
+    # Hamming distance (of 64 bits) under which pHash calls two images near-duplicates; dHash must agree.
+    phash_distance: int = 8
+    dhash_distance: int = 12
+    # Cosine similarity of stored image embeddings above which two images are near-duplicates.
+    embedding_similarity: float = 0.95
+    use_embeddings: bool = True
+    # Keeper rule, in order: "pixels", "size", "taken", "metadata".
+    keeper: list[str] = field(default_factory=lambda: ["pixels", "size", "taken", "metadata"])
+    tag_keyword: str = "duplicate"
+    # action = "move": non-keepers go to this folder under [library] root.
+    folder: str = "Duplicates"
 
 
 @dataclass
@@ -97,6 +138,11 @@ class RenameConfig:
     """[rename]: filing by template, undo journal (issue 5)."""
 
     enabled: bool = True
+    template: str = "{taken:%Y}/{taken:%Y-%m-%d}/{taken:%Y%m%d_%H%M%S}_{stem}{counter}.{ext}"
+    in_place: bool = False
+    dry_run: bool = False
+    placeholder: str = "unknown"
+    jpeg_as_jpg: bool = True
 
 
 @dataclass
@@ -104,6 +150,16 @@ class MetadataConfig:
     """[metadata]: keywords/caption written into files or sidecars (issue 5)."""
 
     enabled: bool = True
+    # "merge": add ours to what the file has; "replace": replace only keywords the engine wrote before.
+    mode: Literal["merge", "replace"] = "merge"
+    hierarchy_root: str = "Image Engine"
+    digikam_tags: bool = False
+    keep_mtime: bool = True
+    backups: bool = False
+    # Formats exiftool cannot write in place get a sidecar: "basename" (photo.xmp: Lightroom, darktable-style
+    # readers) or "fullname" (photo.cr2.xmp: digiKam, darktable's own).
+    sidecar_naming: Literal["basename", "fullname"] = "basename"
+    sidecar_for_readonly: bool = True
 
 
 @dataclass
@@ -111,6 +167,13 @@ class GpuConfig:
     """[gpu]: monitor and yield policies (issue 6)."""
 
     enabled: bool = True
+    sample_seconds: float = 5.0
+    # Yield (heavy jobs wait) when other processes use more than this share of GPU memory or utilisation.
+    yield_above_share: float = 0.3
+    pause_above_celsius: float = 85.0
+    pause_on_battery: bool = False
+    # Cap on GPU memory the engine may use for batches, in MiB (0 = no cap).
+    memory_budget_mb: int = 0
 
 
 @dataclass
@@ -118,6 +181,11 @@ class ScheduleConfig:
     """[schedule]: periodic scans, retries, maintenance, work hours (issue 6)."""
 
     enabled: bool = True
+    # Heavy stages (tagging) run only inside this window, e.g. "22:00-07:00"; empty = any time.
+    work_hours: str = ""
+    retry_failed_minutes: float = 60.0
+    maintenance_at: str = "03:30"
+    log_retention_days: int = 30
 
 
 @dataclass
