@@ -36,6 +36,15 @@ class ModelMissing(Exception):
     """The model cannot be loaded here (weights absent, offline); the message says exactly what to do."""
 
 
+@dataclass
+class LabelInfo:
+    """What a raw label means as photo keywords: plain keywords, a hierarchy path, a default category."""
+
+    keywords: list[str]
+    hierarchy: str | None = None
+    category: str | None = None
+
+
 class Backend(ABC):
     name: str = ""
 
@@ -59,6 +68,10 @@ class Backend(ABC):
     @abstractmethod
     def predict(self, images: list[Image.Image]) -> list[ImagePrediction]:
         """One prediction per reduced RGB image, in one batched forward pass where the model allows."""
+
+    def describe(self, label: str) -> LabelInfo:
+        """Map a raw label to keywords (imagenet: its shipped class mapping; clip: its vocabulary's groups)."""
+        return LabelInfo([label])
 
     def embed_text(self, texts: list[str]) -> np.ndarray | None:
         """L2-normalised text embeddings, shape (len(texts), dim), for `image-engine search`; None if unsupported."""
