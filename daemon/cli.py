@@ -71,12 +71,24 @@ def build_parser() -> argparse.ArgumentParser:
     config_sub = config.add_subparsers(dest="config_command", required=True)
     check = config_sub.add_parser("check", help="validate a config file without starting")
     check.add_argument("file")
+    load_feature_commands()
     for extend in EXTENSIONS:
         extend(sub)
     return parser
 
 
 EXTENSIONS: list[Callable[[Any], None]] = []
+
+
+def load_feature_commands() -> None:
+    """Import every module in daemon/commands once; each registers its parsers and handlers (keep them light)."""
+    import importlib
+    import pkgutil
+
+    import daemon.commands
+
+    for module in pkgutil.iter_modules(daemon.commands.__path__):
+        importlib.import_module(f"daemon.commands.{module.name}")
 
 
 def main(argv: list[str] | None = None) -> int:
