@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
-.venv/bin/ruff check daemon tray service tests bench
+.venv/bin/ruff check .
