@@ -57,7 +57,7 @@ def open_image(data: bytes, path: Path, max_pixels: int) -> Image.Image:
             raise PermanentError(f"unsupported format {suffix}: install pillow-heif to read it") from None
         raise PermanentError("not an image Pillow can read (unknown or corrupt format)") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise PermanentError(f"corrupt image header: {exc}") from None
+        raise PermanentError(_explain("corrupt image header", exc)) from None
     width, height = image.size
     if width <= 0 or height <= 0:
         raise PermanentError(f"image has no pixels ({width}x{height})")
@@ -98,7 +98,13 @@ def reduce(image: Image.Image, size: int, orientation: int | None) -> Image.Imag
             reduced = reduced.transpose(ORIENTATION_TRANSPOSE[orientation])
         return reduced
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
-        raise PermanentError(f"cannot decode image: {exc}") from None
+        raise PermanentError(_explain("cannot decode image", exc)) from None
+
+
+def _explain(what: str, exc: BaseException) -> str:
+    if "truncated" in str(exc).lower():
+        return f"truncated file: the image data ends early (an incomplete copy or download?) ({exc})"
+    return f"{what}: {exc}"
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
