@@ -11,6 +11,7 @@ from daemon.errors import PermanentError
 from daemon.pipeline.base import WorkItem
 from daemon.pipeline.hashing import HashStage
 from daemon.pipeline.probe import ProbeStage
+from daemon.pipeline.reduced_cache import ReducedCache
 from daemon.store.queue import Job
 from tests.support import corpus
 
@@ -18,7 +19,7 @@ from tests.support import corpus
 def run_stages(path: Path, cache: Path) -> tuple[dict, dict, WorkItem]:
     job = Job(1, 1, str(path), str(path.parent), "", "probe", 0, 1, "test")
     item = WorkItem(job=job, results=lambda stage: None, reduced_loader=lambda item: None)  # type: ignore[arg-type]
-    probed = ProbeStage(384, 200_000_000, cache).run(item)
+    probed = ProbeStage(384, 200_000_000, ReducedCache(cache)).run(item)
     hashed = HashStage().run(item)
     return probed, hashed, item
 
@@ -30,7 +31,10 @@ def test_every_corpus_photo_format_probes(tmp_path: Path) -> None:
         probed, hashed, item = run_stages(photo, tmp_path)
         formats.add(probed["format"])
         assert probed["width"] > 0 and probed["height"] > 0
-        assert item.reduced().mode == "RGB" and max(item.reduced().size) <= 2.5 * 384
+        longest = max(item.reduced().size)
+        assert item.reduced().mode == "RGB" and (
+            384 <= longest < 2 * 384 or longest == max(probed["width"], probed["height"])
+        )
         assert len(hashed["phash"]) == 16 and len(hashed["sha256"]) == 64
     assert {"JPEG", "PNG", "WEBP", "TIFF", "GIF", "HEIF", "AVIF"} <= formats, formats
 
@@ -38,18 +42,31 @@ def test_every_corpus_photo_format_probes(tmp_path: Path) -> None:
 def test_all_eight_orientations_reduce_to_the_same_upright_picture(tmp_path: Path) -> None:
     files = sorted((corpus() / "orientation").glob("*.jpg"))
     assert len(files) == 9
-    hashes = {}
+    hashes, sizes = {}, set()
     for path in files:
         probed, hashed, item = run_stages(path, tmp_path)
-        assert item.reduced().size == (900, 600), path.name  # landscape once oriented
+        width, height = item.reduced().size
+        assert width > height, path.name  # landscape once oriented
+        sizes.add((width, height))
         hashes[path.name] = imagehash.hex_to_hash(hashed["phash"])
     reference = hashes["Landscape_0.jpg"]
     assert max(reference - value for value in hashes.values()) <= 6, {k: reference - v for k, v in hashes.items()}
+    assert len(sizes) == 1, sizes
 
 
-def test_cached_reduced_copy_is_written_for_later_stages(tmp_path: Path) -> None:
-    run_stages(corpus() / "labelled" / "Nikon_D70.jpg", tmp_path)
-    assert (tmp_path / "reduced" / "01" / "1.jpg").exists()
+def test_reduced_copies_stay_in_memory_and_spill_to_disk_past_the_budget(tmp_path: Path) -> None:
+    _, _, item = run_stages(corpus() / "labelled" / "Nikon_D70.jpg", tmp_path)
+    picture = item.reduced()
+    one = picture.width * picture.height * 3
+    cache = ReducedCache(tmp_path, max_bytes=2 * one)
+    for file_id in (1, 2, 3):
+        cache.put(file_id, picture)
+    assert cache.path(1).exists() and not cache.path(2).exists() and not cache.path(3).exists()
+    spilled = cache.get(1)
+    assert spilled is not None and spilled.size == picture.size and spilled.mode == "RGB"
+    assert cache.get(3) is picture
+    cache.drop(1)
+    assert cache.get(1) is None and not cache.path(1).exists()
 
 
 @pytest.mark.parametrize(

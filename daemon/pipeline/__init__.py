@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from daemon.config import Config
 from daemon.pipeline.base import Stage
+from daemon.pipeline.reduced_cache import ReducedCache
 
 Gate = Callable[[Stage], "str | None"]
 
@@ -17,6 +18,7 @@ Gate = Callable[[Stage], "str | None"]
 @dataclass
 class Pipeline:
     stages: list[Stage]
+    reduced: ReducedCache
     gates: list[Gate] = field(default_factory=list)
 
     @property
@@ -60,9 +62,10 @@ def build_pipeline(config: Config) -> Pipeline:
     from daemon.pipeline.hashing import HashStage
     from daemon.pipeline.probe import ProbeStage
 
+    reduced = ReducedCache(config.cache_dir)
     stages: list[Stage] = [
-        ProbeStage(config.engine.reduced_size, config.engine.max_image_pixels, config.cache_dir),
+        ProbeStage(config.engine.reduced_size, config.engine.max_image_pixels, reduced),
         HashStage(),
     ]
     # Order of the later stages: tag (pool "gpu"), dedup (pool "dedup"), rename and metadata (pool "files").
-    return Pipeline(stages)
+    return Pipeline(stages, reduced)

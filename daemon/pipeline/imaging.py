@@ -6,9 +6,6 @@ Formats Pillow cannot read (or plugins that are missing) become a clear Permanen
 from __future__ import annotations
 
 import io
-import math
-import os
-import threading
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -86,12 +83,12 @@ def reduce(image: Image.Image, size: int, orientation: int | None) -> Image.Imag
     """
     try:
         if image.format == "JPEG":
-            image.draft("RGB", (size, size))
+            image.draft("RGB", draft_box(image.size, size))
         image.load()
         if getattr(image, "n_frames", 1) > 1:
             image.seek(0)
         reduced: Image.Image = image if image.mode == "RGB" else _to_rgb(image)
-        factor = math.ceil(max(reduced.size) / (2.5 * size))
+        factor = max(reduced.size) // size
         if factor > 1:
             reduced = reduced.reduce(factor)
         if orientation in ORIENTATION_TRANSPOSE:
@@ -99,6 +96,14 @@ def reduce(image: Image.Image, size: int, orientation: int | None) -> Image.Imag
         return reduced
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
         raise PermanentError(_explain("cannot decode image", exc)) from None
+
+
+def draft_box(full: tuple[int, int], size: int) -> tuple[int, int]:
+    """The box draft() must cover so the longest side ends >= size: JPEG DCT scaling then decodes up to 8x smaller."""
+    width, height = full
+    if width >= height:
+        return size, max(1, size * height // max(width, 1))
+    return max(1, size * width // max(height, 1)), size
 
 
 def _explain(what: str, exc: BaseException) -> str:
@@ -116,11 +121,3 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         return image.point(lambda value: value / 256).convert("L").convert("RGB")
     return image.convert("RGB")
-
-
-def save_reduced(image: Image.Image, path: Path) -> None:
-    """Cache the reduced copy for stages in other workers; written atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
-    image.save(temporary, "JPEG", quality=92)
-    temporary.replace(path)

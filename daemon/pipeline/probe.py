@@ -12,16 +12,17 @@ from typing import Any
 from daemon.errors import PermanentError, RetryableError
 from daemon.pipeline import exif, imaging
 from daemon.pipeline.base import Stage, WorkItem
+from daemon.pipeline.reduced_cache import ReducedCache
 
 
 class ProbeStage(Stage):
     name = "probe"
     pool = "cpu"
 
-    def __init__(self, reduced_size: int, max_pixels: int, cache_dir: Path):
+    def __init__(self, reduced_size: int, max_pixels: int, cache: ReducedCache):
         self.reduced_size = reduced_size
         self.max_pixels = max_pixels
-        self.cache_dir = cache_dir
+        self.cache = cache
 
     def run(self, item: WorkItem) -> dict[str, Any]:
         data = read_bytes(item.path)
@@ -31,7 +32,7 @@ class ProbeStage(Stage):
         width, height = image.size
         file_format = image.format
         reduced = imaging.reduce(image, self.reduced_size, facts["orientation"])
-        imaging.save_reduced(reduced, reduced_cache_path(self.cache_dir, item.job.file_id))
+        self.cache.put(item.job.file_id, reduced)
         item.memory["bytes"] = data
         item.memory["reduced"] = reduced
         return {
@@ -56,7 +57,3 @@ def read_bytes(path: Path) -> bytes:
         raise PermanentError("permission denied: the service user cannot read this file") from None
     except OSError as exc:
         raise RetryableError(f"cannot read file: {exc.strerror or exc}") from None
-
-
-def reduced_cache_path(cache_dir: Path, file_id: int) -> Path:
-    return cache_dir / "reduced" / f"{file_id % 256:02x}" / f"{file_id}.jpg"

@@ -13,7 +13,6 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from PIL import Image
@@ -23,7 +22,6 @@ from daemon.errors import PermanentError, StageError, WaitingError
 from daemon.pipeline import Pipeline
 from daemon.pipeline.base import Stage, WorkItem
 from daemon.pipeline.imaging import reduce
-from daemon.pipeline.probe import reduced_cache_path
 from daemon.store import Store, files, queue
 
 log = logging.getLogger("image_engine.worker")
@@ -132,16 +130,14 @@ class StageWorker(threading.Thread):
         return WorkItem(job=job, results=results, reduced_loader=self.load_reduced)
 
     def load_reduced(self, item: WorkItem) -> Image.Image:
-        cached = reduced_cache_path(self.config.cache_dir, item.job.file_id)
-        try:
-            with Image.open(cached) as image:
-                return image.convert("RGB")
-        except OSError:
-            from daemon.pipeline.imaging import open_image
-            from daemon.pipeline.probe import read_bytes
+        cached = self.pipeline.reduced.get(item.job.file_id)
+        if cached is not None:
+            return cached
+        from daemon.pipeline.imaging import open_image
+        from daemon.pipeline.probe import read_bytes
 
-            image = open_image(read_bytes(item.path), item.path, self.config.engine.max_image_pixels)
-            return reduce(image, self.config.engine.reduced_size, item.result("probe").get("orientation"))
+        image = open_image(read_bytes(item.path), item.path, self.config.engine.max_image_pixels)
+        return reduce(image, self.config.engine.reduced_size, item.result("probe").get("orientation"))
 
     def process(self, items: list[WorkItem]) -> None:
         working = items
@@ -231,11 +227,7 @@ class StageWorker(threading.Thread):
         return False
 
     def finish(self, item: WorkItem) -> None:
-        reduced_cache_path(self.config.cache_dir, item.job.file_id).unlink(missing_ok=True)
+        self.pipeline.reduced.drop(item.job.file_id)
         path = queue.take_dirty(self.store.conn, item.job.file_id)
         if path is not None:
             self.recheck(path)
-
-
-def reduced_path(config: Config, file_id: int) -> Path:
-    return reduced_cache_path(config.cache_dir, file_id)

@@ -52,7 +52,14 @@ def make_inputs(folder: Path) -> dict[str, str]:
     expected["zero.jpg"] = "empty file"
     (folder / "text.jpg").write_text("hello")
     expected["text.jpg"] = "not an image"
-    for name in ("new\nline.jpg", "name..with..dots...jpg", "ünï cödé 写真.jpg", ("x" * 251) + ".jpg", "-rf.jpg", "a:b*c?.jpg"):
+    for name in (
+        "new\nline.jpg",
+        "name..with..dots...jpg",
+        "ünï cödé 写真.jpg",
+        ("x" * 251) + ".jpg",
+        "-rf.jpg",
+        "a:b*c?.jpg",
+    ):
         (folder / name).write_bytes(good)
         expected[name] = "done"
     return expected
