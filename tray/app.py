@@ -1,0 +1,136 @@
+"""The pystray glue: one icon on the main thread, one worker thread that polls the service and runs menu actions.
+
+pystray is imported only here, at run time (with no display it raises instead of importing).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from daemon.control.client import ControlClient
+from tray.actions import ActionFailed, Actions, Places
+from tray.icon import picture
+from tray.state import SEPARATOR, Entry, Poller, View, menu_entries
+
+log = logging.getLogger("image_engine.tray")
+POLL_SECONDS = 2.0
+
+
+class TrayApp:
+    def __init__(self, pystray: Any, poller: Poller, actions: Actions, interval: float = POLL_SECONDS):
+        self.pystray = pystray
+        self.poller = poller
+        self.actions = actions
+        self.interval = interval
+        self.requests: queue.Queue[str] = queue.Queue()
+        self.stopping = threading.Event()
+        self.shown: View | None = None
+        self.shown_menu: list[Entry] = []
+        view = poller.view
+        self.icon = pystray.Icon("image-engine", picture(view), view.tooltip, self._menu(menu_entries(view)))
+        self.worker = threading.Thread(target=self._work, name="tray-poll", daemon=True)
+
+    def run(self) -> int:
+        try:
+            self.icon.run(setup=self._setup)
+        except Exception as exc:  # noqa: BLE001 - pystray's gtk backends raise GLib.Error at exit without a notifier
+            if not self.stopping.is_set():
+                raise
+            log.debug("icon loop ended with %s", exc)
+        finally:
+            self.stopping.set()
+            self.requests.put("")
+            self.worker.join(timeout=5)
+            self.actions.forget()
+        return 0
+
+    def _setup(self, icon: Any) -> None:
+        icon.visible = True
+        self.worker.start()
+
+    def _work(self) -> None:
+        next_poll = 0.0
+        while not self.stopping.is_set():
+            try:
+                action = self.requests.get(timeout=max(0.0, next_poll - time.monotonic()))
+            except queue.Empty:
+                action = None
+            if self.stopping.is_set():
+                break
+            try:
+                if action:
+                    self._perform(action)
+                self.show(self.poller.poll())
+            except Exception:  # noqa: BLE001 - the tray must outlive any surprise; it is logged
+                log.exception("tray update failed")
+            next_poll = time.monotonic() + self.interval
+
+    def _perform(self, action: str) -> None:
+        try:
+            outcome = self.actions.perform(action)
+        except ActionFailed as exc:
+            outcome = str(exc)
+            log.warning("%s", outcome)
+        else:
+            log.info("%s", outcome)
+        self.poller.notify(outcome)
+
+    def show(self, view: View) -> None:
+        previous = self.shown
+        if previous is None or previous.kind != view.kind:
+            log.info("state: %s (%s)", view.kind, view.status_line)
+        if previous is None or previous.picture != view.picture:
+            self.icon.icon = picture(view)
+        if previous is None or previous.tooltip != view.tooltip:
+            self.icon.title = view.tooltip
+        entries = menu_entries(view)
+        if entries != self.shown_menu:
+            self.icon.menu = self._menu(entries)
+            self.shown_menu = entries
+        self.shown = view
+
+    def _menu(self, entries: list[Entry]) -> Any:
+        pystray = self.pystray
+        items = []
+        for entry in entries:
+            if entry == SEPARATOR:
+                items.append(pystray.Menu.SEPARATOR)
+            elif entry.action is None:
+                items.append(pystray.MenuItem(entry.label, None, enabled=False))
+            else:
+                items.append(pystray.MenuItem(entry.label, self._handler(entry.action), enabled=entry.enabled))
+        return pystray.Menu(*items)
+
+    def _handler(self, action: str) -> Any:
+        def clicked(icon: Any, item: Any) -> None:
+            if action == "quit":
+                self.stopping.set()
+                self.requests.put("")
+                icon.stop()
+            else:
+                self.requests.put(action)  # the worker thread does the I/O; the menu never blocks
+
+        return clicked
+
+
+def run_tray(data_dir: Path, places: Places, interval: float = POLL_SECONDS) -> int:
+    """Show the icon until "Quit tray"; returns an exit code. The service is never started or stopped here."""
+    try:
+        import pystray
+    except Exception as exc:  # noqa: BLE001 - DisplayNameError, ImportError, gi's ValueError: all mean "no tray here"
+        print(
+            f"image-engine tray: no desktop tray to show the icon in ({type(exc).__name__}: {exc});"
+            " run it inside your desktop session (DISPLAY or WAYLAND_DISPLAY set)",
+            file=sys.stderr,
+        )
+        return 1
+    client = ControlClient(data_dir, timeout=min(1.5, interval))
+    app = TrayApp(pystray, Poller(client), Actions(client, places), interval)
+    log.info("tray started (%s backend), data folder %s", type(app.icon).__module__.rsplit("_", 1)[-1], data_dir)
+    return app.run()
