@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,6 +47,18 @@ def need_desktop() -> None:
         if REQUIRE_CORPUS:
             pytest.fail(message)
         pytest.skip(message)
+
+
+def need_gio() -> Any:
+    """GLib's Gio (PyGObject, the tray-linux extra), which reads desktop files as desktops do; skip or fail."""
+    try:
+        from gi.repository import Gio
+    except ImportError as exc:
+        message = f"PyGObject is needed to read desktop files like a desktop does ({exc}): pip 'PyGObject<3.51'"
+        if REQUIRE_CORPUS:
+            pytest.fail(message)
+        pytest.skip(message)
+    return Gio
 
 
 def _no_display() -> dict[str, str]:
@@ -109,10 +123,8 @@ class Desktop:
     def stop(self) -> None:
         for process in reversed(self.processes):
             if process.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             process.wait(timeout=10)
             if process.stdout:
                 process.stdout.close()

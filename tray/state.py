@@ -176,6 +176,17 @@ def derive(status: dict[str, Any], now: float, batch_start: int | None = None) -
     )
 
 
+def next_batch_start(previous: int | None, status: dict[str, Any]) -> int | None:
+    """The done count where the current backlog began: set when work appears, kept while it lasts, cleared after."""
+    jobs = status.get("jobs") or {}
+    done = int(jobs.get("done", 0))
+    if not int(jobs.get("queued", 0)) + int(jobs.get("running", 0)):
+        return None
+    if previous is None or done < previous:  # a new backlog (or a new database) starts the ring from empty
+        return done
+    return previous
+
+
 def gpu_text(gpu: Any) -> str | None:
     """A short GPU line from the status `gpu` key, whatever shape the engine reports it in."""
     if gpu in (None, "", "none", False, {}):
@@ -213,12 +224,7 @@ class Poller:
             status = self.client.get("/status")
             if not isinstance(status, dict):
                 raise ValueError(f"unexpected status answer: {status!r}")
-            done = int((status.get("jobs") or {}).get("done", 0))
-            backlog = sum(int((status.get("jobs") or {}).get(key, 0)) for key in ("queued", "running"))
-            if not backlog:
-                self.batch_start = None
-            elif self.batch_start is None or done < self.batch_start:
-                self.batch_start = done  # a new backlog (or a new database) starts the ring from empty
+            self.batch_start = next_batch_start(self.batch_start, status)
             view = derive(status, now, self.batch_start)
         except ServiceUnreachable as exc:
             self.batch_start = None
