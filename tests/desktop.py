@@ -1,4 +1,4 @@
-"""A throwaway desktop for tray tests: Xvfb, a system tray (trayer), a session bus, xdotool and screenshots.
+"""A throwaway desktop for tray tests: Xvfb, a system tray (trayer), a session bus, xdotool, screenshots (Pillow).
 
 `need_desktop()` skips (or fails in CI, like tests.support.need) when a piece is missing.
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image, ImageGrab
 
 from tests.support import REQUIRE_CORPUS, wait_for
 
@@ -24,7 +25,6 @@ TOOLS = {
     "Xvfb": "xvfb",
     "trayer": "trayer",
     "xdotool": "xdotool",
-    "import": "imagemagick",
     "dbus-daemon": "dbus",
 }
 GI_CHECK = (
@@ -141,10 +141,13 @@ class Desktop:
         return self.xdotool("getwindowname", window)
 
     def geometry(self, window: str) -> tuple[int, int, int, int]:
+        """x, y, width, height; all zero when the window has gone meanwhile (menus come and go)."""
         text = self.xdotool("getwindowgeometry", window)
-        x, y = map(int, re.search(r"Position: (-?\d+),(-?\d+)", text).groups())  # type: ignore[union-attr]
-        w, h = map(int, re.search(r"Geometry: (\d+)x(\d+)", text).groups())  # type: ignore[union-attr]
-        return x, y, w, h
+        position = re.search(r"Position: (-?\d+),(-?\d+)", text)
+        size = re.search(r"Geometry: (\d+)x(\d+)", text)
+        if not (position and size):
+            return 0, 0, 0, 0
+        return int(position[1]), int(position[2]), int(size[1]), int(size[2])
 
     def menus(self) -> list[str]:
         """Visible popup windows big enough to be a menu (the tray panel and icon are 32 px high)."""
@@ -162,10 +165,13 @@ class Desktop:
     def keys(self, *keys: str) -> None:
         self.xdotool("key", "--delay", "40", *keys)
 
-    def screenshot(self, path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["import", "-window", "root", str(path)], env=self.env, check=True, timeout=20)
-        return path
+    def screenshot(self, path: Path | None = None) -> Image.Image:
+        """The whole screen as a person would see it (saved to `path` when given)."""
+        image = ImageGrab.grab(xdisplay=self.env["DISPLAY"])
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            image.save(path)
+        return image
 
     def settle(self, seconds: float = 0.3) -> None:
         time.sleep(seconds)  # lets the X server and GTK draw; nothing is asserted on timing

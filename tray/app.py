@@ -85,14 +85,15 @@ class TrayApp:
         previous = self.shown
         if previous is None or previous.kind != view.kind:
             log.info("state: %s (%s)", view.kind, view.status_line)
-        if previous is None or previous.picture != view.picture:
-            self.icon.icon = picture(view)
-        if previous is None or previous.tooltip != view.tooltip:
-            self.icon.title = view.tooltip
+        # Menu first, tooltip last: the backends apply these in order, so a new tooltip means a current menu.
         entries = menu_entries(view)
         if entries != self.shown_menu:
             self.icon.menu = self._menu(entries)
             self.shown_menu = entries
+        if previous is None or previous.picture != view.picture:
+            self.icon.icon = picture(view)
+        if previous is None or previous.tooltip != view.tooltip:
+            self.icon.title = view.tooltip
         self.shown = view
 
     def _menu(self, entries: list[Entry]) -> Any:
@@ -130,7 +131,13 @@ def run_tray(data_dir: Path, places: Places, interval: float = POLL_SECONDS) -> 
             file=sys.stderr,
         )
         return 1
+    backend = pystray.Icon.__module__.rsplit("_", 1)[-1]
+    if backend == "xorg":
+        log.warning(
+            "the xorg tray backend shows the icon but no menu: install PyGObject for the gtk/appindicator"
+            " backends (README, 'Tray icon')"
+        )
     client = ControlClient(data_dir, timeout=min(1.5, interval))
     app = TrayApp(pystray, Poller(client), Actions(client, places), interval)
-    log.info("tray started (%s backend), data folder %s", type(app.icon).__module__.rsplit("_", 1)[-1], data_dir)
+    log.info("tray started (%s backend), data folder %s", backend, data_dir)
     return app.run()
