@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -358,3 +359,49 @@ def test_notices_from_actions_show_in_the_menu_for_a_while() -> None:
     assert view.notice.startswith("Pause failed") and menu_entries(view)[1].label == view.notice
     clock[0] += 60
     assert poller.poll().notice == ""
+
+
+# --- the pystray glue, on pystray's dummy backend (no display) --------------------------------------------------------
+
+
+def headless_pystray(monkeypatch) -> SimpleNamespace:
+    """pystray's real Icon/Menu/MenuItem on its dummy backend, whose native updates (no display here) do nothing."""
+    monkeypatch.setenv("PYSTRAY_BACKEND", "dummy")
+    pystray = pytest.importorskip("pystray")
+
+    class HeadlessIcon(pystray.Icon):
+        def _update_menu(self) -> None:
+            pass
+
+    return SimpleNamespace(Icon=HeadlessIcon, Menu=pystray.Menu, MenuItem=pystray.MenuItem)
+
+
+def test_the_pystray_menu_built_from_the_view_drives_the_real_service(engine_factory, monkeypatch) -> None:
+    from tray.app import TrayApp
+
+    pystray = headless_pystray(monkeypatch)
+
+    engine: Engine = engine_factory()
+    client = ControlClient(engine.data, timeout=1.5)
+    app = TrayApp(pystray, Poller(client), Actions(client, Places(engine.data, [engine.drop])), interval=0.1)
+    app.step(0)
+
+    def items() -> dict[str, object]:
+        return {item.text: item for item in app.icon.menu.items if item is not pystray.Menu.SEPARATOR}
+
+    assert app.icon.title.startswith("Image Engine: idle")
+    assert not items()["Idle · 0 done today"].enabled
+    items()["Pause"](app.icon)  # what the backend calls on a click
+    app.step(0)
+    assert engine.status()["state"] == "paused"
+    assert app.icon.title.startswith("Image Engine: paused")
+    assert "Resume" in items() and "Pause" not in items()
+    assert "Paused: no new work starts" in items(), "the action's outcome is shown under the status line"
+    items()["Resume"](app.icon)
+    app.step(0)
+    assert engine.status()["state"] == "running"
+
+    engine.stop()
+    app.step(0)
+    assert app.icon.title == "Image Engine: service not running"
+    assert not items()["Pause"].enabled and items()["Open drop folder"].enabled

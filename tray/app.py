@@ -57,19 +57,23 @@ class TrayApp:
     def _work(self) -> None:
         next_poll = 0.0
         while not self.stopping.is_set():
-            try:
-                action = self.requests.get(timeout=max(0.0, next_poll - time.monotonic()))
-            except queue.Empty:
-                action = None
-            if self.stopping.is_set():
-                break
-            try:
-                if action:
-                    self._perform(action)
-                self.show(self.poller.poll())
-            except Exception:  # noqa: BLE001 - the tray must outlive any surprise; it is logged
-                log.exception("tray update failed")
+            self.step(max(0.0, next_poll - time.monotonic()))
             next_poll = time.monotonic() + self.interval
+
+    def step(self, wait: float) -> None:
+        """Wait up to `wait` seconds for a menu request, do it, then poll and show the result."""
+        try:
+            action = self.requests.get(timeout=wait) if wait > 0 else self.requests.get_nowait()
+        except queue.Empty:
+            action = None
+        if self.stopping.is_set():
+            return
+        try:
+            if action:
+                self._perform(action)
+            self.show(self.poller.poll())
+        except Exception:  # noqa: BLE001 - the tray must outlive any surprise; it is logged
+            log.exception("tray update failed")
 
     def _perform(self, action: str) -> None:
         try:
