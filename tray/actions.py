@@ -38,7 +38,7 @@ class Places:
 def open_path(path: Path) -> None:
     """Open a folder or file in the user's default application, without waiting for it."""
     if sys.platform == "win32":
-        os.startfile(str(path))  # type: ignore[attr-defined]  # noqa: S606 - Windows only
+        os.startfile(str(path))  # type: ignore[attr-defined]  # Windows only
         return
     command = ["open", str(path)] if sys.platform == "darwin" else ["xdg-open", str(path)]
     try:

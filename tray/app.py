@@ -23,6 +23,8 @@ POLL_SECONDS = 2.0
 
 
 class TrayApp:
+    """The icon and its menu, kept in step with the Poller's view; menu clicks are queued for the worker thread."""
+
     def __init__(self, pystray: Any, poller: Poller, actions: Actions, interval: float = POLL_SECONDS):
         self.pystray = pystray
         self.poller = poller
@@ -142,6 +144,13 @@ def run_tray(data_dir: Path, places: Places, interval: float = POLL_SECONDS) -> 
             " backends (README, 'Tray icon')"
         )
     client = ControlClient(data_dir, timeout=min(1.5, interval))
-    app = TrayApp(pystray, Poller(client), Actions(client, places), interval)
+    poller = Poller(client)
+    poller.poll()  # the icon appears showing the real state, not a placeholder
+    app = TrayApp(pystray, poller, Actions(client, places), interval)
     log.info("tray started (%s backend), data folder %s", backend, data_dir)
-    return app.run()
+    try:
+        return app.run()
+    except Exception as exc:  # noqa: BLE001 - the desktop's tray went away under us: say so, with the details logged
+        log.exception("the tray icon stopped")
+        print(f"image-engine tray: the tray icon stopped: {exc}", file=sys.stderr)
+        return 1
