@@ -310,3 +310,17 @@ def test_idle_engine_with_the_default_tagger_imports_no_framework(engine_factory
     assert not any(info["imported"].values()), info["imported"]
     text = engine.cli("models")
     assert text.returncode == 0 and "efficientnet-lite0" in text.stdout and "not loaded" in text.stdout
+
+
+def test_example_config_documents_every_tagging_key_with_its_default() -> None:
+    import dataclasses
+    import tomllib
+
+    from tests.support import REPO
+
+    text = (REPO / "config.example.toml").read_text(encoding="utf-8")
+    section = tomllib.loads(text)["tagging"]
+    for field in dataclasses.fields(TaggingConfig):
+        assert field.name in section, f"config.example.toml [tagging] lacks {field.name}"
+        default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
+        assert section[field.name] == default or (field.name == "model" and section[field.name] == ""), field.name
