@@ -324,3 +324,79 @@ def test_example_config_documents_every_tagging_key_with_its_default() -> None:
         assert field.name in section, f"config.example.toml [tagging] lacks {field.name}"
         default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
         assert section[field.name] == default or (field.name == "model" and section[field.name] == ""), field.name
+
+
+class OutOfMemoryError(RuntimeError):
+    """Stands in for torch.cuda.OutOfMemoryError: this machine has no GPU whose memory could run out."""
+
+
+def small_gpu_backend(config: TaggingConfig, fits: int):
+    """The real SqueezeNet backend on a pretend GPU where at most `fits` images fit in memory at once."""
+    from daemon.ml.onnx import OnnxBackend
+
+    class SmallGpu(OnnxBackend):
+        def __init__(self, config: TaggingConfig):
+            super().__init__(config)
+            self.batches: list[int] = []
+
+        def predict(self, images):
+            self.batches.append(len(images))
+            if len(images) > fits:
+                raise OutOfMemoryError(f"CUDA out of memory. Tried to allocate {len(images) * 100} MiB")
+            return super().predict(images)
+
+    return SmallGpu(config)
+
+
+def test_out_of_memory_halves_the_batch_and_retries(caplog) -> None:
+    pytest.importorskip("onnxruntime")
+    from daemon.ml.session import GpuMemoryExhausted, ModelSession
+
+    need(SQUEEZENET, "the SqueezeNet ONNX model")
+    config = onnx_config(SQUEEZENET / "SqueezeNet_fp16.onnx", SQUEEZENET / "Labels.txt", batch_size=8)
+    photos = [reduced_copy(corpus() / "labelled" / n) for n in ("skimage_coffee.png", "felix_301.jpg", "felix_316.jpg")]
+    backend = small_gpu_backend(config, fits=2)
+    session = ModelSession(config, lambda: backend)
+    with caplog.at_level("WARNING", logger="image_engine.ml"):
+        predictions = session.predict(photos * 2)
+    assert backend.batches[:3] == [6, 3, 1] and session.batch_size == 1  # 6 > 2 -> 3 > 2 -> 1, then 1s
+    assert [p.labels[0][0] for p in predictions] == [backend.predict([p])[0].labels[0][0] for p in photos] * 2
+    halved = [r for r in caplog.records if getattr(r, "event", "") == "oom_batch_halved"]
+    assert [r.detail for r in halved] == ["6 -> 3", "3 -> 1"]
+
+    hopeless = ModelSession(config, lambda: small_gpu_backend(config, fits=0))
+    with pytest.raises(GpuMemoryExhausted, match="too little free memory"):
+        hopeless.predict(photos[:1])
+
+
+def test_model_session_loads_lazily_and_unloads_when_idle(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    from daemon.ml.base import ModelMissing
+    from daemon.ml.onnx import OnnxBackend
+    from daemon.ml.session import ModelSession
+
+    need(SQUEEZENET, "the SqueezeNet ONNX model")
+    now = [1000.0]
+    broken = tmp_path / "model.onnx"
+    broken.write_bytes(b"this is not an onnx file")
+    shutil.copy(SQUEEZENET / "Labels.txt", tmp_path / "labels.txt")
+    config = TaggingConfig(backend="onnx", model=str(broken), idle_unload_seconds=60)
+    session = ModelSession(config, lambda: OnnxBackend(config), clock=lambda: now[0])
+    assert session.missing() is None and not session.loaded  # present; nothing loaded yet
+    photo = reduced_copy(corpus() / "labelled" / "skimage_coffee.png")
+    with pytest.raises(ModelMissing, match="cannot load ONNX model"):
+        session.predict([photo])
+    assert "cannot load ONNX model" in session.missing()  # held a while: jobs wait instead of retrying at once
+    shutil.copy(SQUEEZENET / "SqueezeNet_fp16.onnx", broken)
+    now[0] += 31
+    assert session.missing() is None
+    assert session.predict([photo])[0].labels[0][0] == "espresso"
+    assert session.loaded and session.device == "CPUExecutionProvider" and session.loads == 1
+    now[0] += 59
+    assert not session.check_idle() and session.loaded
+    now[0] += 2
+    assert session.check_idle() and not session.loaded and session.device is None
+    session.predict([photo])
+    assert session.loads == 2
+    session.close()
+    assert not session.loaded
