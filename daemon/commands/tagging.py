@@ -99,7 +99,7 @@ def tags(args: argparse.Namespace) -> int:
     if not data.get("model"):
         print(f"{args.path}: not tagged yet", file=sys.stderr)
         return cli.EXIT_RUNTIME
-    print(f"{data['path']}  ({data['backend']}: {data['model']})")
+    print(f"{data['path']}  ({data['model']})")
     if data.get("category"):
         print(f"category: {data['category']} ({data['category_score']:.2f})")
     if data.get("caption"):
