@@ -111,7 +111,7 @@ class OnnxBackend(Backend):
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
         providers: list[Any] = ["CPUExecutionProvider"]
-        if device == "cuda":
+        if device == "cuda" and "CUDAExecutionProvider" in onnxruntime.get_available_providers():
             providers.insert(0, ("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"}))
         model_bytes, embedding_output = self._with_embedding_output()
         try:
@@ -120,7 +120,11 @@ class OnnxBackend(Backend):
             raise ModelMissing(f"cannot load ONNX model {self.model_path}: {exc}") from exc
         got = session.get_providers()[0]
         if device == "cuda" and got != "CUDAExecutionProvider":
-            log.warning("CUDA was asked for but onnxruntime runs on %s", got, extra={"event": "onnx_cuda_unavailable"})
+            log.warning(
+                "CUDA was asked for but onnxruntime runs on %s (a CPU-only onnxruntime, or CUDA/cuDNN libraries missing)",
+                got,
+                extra={"event": "onnx_cuda_unavailable"},
+            )
         self._configure(session, labels, embedding_output)
         return got
 
