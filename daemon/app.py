@@ -60,8 +60,9 @@ class App:
 
     def routes(self) -> dict[tuple[str, str], Handler]:
         from daemon.control.api import core_routes
+        from daemon.control.tagging_api import tagging_routes
 
-        return core_routes(self)
+        return {**core_routes(self), **tagging_routes(self)}
 
     def worker_counts(self) -> dict[str, int]:
         return {"cpu": self.config.engine.workers}

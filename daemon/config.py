@@ -89,6 +89,10 @@ class TaggingConfig:
     model: str = ""
     # onnx: labels file (one name per line, or a WD14/JoyTag-style CSV with a category column)
     labels: str = ""
+    # onnx: input normalisation: "auto" (WD14 CSV labels -> "wd14"; Caffe-converted models -> "caffe"; else
+    # "imagenet"), "imagenet" (RGB, torchvision mean/std), "caffe" (BGR minus mean), "wd14" (BGR 0..255, square pad),
+    # "clip" (RGB, CLIP mean/std).
+    onnx_preprocess: Literal["auto", "imagenet", "caffe", "wd14", "clip"] = "auto"
     device: Literal["auto", "cpu", "cuda"] = "auto"
     batch_size: int = 16
     # Unload the model after this many idle seconds (an idle service holds no GPU memory).
@@ -273,6 +277,26 @@ def _check_semantics(config: Config, source: Path, problems: list[str]) -> None:
         problems.append(f"{source}: engine.reduced_size: must be 64..4096 (got {config.engine.reduced_size})")
     if not 0 <= config.control.port <= 65535:
         problems.append(f"{source}: control.port: must be 0..65535 (got {config.control.port})")
+    _check_tagging(config.tagging, source, problems)
+
+
+def _check_tagging(tagging: TaggingConfig, source: Path, problems: list[str]) -> None:
+    for key in ("batch_size", "top_k", "max_keywords"):
+        if getattr(tagging, key) < 1:
+            problems.append(f"{source}: tagging.{key}: must be at least 1 (got {getattr(tagging, key)})")
+    if tagging.idle_unload_seconds < 0:
+        problems.append(f"{source}: tagging.idle_unload_seconds: must be >= 0 (got {tagging.idle_unload_seconds})")
+    if not 0 <= tagging.threshold <= 1:
+        problems.append(f"{source}: tagging.threshold: must be 0..1 (got {tagging.threshold})")
+    for keyword, value in tagging.thresholds.items():
+        if not 0 <= value <= 1:
+            problems.append(f"{source}: tagging.thresholds.{keyword}: must be 0..1 (got {value})")
+    imagenet_models = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
+    if tagging.backend == "imagenet" and tagging.model and tagging.model not in imagenet_models:
+        problems.append(
+            f"{source}: tagging.model: the imagenet backend takes one of {', '.join(imagenet_models)}"
+            f" (got {tagging.model!r})"
+        )
 
 
 def _inside(path: Path, folder: Path) -> bool:

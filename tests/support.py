@@ -61,6 +61,8 @@ def write_config(folder: Path, extra: str = "", **engine: Any) -> Path:
     drop, library, data = folder / "drop", folder / "library", folder / "data"
     settings = {"settle_seconds": 0.3, "retry_backoff_seconds": 0.2, **engine}
     engine_lines = "\n".join(f"{key} = {json.dumps(value)}" for key, value in settings.items())
+    if "[tagging]" not in extra:  # AI tagging loads torch and a model (~8 s per engine): only where a test asks
+        extra = f"{extra}\n[tagging]\nenabled = false\n"
     text = (
         f'data_dir = "{data}"\n\n[[watch]]\npath = "{drop}"\nmode = "drop"\n\n[library]\nroot = "{library}"\n\n'
         f"[engine]\n{engine_lines}\n\n{extra}\n"

@@ -47,6 +47,9 @@ class LabelInfo:
 
 class Backend(ABC):
     name: str = ""
+    # True when a prediction's scores are one softmax over all labels (ImageNet classifiers): a keyword that several
+    # labels share then gets their summed score (P(dog) = sum of the breeds); False for multi-label and zero-shot.
+    exclusive: bool = False
 
     @property
     @abstractmethod
@@ -76,3 +79,14 @@ class Backend(ABC):
     def embed_text(self, texts: list[str]) -> np.ndarray | None:
         """L2-normalised text embeddings, shape (len(texts), dim), for `image-engine search`; None if unsupported."""
         return None
+
+    @property
+    def supports_text(self) -> bool:
+        """Whether `embed_text` is implemented, known without loading anything."""
+        return type(self).embed_text is not Backend.embed_text
+
+    def pick_device(self, wanted: str) -> str:
+        """ "cpu" or "cuda" for `[tagging] device` ("auto": cuda when torch sees one); called just before load()."""
+        from daemon.ml.devices import torch_device
+
+        return torch_device(wanted)

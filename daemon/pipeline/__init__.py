@@ -67,5 +67,9 @@ def build_pipeline(config: Config) -> Pipeline:
         ProbeStage(config.engine.reduced_size, config.engine.max_image_pixels, reduced),
         HashStage(),
     ]
+    if config.tagging.enabled:
+        from daemon.pipeline.tagging import build_tag_stage
+
+        stages.append(build_tag_stage(config.tagging, config.db_path))
     # Order of the later stages: tag (pool "gpu"), dedup (pool "dedup"), rename and metadata (pool "files").
     return Pipeline(stages, reduced)

@@ -182,7 +182,7 @@ def complete(
             "INSERT INTO results (file_id, stage, job_id, data, ms, recorded_at) VALUES (?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (file_id, stage) DO UPDATE SET job_id = excluded.job_id, data = excluded.data,"
             " ms = excluded.ms, recorded_at = excluded.recorded_at",
-            (job.file_id, job.stage, job.id, json.dumps(data, default=str), ms, now),
+            (job.file_id, job.stage, job.id, json.dumps(_public(data), default=str), ms, now),
         )
         records.record(conn, job, job.stage, data)
         _stage_run(conn, job, "ok", ms, now)
@@ -355,6 +355,11 @@ def list_jobs(conn: sqlite3.Connection, state: str | None = None, limit: int = 1
     sql += " ORDER BY jobs.updated_at DESC, jobs.id DESC LIMIT ?"
     params.append(limit)
     return [dict(row) for row in conn.execute(sql, params)]
+
+
+def _public(data: dict[str, Any]) -> dict[str, Any]:
+    """Keys starting with "_" (e.g. the tag stage's embedding array) reach the recorder but not the results JSON."""
+    return {key: value for key, value in data.items() if not key.startswith("_")}
 
 
 def _holds_lease(conn: sqlite3.Connection, job: Job) -> bool:

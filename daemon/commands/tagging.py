@@ -1,0 +1,115 @@
+"""`image-engine models | similar PATH | search TEXT | tags PATH`: AI tagging as seen through the control API.
+
+The handlers only talk to the running service; nothing here imports a model framework.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from daemon import cli
+
+SLOW_REQUEST_SECONDS = 300.0  # `search` may load the model first (framework import + weights)
+
+
+def add_parsers(sub: Any) -> None:
+    models = sub.add_parser("models", help="the tagging model: configured, present, loaded, on which device")
+    models.add_argument("--json", action="store_true")
+    similar = sub.add_parser("similar", help="photos that look like PATH (stored image embeddings)")
+    similar.add_argument("path")
+    similar.add_argument("--limit", type=int, default=10)
+    similar.add_argument("--json", action="store_true")
+    search = sub.add_parser("search", help='photos matching a text, e.g. "dog on a beach" (needs backend = "clip")')
+    search.add_argument("text")
+    search.add_argument("--limit", type=int, default=10)
+    search.add_argument("--json", action="store_true")
+    tags = sub.add_parser("tags", help="the keywords, category and facts stored for PATH")
+    tags.add_argument("path")
+    tags.add_argument("--json", action="store_true")
+
+
+cli.EXTENSIONS.append(add_parsers)
+
+
+def _client(args: argparse.Namespace, timeout: float = 10.0):  # noqa: ANN202 - lazy import keeps the CLI light
+    from daemon.control.client import ControlClient
+
+    return ControlClient(cli.get_config(args).data_dir, timeout=timeout)
+
+
+def _path(value: str) -> str:
+    return str(Path(value).expanduser().absolute())
+
+
+@cli.command("models")
+def models(args: argparse.Namespace) -> int:
+    data = _client(args).get("/models")
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    if not data["enabled"]:
+        print(f"tagging is off ([tagging] enabled = false; backend would be {data['backend']})")
+        return 0
+    state = "loaded" if data["loaded"] else "not loaded (loads on the next photo)" if data["present"] else "missing"
+    print(f"backend: {data['backend']}   model: {data['model'] or '?'}   {state}")
+    if data["missing"]:
+        print(f"  what to do: {data['missing']}")
+    device = data["device"] or "-"
+    print(f"device: {device} (setting: {data['device_setting']})   batch size: {data['batch_size']}")
+    print(f"unloads after {data['idle_unload_seconds']:g} s idle; loaded {data['loads']} time(s) since start")
+    print("text search: " + ("yes" if data["text_search"] else 'no (needs backend = "clip")'))
+    return 0
+
+
+def _show_matches(data: dict[str, Any], as_json: bool, what: str) -> int:
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return 0
+    if not data["results"]:
+        print(f"no {what} among the photos embedded with {data['model']}")
+        return 0
+    for match in data["results"]:
+        print(f"{match['score']:.3f}  {match['path']}")
+    return 0
+
+
+@cli.command("similar")
+def similar(args: argparse.Namespace) -> int:
+    query = urlencode({"path": _path(args.path), "limit": args.limit})
+    return _show_matches(_client(args).get(f"/similar?{query}"), args.json, "similar photos")
+
+
+@cli.command("search")
+def search(args: argparse.Namespace) -> int:
+    data = _client(args, SLOW_REQUEST_SECONDS).post("/search", {"text": args.text, "limit": args.limit})
+    return _show_matches(data, args.json, "matches")
+
+
+@cli.command("tags")
+def tags(args: argparse.Namespace) -> int:
+    data = _client(args).get(f"/tags?{urlencode({'path': _path(args.path)})}")
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    if not data.get("model"):
+        print(f"{args.path}: not tagged yet", file=sys.stderr)
+        return cli.EXIT_RUNTIME
+    print(f"{data['path']}  ({data['model']})")
+    if data.get("category"):
+        print(f"category: {data['category']} ({data['category_score']:.2f})")
+    if data.get("caption"):
+        print(f"caption: {data['caption']}")
+    for keyword in data["keywords"]:
+        hierarchy = f"   [{keyword['hierarchy']}]" if keyword["hierarchy"] else ""
+        print(f"  {keyword['score']:.2f}  {keyword['keyword']}{hierarchy}")
+    blurry = ", blurry" if data.get("blurry") else ""
+    print(
+        f"facts: sharpness {data['sharpness']:.0f}{blurry}, exposure {data['exposure']}, {data['orientation']},"
+        f" colours {', '.join(data['colours'] or [])}"
+    )
+    return 0

@@ -1,0 +1,94 @@
+"""Stage `tag`: AI keywords, category, caption, image facts and an embedding per photo, in GPU-sized batches.
+
+Works on the reduced copies; a missing model makes jobs wait (with the fix in the reason), never fail.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from daemon.errors import WaitingError
+from daemon.ml.base import ModelMissing
+from daemon.ml.session import GpuMemoryExhausted, ModelSession
+from daemon.pipeline.base import Stage, WorkItem
+from daemon.pipeline.facts import fact_keywords, image_facts
+from daemon.pipeline.vocabulary import Vocabulary
+from daemon.store.tagging import EMBEDDING_KEY
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from daemon.config import TaggingConfig
+
+MODEL_WAIT_SECONDS = 30.0
+GPU_WAIT_SECONDS = 60.0
+
+
+class TagStage(Stage):
+    name = "tag"
+    pool = "gpu"
+    heavy = True
+
+    def __init__(self, config: TaggingConfig, session: ModelSession):
+        self.config = config
+        self.session = session
+        self.vocabulary = Vocabulary(config)
+        self.batch_size = max(1, config.batch_size)
+
+    def available(self) -> str | None:
+        return self.session.missing()
+
+    def run_batch(self, items: list[WorkItem]) -> list[dict[str, Any] | BaseException]:
+        outcomes: list[dict[str, Any] | BaseException | None] = [None] * len(items)
+        ready: list[tuple[int, Any, dict[str, Any]]] = []
+        for index, item in enumerate(items):
+            try:
+                image = item.reduced()
+                ready.append((index, image, image_facts(image)))
+            except Exception as exc:  # noqa: BLE001 - one unreadable copy fails that photo only
+                outcomes[index] = exc
+        if ready:
+            predictions: list[Any] = []
+            failure: WaitingError | None = None
+            try:
+                predictions = self.session.predict([image for _, image, _ in ready])
+            except ModelMissing as exc:
+                failure = WaitingError(str(exc), MODEL_WAIT_SECONDS)
+            except GpuMemoryExhausted as exc:
+                failure = WaitingError(str(exc), GPU_WAIT_SECONDS)
+            for position, (index, _, facts) in enumerate(ready):
+                outcomes[index] = failure or self._result(predictions[position], facts)
+        return [outcome if outcome is not None else RuntimeError("no outcome") for outcome in outcomes]
+
+    def _result(self, prediction: Any, facts: dict[str, Any]) -> dict[str, Any]:
+        backend = self.session.backend()
+        describe, exclusive = backend.describe, backend.exclusive
+        keywords = self.vocabulary.keywords(
+            prediction, describe, exclusive, fact_keywords(facts) if self.config.fact_keywords else []
+        )
+        category, category_score = self.vocabulary.category(prediction, describe, exclusive)
+        result: dict[str, Any] = {
+            "backend": backend.name,
+            "model": backend.model_id,
+            "keywords": [keyword.to_json() for keyword in keywords],
+            "category": category,
+            "category_score": category_score,
+            "caption": prediction.caption,
+            "facts": facts,
+        }
+        if prediction.embedding is not None:
+            result[EMBEDDING_KEY] = prediction.embedding
+        return result
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def build_tag_stage(config: TaggingConfig, db_path: Path) -> TagStage:
+    """The stage with its lazily loaded model session; nothing heavy is imported here."""
+    from daemon.ml.registry import build_backend
+    from daemon.store.embeddings import TextEmbeddingCache
+    from daemon.store.tagging import text_cache_connector
+
+    cache = TextEmbeddingCache(text_cache_connector(db_path))
+    return TagStage(config, ModelSession(config, lambda: build_backend(config, cache)))
