@@ -1,0 +1,377 @@
+"""GPU monitor and policies: samples NVML (utilisation, memory, heat, power, other processes) on a thread,
+and turns samples + `[gpu]` config into the reason heavy stages wait (GPU busy, too hot, on battery), or None.
+
+`Sampler` is the seam to the hardware (`NvmlSampler` here; tests script one). `GpuPolicy` is pure.
+`batch_cap(bytes_per_image)` is what the tag stage asks before building a batch on CUDA.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from daemon.config import GpuConfig
+
+if TYPE_CHECKING:
+    from daemon.pipeline.base import Stage
+
+log = logging.getLogger("image_engine.gpu")
+MiB = 2**20
+LOG_EVERY_SECONDS = 60.0
+# Event the tag stage logs when CUDA runs out of memory and it halves its batch (documented here, logged there).
+OOM_EVENT = "oom_batch_halved"
+
+
+@dataclass(frozen=True)
+class GpuProcess:
+    pid: int
+    name: str | None  # None when the name cannot be read (another user's process, another container)
+    memory_bytes: int | None  # None when the driver does not say (Windows WDDM)
+    sm_percent: int | None = None  # this process's share of GPU time, when the driver reports it
+    own: bool = False  # the engine itself (or its children)
+    visible: bool = True  # the pid exists in our pid namespace (False inside a container: a host pid)
+
+
+@dataclass(frozen=True)
+class DeviceSample:
+    index: int
+    name: str
+    utilisation: int | None  # % of time a kernel ran, all processes together
+    memory_used: int | None  # bytes
+    memory_total: int | None
+    temperature_c: float | None = None
+    power_w: float | None = None
+    power_limit_w: float | None = None
+    processes: tuple[GpuProcess, ...] = ()
+    per_process_utilisation: bool = False  # sm_percent of the processes is known (else only the total)
+    own_cuda: bool = False  # the engine has a CUDA context open (seen from its own open files)
+
+
+class Sampler(Protocol):
+    """Where samples come from: NVML in the product, a scripted sequence in tests."""
+
+    driver: str | None
+
+    def open(self) -> str | None:
+        """Start; None when ready, else why no GPU can be watched (e.g. no NVIDIA driver)."""
+
+    def sample(self) -> list[DeviceSample]:
+        """One reading of every device; may raise (the monitor logs it and keeps the last good state out)."""
+
+    def close(self) -> None: ...
+
+
+BatteryProbe = Callable[[], "bool | None"]  # True: on battery; False: on mains; None: no battery / unknown
+
+
+def psutil_battery() -> bool | None:
+    import psutil
+
+    battery = psutil.sensors_battery()
+    if battery is None or battery.power_plugged is None:
+        return None
+    return not battery.power_plugged
+
+
+@dataclass(frozen=True)
+class GpuPolicy:
+    """Pure: samples + config -> the reason heavy work waits, or None."""
+
+    yield_above_share: float = 0.3
+    pause_above_celsius: float = 85.0
+    pause_on_battery: bool = False
+    device: int = 0
+
+    @classmethod
+    def from_config(cls, config: GpuConfig) -> GpuPolicy:
+        return cls(config.yield_above_share, config.pause_above_celsius, config.pause_on_battery, config.device)
+
+    def reason(
+        self, devices: list[DeviceSample] | None, on_battery: bool | None, work: str = "heavy work"
+    ) -> str | None:
+        if self.pause_on_battery and on_battery:
+            return f"on battery power; {work} resumes when the charger is plugged in"
+        device = self.watched(devices)
+        if device is None:
+            return None
+        if device.temperature_c is not None and device.temperature_c > self.pause_above_celsius:
+            return (
+                f"GPU too hot: {device.temperature_c:.0f}°C (limit {self.pause_above_celsius:.0f}°C);"
+                f" {work} resumes when it cools down"
+            )
+        share, users = other_memory_share(device)
+        if share is not None and share > self.yield_above_share:
+            return f"GPU busy: {_who(users)} {_verb(users, 'uses')} {share:.0%} of GPU memory; {work} resumes when it drops"
+        busy, users = other_utilisation(device)
+        if busy is not None and busy > self.yield_above_share * 100:
+            return f"GPU busy: {_who(users)} {_verb(users, 'keeps')} the GPU {busy}% busy; {work} resumes when it drops"
+        return None
+
+    def watched(self, devices: list[DeviceSample] | None) -> DeviceSample | None:
+        return next((device for device in devices or [] if device.index == self.device), None)
+
+
+def others(device: DeviceSample) -> list[GpuProcess]:
+    """Processes that are not the engine. Inside a container whose pids we cannot see, while the engine holds
+    a CUDA context, an unrecognised process may be the engine itself: those are not counted (never yield to
+    ourselves); they are counted again once the engine's model is unloaded."""
+    own_listed = any(process.own for process in device.processes)
+    ambiguous = device.own_cuda and not own_listed
+    return [p for p in device.processes if not p.own and not (ambiguous and not p.visible)]
+
+
+def other_memory_share(device: DeviceSample) -> tuple[float | None, list[GpuProcess]]:
+    if not device.memory_total:
+        return None, []
+    users = others(device)
+    known = sum(p.memory_bytes or 0 for p in users)
+    if any(p.memory_bytes is None for p in users) and device.memory_used is not None:
+        own = sum(p.memory_bytes or 0 for p in device.processes if p.own)
+        known = max(known, device.memory_used - own)
+    users.sort(key=lambda p: p.memory_bytes or 0, reverse=True)
+    return known / device.memory_total, users
+
+
+def other_utilisation(device: DeviceSample) -> tuple[int | None, list[GpuProcess]]:
+    users = others(device)
+    if device.per_process_utilisation:
+        busy = [p for p in users if p.sm_percent]
+        busy.sort(key=lambda p: p.sm_percent or 0, reverse=True)
+        return min(100, sum(p.sm_percent or 0 for p in busy)), busy
+    if any(p.own for p in device.processes) or device.own_cuda:
+        return None, users  # the total includes our own work and cannot be split
+    return device.utilisation, users
+
+
+def _who(users: list[GpuProcess]) -> str:
+    def one(process: GpuProcess) -> str:
+        return f"{process.name}, pid {process.pid}" if process.name else f"pid {process.pid}"
+
+    if not users:
+        return "another program"
+    if len(users) == 1:
+        return f"another program ({one(users[0])})"
+    shown = "; ".join(one(p) for p in users[:3]) + ("; ..." if len(users) > 3 else "")
+    return f"other programs ({shown})"
+
+
+def _kind(reason: str | None) -> str | None:
+    """ "GPU busy", "GPU too hot", "on battery power": a new kind is logged, changing percentages are not."""
+    return None if reason is None else reason.split(":")[0].split(";")[0]
+
+
+def _verb(users: list[GpuProcess], singular: str) -> str:
+    return singular if len(users) <= 1 else singular[:-1]
+
+
+@dataclass
+class _State:
+    devices: list[DeviceSample] | None = None
+    sampled_at: float | None = None
+    error: str | None = None
+    reason: str | None = None
+    battery: bool | None = None
+    battery_at: float = field(default=-1e9)
+
+
+class GpuMonitor:
+    """Owns the sampler thread (only when a GPU is there) and answers the gates, status and batch_cap."""
+
+    def __init__(
+        self,
+        config: GpuConfig,
+        sampler: Sampler | None = None,
+        battery: BatteryProbe = psutil_battery,
+        busy: Callable[[], bool] = lambda: False,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.config = config
+        self.policy = GpuPolicy.from_config(config)
+        self.sampler = sampler
+        self.battery_probe = battery
+        self.busy = busy
+        self.clock = clock
+        self.available: bool | None = None  # None: not started; False: no GPU ("none")
+        self.unavailable_reason: str | None = None
+        self._state = _State()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_log = -1e9
+
+    def start(self) -> None:
+        if not self.config.enabled:
+            self.available = False
+            return
+        if self.sampler is None:
+            from daemon.nvml import NvmlSampler
+
+            self.sampler = NvmlSampler()
+        problem = self.sampler.open()
+        if problem:
+            self.available, self.unavailable_reason = False, problem
+            log.info(
+                "no GPU: %s; the engine runs on CPU", problem, extra={"event": "gpu_unavailable", "detail": problem}
+            )
+            return
+        self.available = True
+        self.refresh()
+        self._thread = threading.Thread(target=self._loop, name="gpu-sampler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self.available and self.sampler is not None:
+            self.sampler.close()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.config.sample_seconds):
+            self.refresh()
+            if self.clock() - self._last_log >= LOG_EVERY_SECONDS and self._busy():
+                self._last_log = self.clock()
+                log.info("gpu sample", extra={"event": "gpu_sample", "detail": self.status()})
+
+    def _busy(self) -> bool:
+        try:
+            return self.busy()
+        except Exception:  # noqa: BLE001 - a locked database must not stop sampling
+            return False
+
+    def refresh(self) -> None:
+        """Take one sample now (the thread calls this every `sample_seconds`; tests call it directly)."""
+        assert self.sampler is not None
+        try:
+            devices, error = self.sampler.sample(), None
+        except Exception as exc:  # noqa: BLE001 - NVML errors (GPU lost, driver reload) are reported, not fatal
+            devices, error = None, f"{type(exc).__name__}: {exc}"
+        with self._lock:
+            if error and error != self._state.error:
+                log.warning("GPU sampling failed: %s", error, extra={"event": "gpu_sample_failed", "error": error})
+            self._state.devices, self._state.error, self._state.sampled_at = devices, error, time.time()
+        self.reason()
+
+    def on_battery(self) -> bool | None:
+        if not (self.config.enabled and self.config.pause_on_battery):
+            return None
+        with self._lock:
+            if self.clock() - self._state.battery_at >= self.config.sample_seconds:
+                try:
+                    self._state.battery = self.battery_probe()
+                except Exception:  # noqa: BLE001 - no battery information is "no battery"
+                    self._state.battery = None
+                self._state.battery_at = self.clock()
+            return self._state.battery
+
+    def reason(self, work: str = "heavy work") -> str | None:
+        """Why heavy work waits now, or None; logs when the verdict changes."""
+        if not self.config.enabled:
+            return None
+        on_battery = self.on_battery()
+        with self._lock:
+            devices = self._state.devices
+        reason = self.policy.reason(devices, on_battery, work)
+        generic = reason if work == "heavy work" else self.policy.reason(devices, on_battery)
+        with self._lock:
+            previous, self._state.reason = self._state.reason, generic
+        if _kind(generic) != _kind(previous):
+            if generic:
+                log.info("heavy work waits: %s", generic, extra={"event": "gpu_yield", "detail": generic})
+            else:
+                log.info("heavy work may run again", extra={"event": "gpu_resume", "detail": previous})
+        return reason
+
+    def gate(self, stage: Stage) -> str | None:
+        """Pipeline gate: heavy stages wait while the GPU is busy, hot, or the machine is on battery."""
+        if not stage.heavy:
+            return None
+        return self.reason("tagging" if stage.name == "tag" else f"the {stage.name} stage")
+
+    def batch_cap(self, bytes_per_image: int) -> int | None:
+        """Most images per CUDA batch: within `memory_budget_mb` and the watched GPU's free memory (plus what
+        the engine already holds there). None = no cap (no GPU seen). Never below 1."""
+        if not self.config.enabled or not self.available:
+            return None
+        with self._lock:
+            device = self.policy.watched(self._state.devices)
+        limits = []
+        if self.config.memory_budget_mb > 0:
+            limits.append(self.config.memory_budget_mb * MiB)
+        if device is not None and device.memory_total and device.memory_used is not None:
+            own = sum(p.memory_bytes or 0 for p in device.processes if p.own)
+            limits.append(max(0, device.memory_total - device.memory_used) + own)
+        if not limits:
+            return None
+        return max(1, min(limits) // max(1, bytes_per_image))
+
+    def status(self) -> Any:
+        """The `gpu` value of `status --json`: "none" without a GPU, "disabled" when turned off, else a dict."""
+        if not self.config.enabled:
+            return "disabled"
+        if not self.available:
+            return "none"
+        with self._lock:
+            state = _State(**vars(self._state))
+        devices = [_device_json(device, self.policy) for device in state.devices or []]
+        return {
+            "driver": getattr(self.sampler, "driver", None),
+            "devices": devices,
+            "watched": self.policy.device,
+            "waiting": state.reason,
+            "on_battery": state.battery,
+            "memory_budget_mb": self.config.memory_budget_mb,
+            "sampled_at": datetime.fromtimestamp(state.sampled_at).isoformat(timespec="seconds")
+            if state.sampled_at
+            else None,
+            "error": state.error,
+            "summary": "; ".join(d["summary"] for d in devices) or state.error or "no devices",
+        }
+
+
+def _device_json(device: DeviceSample, policy: GpuPolicy) -> dict[str, Any]:
+    data = asdict(device)
+    data["memory_used_mb"] = None if device.memory_used is None else round(device.memory_used / MiB)
+    data["memory_total_mb"] = None if device.memory_total is None else round(device.memory_total / MiB)
+    del data["memory_used"], data["memory_total"]
+    for process in data["processes"]:
+        memory = process.pop("memory_bytes")
+        process["memory_mb"] = None if memory is None else round(memory / MiB)
+    share, _ = other_memory_share(device)
+    busy, _ = other_utilisation(device)
+    data["others_memory_share"] = None if share is None else round(share, 3)
+    data["others_utilisation"] = busy
+    parts = [device.name]
+    if device.utilisation is not None:
+        parts.append(f"{device.utilisation}% busy")
+    if device.memory_used is not None and device.memory_total:
+        parts.append(f"{device.memory_used / 2**30:.1f}/{device.memory_total / 2**30:.0f} GiB")
+    if device.temperature_c is not None:
+        parts.append(f"{device.temperature_c:.0f}°C")
+    if device.power_w is not None:
+        parts.append(f"{device.power_w:.0f} W")
+    data["summary"] = ", ".join(parts)
+    return data
+
+
+_active: GpuMonitor | None = None
+
+
+def install(monitor: GpuMonitor | None) -> None:
+    """Make `monitor` the one `batch_cap()` asks (App does this at start; None at shutdown)."""
+    global _active
+    _active = monitor
+
+
+def batch_cap(bytes_per_image: int) -> int | None:
+    """For the tag stage on CUDA: the most images per batch that fit `[gpu] memory_budget_mb` and the free
+    GPU memory, or None (no cap: no GPU monitored). Estimate `bytes_per_image` from the input tensor and
+    activations; after a CUDA out-of-memory, halve the batch and log the event `oom_batch_halved`."""
+    monitor = _active
+    return None if monitor is None else monitor.batch_cap(bytes_per_image)
