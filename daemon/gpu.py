@@ -49,7 +49,7 @@ class DeviceSample:
     power_limit_w: float | None = None
     processes: tuple[GpuProcess, ...] = ()
     per_process_utilisation: bool = False  # sm_percent of the processes is known (else only the total)
-    own_cuda: bool = False  # the engine has a CUDA context open (seen from its own open files)
+    own_cuda: bool = False  # the engine has CUDA loaded while no listed pid is recognisably its own
 
 
 class Sampler(Protocol):
@@ -117,9 +117,10 @@ class GpuPolicy:
 
 
 def others(device: DeviceSample) -> list[GpuProcess]:
-    """Processes that are not the engine. Inside a container whose pids we cannot see, while the engine holds
-    a CUDA context, an unrecognised process may be the engine itself: those are not counted (never yield to
-    ourselves); they are counted again once the engine's model is unloaded."""
+    """Processes that are not the engine. The driver seen on an H100 (580) reports pids in the caller's pid
+    namespace, so the engine finds itself even in a container. Where a container sees host pids instead: while the
+    engine has CUDA loaded and finds no pid of its own, a pid it cannot see may be itself and is not counted
+    (never yield to ourselves); it counts again once the engine's model is unloaded."""
     own_listed = any(process.own for process in device.processes)
     ambiguous = device.own_cuda and not own_listed
     return [p for p in device.processes if not p.own and not (ambiguous and not p.visible)]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from daemon.gpu import DeviceSample, GpuProcess
@@ -27,17 +26,13 @@ def own_pids() -> set[int]:
 
 
 def holds_cuda_context() -> bool:
-    """True when this process has the CUDA unified-memory device open (a CUDA context; NVML alone does not)."""
-    folder = Path("/proc/self/fd")
-    if not folder.is_dir():
+    """True when the CUDA driver library is loaded in this process (a model on the GPU). NVML alone does not
+    load it (but it does open /dev/nvidia-uvm, seen on an H100 with driver 580, so open files cannot tell)."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            return any("libcuda.so" in line for line in maps)
+    except OSError:
         return False
-    for entry in folder.iterdir():
-        try:
-            if os.readlink(entry).startswith("/dev/nvidia-uvm"):
-                return True
-        except OSError:
-            continue
-    return False
 
 
 class NvmlSampler:
@@ -70,7 +65,6 @@ class NvmlSampler:
         nvml = self.nvml
         devices = []
         ours: set[int] | None = None
-        cuda_open = self.cuda_open()
         for index in range(nvml.nvmlDeviceGetCount()):
             handle = nvml.nvmlDeviceGetHandleByIndex(index)
             memory = _optional(nvml.nvmlDeviceGetMemoryInfo, handle)
@@ -96,6 +90,9 @@ class NvmlSampler:
                 )
                 for pid in sorted(set(listed) | set(sm or ()))
             )
+            # Only an unrecognised pid we cannot see (old drivers report host pids inside containers) raises
+            # the question whether it is the engine itself: then look whether CUDA is loaded here.
+            unsure = not any(p.own for p in processes) and any(not p.visible for p in processes)
             devices.append(
                 DeviceSample(
                     index=index,
@@ -108,7 +105,7 @@ class NvmlSampler:
                     power_limit_w=None if limit is None else limit / 1000,
                     processes=processes,
                     per_process_utilisation=sm is not None,
-                    own_cuda=cuda_open,
+                    own_cuda=unsure and self.cuda_open(),
                 )
             )
         return devices
