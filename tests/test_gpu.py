@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,13 +15,10 @@ from typing import Any
 import pytest
 
 from daemon import gpu
-from daemon.config import Config, GpuConfig
+from daemon.config import GpuConfig
 from daemon.gpu import DeviceSample, GpuMonitor, GpuProcess
-from daemon.pipeline import Pipeline
-from daemon.pipeline.base import Stage, WorkItem
-from daemon.pipeline.workers import Control, StageWorker
-from daemon.store import Store, queue
-from tests.support import wait_for
+from daemon.pipeline.base import Stage
+from tests.gates_support import heavy_pipeline
 
 GiB = 2**30
 
@@ -263,81 +259,20 @@ def test_memory_budget_caps_the_batch() -> None:
     assert no_budget.batch_cap(GiB) == 40  # only the free memory limits
 
 
-# --- the gate on a real queue with a real worker ---------------------------------------------------------------
-
-
-class Probe(Stage):
-    name = "probe"
-
-    def run(self, item: WorkItem) -> dict[str, Any]:
-        return {"size": item.path.stat().st_size}
-
-
-class Crunch(Stage):
-    """A heavy stage: runs only when the gates allow."""
-
-    name, heavy = "crunch", True
-
-    def run(self, item: WorkItem) -> dict[str, Any]:
-        return {"crunched": item.result("probe")["size"]}
-
-
-@pytest.fixture
-def queue_with_files(tmp_path: Path) -> Iterator[tuple[Store, list[str], Config]]:
-    store = Store(tmp_path / "data" / "engine.db")
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    paths = []
-    for index in range(3):
-        path = photos / f"{index}.jpg"
-        path.write_bytes(b"x" * (100 + index))
-        stat = path.stat()
-        queue.enqueue(
-            store.conn, str(path), str(photos), queue.FileStat(stat.st_size, stat.st_mtime_ns, stat.st_ino), "probe"
-        )
-        paths.append(str(path))
-    config = Config(data_dir=tmp_path / "data")
-    yield store, paths, config
-    store.close()
-
-
-def run_worker(pipeline: Pipeline, store: Store, config: Config) -> tuple[StageWorker, Control]:
-    control = Control()
-    worker = StageWorker("cpu", 0, pipeline.stages, pipeline, store, config, control, recheck=lambda path: None)
-    worker.start()
-    return worker, control
-
-
-def jobs_by_state(store: Store) -> dict[str, list[dict[str, Any]]]:
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for job in queue.list_jobs(store.conn):
-        grouped.setdefault(job["state"], []).append(job)
-    return grouped
-
-
-def test_gpu_gate_holds_heavy_jobs_waiting_then_runs_them(queue_with_files: Any) -> None:
-    store, paths, config = queue_with_files
+def test_gpu_gate_holds_heavy_jobs_waiting_then_runs_them(tmp_path: Path) -> None:
     sampler = ScriptedSampler(card(blender(0.71)))
     monitor = monitor_for(sampler)
-    pipeline = Pipeline([Probe(), Crunch()], gates=[monitor.gate])
-    worker, control = run_worker(pipeline, store, config)
     try:
-        waiting = wait_for(
-            lambda: len(jobs_by_state(store).get("waiting", [])) == 3 and jobs_by_state(store)["waiting"],
-            message="heavy jobs waiting",
-        )
-        assert {job["stage"] for job in waiting} == {"crunch"}  # the light stage ran
-        assert {job["wait_reason"] for job in waiting} == {
-            "GPU busy: another program (blender, pid 4242) uses 71% of GPU memory; the crunch stage resumes when it drops"
-        }
-        sampler.devices = [card(blender(0.02))]
-        monitor.refresh()
-        done = wait_for(lambda: len(jobs_by_state(store).get("done", [])) == 3, message="jobs done after the GPU freed")
-        assert done
-        assert {job["path"] for job in queue.list_jobs(store.conn, "done")} == set(paths)
-        assert not jobs_by_state(store).get("failed")
+        with heavy_pipeline(tmp_path, [monitor.gate]) as rig:
+            waiting = rig.all_in("waiting", "heavy jobs waiting while another program fills the GPU")
+            assert {job["stage"] for job in waiting} == {"crunch"}  # the light stage ran
+            assert {job["wait_reason"] for job in waiting} == {
+                "GPU busy: another program (blender, pid 4242) uses 71% of GPU memory;"
+                " the crunch stage resumes when it drops"
+            }
+            sampler.devices = [card(blender(0.02))]
+            monitor.refresh()
+            done = rig.all_in("done", "jobs done after the GPU freed")
+            assert {job["path"] for job in done} == set(rig.paths)
     finally:
-        control.stop.set()
-        control.work_available.set()
-        worker.join(timeout=5)
         monitor.stop()
