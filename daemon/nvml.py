@@ -13,16 +13,18 @@ from typing import Any
 from daemon.gpu import DeviceSample, GpuProcess
 
 
-def own_pids() -> set[int]:
-    """The engine and its child processes (onnxruntime or exiftool helpers never count as 'another program')."""
-    pids = {os.getpid()}
+def is_own_process(pid: int) -> bool:
+    """The engine or one of its descendants (a helper process of ours is never "another program").
+    Walks the parent chain of that one pid: cheap even beside a desktop's always-listed graphics processes."""
+    me = os.getpid()
+    if pid == me:
+        return True
     try:
         import psutil
 
-        pids.update(child.pid for child in psutil.Process().children(recursive=True))
-    except Exception:  # noqa: BLE001 - children are a refinement; our own pid is what matters
-        pass
-    return pids
+        return any(parent.pid == me for parent in psutil.Process(pid).parents())
+    except Exception:  # noqa: BLE001 - gone, or not visible from here: not ours
+        return False
 
 
 def holds_cuda_context() -> bool:
@@ -36,7 +38,7 @@ def holds_cuda_context() -> bool:
 
 
 class NvmlSampler:
-    def __init__(self, own: Callable[[], set[int]] = own_pids, cuda_open: Callable[[], bool] = holds_cuda_context):
+    def __init__(self, own: Callable[[int], bool] = is_own_process, cuda_open: Callable[[], bool] = holds_cuda_context):
         self.own = own
         self.cuda_open = cuda_open
         self.driver: str | None = None
@@ -64,7 +66,6 @@ class NvmlSampler:
     def sample(self) -> list[DeviceSample]:
         nvml = self.nvml
         devices = []
-        ours: set[int] | None = None
         for index in range(nvml.nvmlDeviceGetCount()):
             handle = nvml.nvmlDeviceGetHandleByIndex(index)
             memory = _optional(nvml.nvmlDeviceGetMemoryInfo, handle)
@@ -77,15 +78,13 @@ class NvmlSampler:
                     known = listed.get(info.pid)
                     listed[info.pid] = info.usedGpuMemory if known is None else max(known, info.usedGpuMemory or 0)
             sm = self._process_utilisation(handle, index)
-            if listed or sm:
-                ours = self.own() if ours is None else ours
             processes = tuple(
                 GpuProcess(
                     pid=pid,
                     name=self._name(pid),
                     memory_bytes=listed.get(pid),
                     sm_percent=None if sm is None else sm.get(pid, 0),
-                    own=pid in (ours or ()),
+                    own=self.own(pid),
                     visible=_visible(pid),
                 )
                 for pid in sorted(set(listed) | set(sm or ()))
