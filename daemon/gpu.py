@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("image_engine.gpu")
 MiB = 2**20
 LOG_EVERY_SECONDS = 60.0
+REFRESH_SECONDS = 60.0  # a waiting reason's figures are refreshed at most this often while the cause holds
 # Event the tag stage logs when CUDA runs out of memory and it halves its batch (documented here, logged there).
 OOM_EVENT = "oom_batch_halved"
 
@@ -79,6 +80,15 @@ def psutil_battery() -> bool | None:
 
 
 @dataclass(frozen=True)
+class Verdict:
+    """Why heavy work waits: `key` names the cause (kind and culprit pids) and stays put while the figures
+    in `text` move from sample to sample."""
+
+    key: tuple[Any, ...]
+    text: str
+
+
+@dataclass(frozen=True)
 class GpuPolicy:
     """Pure: samples + config -> the reason heavy work waits, or None."""
 
@@ -94,22 +104,31 @@ class GpuPolicy:
     def reason(
         self, devices: list[DeviceSample] | None, on_battery: bool | None, work: str = "heavy work"
     ) -> str | None:
+        verdict = self.verdict(devices, on_battery, work)
+        return None if verdict is None else verdict.text
+
+    def verdict(
+        self, devices: list[DeviceSample] | None, on_battery: bool | None, work: str = "heavy work"
+    ) -> Verdict | None:
         if self.pause_on_battery and on_battery:
-            return f"on battery power; {work} resumes when the charger is plugged in"
+            return Verdict(("battery",), f"on battery power; {work} resumes when the charger is plugged in")
         device = self.watched(devices)
         if device is None:
             return None
         if device.temperature_c is not None and device.temperature_c > self.pause_above_celsius:
-            return (
+            return Verdict(
+                ("heat",),
                 f"GPU too hot: {device.temperature_c:.0f}°C (limit {self.pause_above_celsius:.0f}°C);"
-                f" {work} resumes when it cools down"
+                f" {work} resumes when it cools down",
             )
         share, users = other_memory_share(device)
         if share is not None and share > self.yield_above_share:
-            return f"GPU busy: {_who(users)} {_verb(users, 'uses')} {share:.0%} of GPU memory; {work} resumes when it drops"
+            text = f"{_who(users)} {_verb(users, 'uses')} {share:.0%} of GPU memory"
+            return Verdict(("memory", *_pids(users)), f"GPU busy: {text}; {work} resumes when it drops")
         busy, users = other_utilisation(device)
         if busy is not None and busy > self.yield_above_share * 100:
-            return f"GPU busy: {_who(users)} {_verb(users, 'keeps')} the GPU {busy}% busy; {work} resumes when it drops"
+            text = f"{_who(users)} {_verb(users, 'keeps')} the GPU {busy}% busy"
+            return Verdict(("utilisation", *_pids(users)), f"GPU busy: {text}; {work} resumes when it drops")
         return None
 
     def watched(self, devices: list[DeviceSample] | None) -> DeviceSample | None:
@@ -161,9 +180,8 @@ def _who(users: list[GpuProcess]) -> str:
     return f"other programs ({shown})"
 
 
-def _kind(reason: str | None) -> str | None:
-    """ "GPU busy", "GPU too hot", "on battery power": a new kind is logged, changing percentages are not."""
-    return None if reason is None else reason.split(":")[0].split(";")[0]
+def _pids(users: list[GpuProcess]) -> list[int]:
+    return sorted(p.pid for p in users[:3])
 
 
 def _verb(users: list[GpuProcess], singular: str) -> str:
@@ -204,6 +222,8 @@ class GpuMonitor:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_log = -1e9
+        self._shown: dict[str, tuple[Verdict, float] | None] = {}
+        self._cause: str | None = None
 
     def start(self) -> None:
         if not self.config.enabled:
@@ -235,10 +255,14 @@ class GpuMonitor:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.config.sample_seconds):
-            self.refresh()
-            if self.clock() - self._last_log >= LOG_EVERY_SECONDS and self._busy():
-                self._last_log = self.clock()
-                log.info("gpu sample", extra={"event": "gpu_sample", "detail": self.status()})
+            self.tick()
+
+    def tick(self) -> None:
+        """One round of the sampler thread: sample, and log the sample once a minute while jobs are running."""
+        self.refresh()
+        if self.clock() - self._last_log >= LOG_EVERY_SECONDS and self._busy():
+            self._last_log = self.clock()
+            log.info("gpu sample", extra={"event": "gpu_sample", "detail": self.status()})
 
     def _busy(self) -> bool:
         try:
@@ -272,22 +296,28 @@ class GpuMonitor:
             return self._state.battery
 
     def reason(self, work: str = "heavy work") -> str | None:
-        """Why heavy work waits now, or None; logs when the verdict changes."""
+        """Why heavy work waits now, or None. While the cause stays the same (same kind, same programs) the text
+        is refreshed at most every REFRESH_SECONDS: every new text rewrites the reason of each waiting job."""
         if not self.config.enabled:
             return None
         on_battery = self.on_battery()
         with self._lock:
             devices = self._state.devices
-        reason = self.policy.reason(devices, on_battery, work)
-        generic = reason if work == "heavy work" else self.policy.reason(devices, on_battery)
+        verdict = self.policy.verdict(devices, on_battery, work)
+        now = self.clock()
         with self._lock:
-            previous, self._state.reason = self._state.reason, generic
-        if _kind(generic) != _kind(previous):
-            if generic:
-                log.info("heavy work waits: %s", generic, extra={"event": "gpu_yield", "detail": generic})
-            else:
-                log.info("heavy work may run again", extra={"event": "gpu_resume", "detail": previous})
-        return reason
+            shown = self._shown.get(work)
+            same_cause = verdict is not None and shown is not None and shown[0].key == verdict.key
+            if same_cause and shown is not None and now - shown[1] < REFRESH_SECONDS:
+                return shown[0].text
+            self._shown[work] = (verdict, now) if verdict is not None else None
+            previous, self._state.reason = self._state.reason, (verdict.text if verdict else None)
+            previous_key, self._cause = self._cause, (verdict.key[0] if verdict else None)
+        if verdict is not None and verdict.key[0] != previous_key:
+            log.info("heavy work waits: %s", verdict.text, extra={"event": "gpu_yield", "detail": verdict.text})
+        elif verdict is None and previous_key is not None:
+            log.info("heavy work may run again", extra={"event": "gpu_resume", "detail": previous})
+        return None if verdict is None else verdict.text
 
     def gate(self, stage: Stage) -> str | None:
         """Pipeline gate: heavy stages wait while the GPU is busy, hot, or the machine is on battery."""

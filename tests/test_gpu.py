@@ -133,6 +133,50 @@ def test_yields_to_another_program_using_gpu_memory_and_resumes_when_it_drops(
         monitor.stop()
 
 
+def test_reason_text_stays_put_while_the_same_program_holds_the_gpu() -> None:
+    """Each new text rewrites every waiting job's reason: figures refresh once a minute, a new cause at once."""
+    clock = {"now": 0.0}
+    sampler = ScriptedSampler(card(blender(0.71)))
+    monitor = GpuMonitor(GpuConfig(), sampler, battery=lambda: None, clock=lambda: clock["now"])
+    monitor.start()
+    try:
+        assert "uses 71% of GPU memory" in (monitor.gate(Tag()) or "")
+        sampler.devices = [card(blender(0.74))]
+        monitor.refresh()
+        assert "uses 71% of GPU memory" in (monitor.gate(Tag()) or "")
+        clock["now"] += 61
+        assert "uses 74% of GPU memory" in (monitor.gate(Tag()) or "")
+        sampler.devices = [card(GpuProcess(pid=99, name="game", memory_bytes=40 * GiB))]
+        monitor.refresh()
+        assert (monitor.gate(Tag()) or "").startswith("GPU busy: another program (game, pid 99) uses 50%")
+    finally:
+        monitor.stop()
+
+
+def test_the_sample_is_logged_once_a_minute_while_jobs_run(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="image_engine")
+    clock = {"now": 1000.0}
+    running = {"jobs": True}
+    monitor = GpuMonitor(
+        GpuConfig(),
+        ScriptedSampler(card()),
+        battery=lambda: None,
+        busy=lambda: running["jobs"],
+        clock=lambda: clock["now"],
+    )
+    monitor.start()
+    try:
+        for step, jobs in ((0, True), (30, True), (31, True), (60, False), (1, True)):
+            clock["now"] += step
+            running["jobs"] = jobs
+            monitor.tick()
+        logged = [r for r in caplog.records if getattr(r, "event", None) == "gpu_sample"]
+        assert len(logged) == 3  # at 1000, 1061 and 1122; not at 1030, and not while idle at 1121
+        assert logged[0].detail["devices"][0]["name"] == "NVIDIA H100 80GB HBM3"
+    finally:
+        monitor.stop()
+
+
 def test_light_stages_are_never_held() -> None:
     monitor = monitor_for(ScriptedSampler(card(blender(0.9), celsius=95)))
     try:
