@@ -14,16 +14,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from daemon import __version__
+from daemon import __version__, gpu
 from daemon.config import Config
 from daemon.control.protocol import Endpoint, Status, ensure_token, write_endpoint
 from daemon.control.server import ControlServer, Handler
+from daemon.gpu import GpuMonitor
 from daemon.pipeline import Pipeline, build_pipeline
 from daemon.pipeline.workers import Control, StageWorker
+from daemon.schedule import Schedule
 from daemon.store import Store, files, queue, settings
 from daemon.watch.intake import Intake
 from daemon.watch.observer import WatchManager
 from daemon.watch.reconcile import reconcile
+from daemon.workhours import WorkHours
 
 log = logging.getLogger("image_engine.app")
 Ticker = Callable[["App"], None]
@@ -40,6 +43,13 @@ class App:
         self.store = Store(config.db_path)
         self.control = Control(paused=settings.get(self.store.conn, "paused") == "1")
         self.pipeline: Pipeline = build_pipeline(config)
+        # Policy gates for heavy stages: work hours first (stable reason), then GPU busy / heat / battery.
+        self.work_hours = WorkHours(config.schedule.work_hours if config.schedule.enabled else "")
+        self.gpu = GpuMonitor(config.gpu, busy=lambda: queue.counts(self.store.conn)["running"] > 0)
+        self.pipeline.gates += [self.work_hours.gate, self.gpu.gate]
+        self.schedule = Schedule(
+            self.store, config, rescan=lambda: self.rescan_soon(None), wake=self.control.work_available.set
+        )
         self.intake = Intake(
             self.store,
             self.pipeline.first,
@@ -74,6 +84,8 @@ class App:
         self.server.start()
         write_endpoint(self.config.data_dir, Endpoint(self.config.control.host, self.server.port, os.getpid()))
         self.intake.start()
+        self.gpu.start()
+        gpu.install(self.gpu)
         counts = self.worker_counts()
         for pool, stages in self.pipeline.pools().items():
             for index in range(counts.get(pool, 1)):
@@ -84,6 +96,7 @@ class App:
                 self.workers.append(worker)
         self.watchers.start()
         self.start_scan(None)
+        self.schedule.start()
         log.info(
             "started",
             extra={
@@ -106,6 +119,7 @@ class App:
 
     def shutdown(self, timeout: float = 10.0) -> None:
         log.info("stopping", extra={"event": "stopping"})
+        self.schedule.stop()
         self.watchers.stop()
         self.intake.stop()
         self.control.stop.set()
@@ -114,6 +128,8 @@ class App:
         for worker in self.workers:
             worker.join(timeout=max(0.1, deadline - time.monotonic()))
         self.pipeline.close()
+        gpu.install(None)
+        self.gpu.stop()
         try:
             self.server.stop()
         finally:
@@ -187,6 +203,7 @@ class App:
             library=str(self.config.library.root),
             log_path=str(self.config.log_path),
             done_today=done_today,
+            gpu=self.gpu.status(),
             version=__version__,
         )
 

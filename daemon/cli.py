@@ -177,8 +177,9 @@ def status(args: argparse.Namespace) -> int:
     for watch in data.get("watching", []):
         how = "polling" if watch["polling"] else "watching"
         print(f"{how}: {watch['path']}" + (f" ({watch['reason']})" if watch.get("reason") else ""))
-    if data.get("gpu") not in (None, "none"):
-        print(f"gpu: {data['gpu']}")
+    gpu = data.get("gpu")
+    if isinstance(gpu, dict):
+        print(f"gpu: {gpu.get('summary')}" + (f"\n  heavy work waits: {gpu['waiting']}" if gpu.get("waiting") else ""))
     if data["errors"]:
         print("last errors:")
         for error in data["errors"][:5]:

@@ -178,6 +178,8 @@ class GpuConfig:
     pause_on_battery: bool = False
     # Cap on GPU memory the engine may use for batches, in MiB (0 = no cap).
     memory_budget_mb: int = 0
+    # NVML index of the GPU the engine's models run on: the policies watch this one (status shows all).
+    device: int = 0
 
 
 @dataclass
@@ -278,6 +280,7 @@ def _check_semantics(config: Config, source: Path, problems: list[str]) -> None:
     if not 0 <= config.control.port <= 65535:
         problems.append(f"{source}: control.port: must be 0..65535 (got {config.control.port})")
     _check_tagging(config.tagging, source, problems)
+    _check_gpu_and_schedule(config, source, problems)
 
 
 def _check_tagging(tagging: TaggingConfig, source: Path, problems: list[str]) -> None:
@@ -297,6 +300,33 @@ def _check_tagging(tagging: TaggingConfig, source: Path, problems: list[str]) ->
             f"{source}: tagging.model: the imagenet backend takes one of {', '.join(imagenet_models)}"
             f" (got {tagging.model!r})"
         )
+
+
+def _check_gpu_and_schedule(config: Config, source: Path, problems: list[str]) -> None:
+    from daemon.workhours import parse_clock, parse_windows
+
+    gpu, schedule = config.gpu, config.schedule
+    checks = [
+        ("engine.rescan_minutes", config.engine.rescan_minutes, config.engine.rescan_minutes >= 0, ">= 0 (0 = off)"),
+        ("gpu.sample_seconds", gpu.sample_seconds, gpu.sample_seconds > 0, "> 0"),
+        ("gpu.yield_above_share", gpu.yield_above_share, 0 <= gpu.yield_above_share <= 1, "0..1 (1 = never)"),
+        ("gpu.memory_budget_mb", gpu.memory_budget_mb, gpu.memory_budget_mb >= 0, ">= 0 (0 = no cap)"),
+        ("gpu.device", gpu.device, gpu.device >= 0, ">= 0"),
+        ("schedule.retry_failed_minutes", schedule.retry_failed_minutes, schedule.retry_failed_minutes >= 0, ">= 0"),
+        ("schedule.log_retention_days", schedule.log_retention_days, schedule.log_retention_days >= 1, ">= 1"),
+    ]
+    for key, value, ok, expected in checks:
+        if not ok:
+            problems.append(f"{source}: {key}: must be {expected} (got {value})")
+    try:
+        parse_windows(schedule.work_hours)
+    except ValueError as exc:
+        problems.append(f"{source}: schedule.work_hours: {exc}")
+    if schedule.maintenance_at.strip():
+        try:
+            parse_clock(schedule.maintenance_at)
+        except ValueError as exc:
+            problems.append(f"{source}: schedule.maintenance_at: {exc}")
 
 
 def _inside(path: Path, folder: Path) -> bool:

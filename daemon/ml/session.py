@@ -27,6 +27,10 @@ LOAD_FAILURE_HOLD_SECONDS = 30.0
 GROW_AFTER_BATCHES = 20
 
 
+# Input tensor plus activations of one image in an fp16 forward pass of a ViT-B/32-sized model, rounded up.
+BYTES_PER_IMAGE_ON_GPU = 16 << 20
+
+
 class GpuMemoryExhausted(Exception):
     """Even one image does not fit in the GPU memory free now (other programs use it): wait and try later."""
 
@@ -89,8 +93,9 @@ class ModelSession:
             backend = self._ensure_loaded()
             predictions: list[ImagePrediction] = []
             start = 0
+            cap = self._memory_cap()
             while start < len(images):
-                size = min(self.batch_size, len(images) - start)
+                size = min(self.batch_size, cap, len(images) - start)
                 try:
                     predictions.extend(backend.predict(images[start : start + size]))
                 except Exception as exc:
@@ -102,6 +107,15 @@ class ModelSession:
                 self._grow()
             self.last_used = self._clock()
             return predictions
+
+    def _memory_cap(self) -> int:
+        """On CUDA, `[gpu] memory_budget_mb` and the GPU's free memory bound the batch (daemon.gpu.batch_cap)."""
+        if not (self.device or "").startswith(("cuda", "CUDA")):
+            return self.batch_size
+        from daemon import gpu
+
+        cap = gpu.batch_cap(BYTES_PER_IMAGE_ON_GPU)
+        return self.batch_size if cap is None else max(1, cap)
 
     def embed_text(self, texts: list[str]) -> np.ndarray | None:
         with self._lock:

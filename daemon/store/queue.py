@@ -228,9 +228,9 @@ def fail(
         _stage_run(conn, job, "error", ms, now)
         if permanent or attempts >= max_attempts:
             conn.execute(
-                "UPDATE jobs SET state = 'failed', attempts = ?, error = ?, lease_owner = NULL,"
+                "UPDATE jobs SET state = 'failed', attempts = ?, error = ?, permanent = ?, lease_owner = NULL,"
                 " lease_until = NULL, updated_at = ?, finished_at = ? WHERE id = ?",
-                (attempts, error, now, now, job.id),
+                (attempts, error, int(permanent), now, now, job.id),
             )
             _event(conn, now, "error", "job_failed", job.path, f"{job.stage}: {error}")
             return "failed"
