@@ -273,6 +273,30 @@ def _check_semantics(config: Config, source: Path, problems: list[str]) -> None:
         problems.append(f"{source}: engine.reduced_size: must be 64..4096 (got {config.engine.reduced_size})")
     if not 0 <= config.control.port <= 65535:
         problems.append(f"{source}: control.port: must be 0..65535 (got {config.control.port})")
+    _check_rename(config, source, problems)
+
+
+def _check_rename(config: Config, source: Path, problems: list[str]) -> None:
+    from daemon.naming.safety import legal_name
+    from daemon.naming.template import TemplateError, parse_template
+
+    try:
+        parse_template(config.rename.template)
+    except TemplateError as exc:
+        problems.extend(
+            f"{source}: rename.template: {problem} (got {config.rename.template!r})" for problem in exc.problems
+        )
+    placeholder = config.rename.placeholder
+    if not placeholder or legal_name(placeholder) != placeholder:
+        problems.append(
+            f'{source}: rename.placeholder: must be a plain, non-empty name without / \\ : * ? " < > | (got {placeholder!r})'
+        )
+    for index, watch in enumerate(config.watch):
+        if watch.mode == "drop" and _inside(config.library.root, watch.path):
+            problems.append(
+                f"{source}: library.root: must not be inside the drop folder watch[{index}].path ({watch.path}),"
+                " or filed photos would land back in the drop folder"
+            )
 
 
 def _inside(path: Path, folder: Path) -> bool:
