@@ -61,6 +61,8 @@ def write_config(folder: Path, extra: str = "", **engine: Any) -> Path:
     drop, library, data = folder / "drop", folder / "library", folder / "data"
     settings = {"settle_seconds": 0.3, "retry_backoff_seconds": 0.2, **engine}
     engine_lines = "\n".join(f"{key} = {json.dumps(value)}" for key, value in settings.items())
+    if "[rename]" not in extra:
+        extra += "\n[rename]\nenabled = false\n"  # files stay in the drop folder unless a test turns filing on
     text = (
         f'data_dir = "{data}"\n\n[[watch]]\npath = "{drop}"\nmode = "drop"\n\n[library]\nroot = "{library}"\n\n'
         f"[engine]\n{engine_lines}\n\n{extra}\n"

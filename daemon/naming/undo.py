@@ -62,7 +62,7 @@ def _step(conn: sqlite3.Connection, move: renames.Move) -> UndoStep:
     if not os.path.lexists(step.current):
         step.status, step.reason = "missing", f"no longer at {step.current} (moved or deleted since)"
         return step
-    if os.path.lexists(step.target) or renames.path_taken(conn, str(step.target)):
+    if os.path.lexists(step.target) or renames.known_present(conn, str(step.target)):
         step.status, step.reason = "conflict", f"{step.target} exists: another file took its old place"
         return step
     for src, dest in move.companions:

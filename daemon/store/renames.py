@@ -58,6 +58,10 @@ def path_taken(conn: sqlite3.Connection, path: str) -> bool:
     )
 
 
+def known_present(conn: sqlite3.Connection, path: str) -> bool:
+    return conn.execute("SELECT 1 FROM files WHERE path = ? AND present = 1", (path,)).fetchone() is not None
+
+
 def open_intent(
     conn: sqlite3.Connection,
     *,
@@ -67,7 +71,7 @@ def open_intent(
     src: str,
     dest: str,
     companions: list[tuple[str, str]],
-    partners: list[str] = (),  # type: ignore[assignment]
+    partners: list[str] | None = None,
     undo_of: int | None = None,
     template: str | None = None,
     reason: str | None = None,
@@ -81,6 +85,9 @@ def open_intent(
     now = time.time() if now is None else now
     with transaction(conn):
         targets = [dest, *(d for _, d in companions)]
+        if kind == "undo":  # the record of a file seen at the old place and gone since must not block it
+            for target in targets:
+                conn.execute("DELETE FROM files WHERE path = ? AND present = 0", (target,))
         for target in targets:
             if (
                 conn.execute("SELECT 1 FROM files WHERE path = ?", (target,)).fetchone()
@@ -92,7 +99,7 @@ def open_intent(
             " reason, created_at) VALUES (?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (kind, job_id, file_id, src, dest, json.dumps(companions), undo_of, template, reason, now),
         ).fetchone()[0]
-        for path in partners:
+        for path in partners or []:
             conn.execute("INSERT INTO rename_partners (move_id, path) VALUES (?, ?)", (move_id, path))
         if file_id is not None:
             conn.execute("UPDATE files SET path = ? WHERE id = ?", (dest, file_id))
