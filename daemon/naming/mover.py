@@ -88,11 +88,12 @@ def file_sha256(path: Path | str) -> str:
     return digest.hexdigest()
 
 
-def same_content(first: Path, second: Path) -> bool:
+def same_content(first: Path, second: Path, first_sha256: str | None = None) -> bool:
+    """Byte-identical files (sizes first; `first_sha256`, when known, spares reading `first` again)."""
     try:
         if os.path.getsize(first) != os.path.getsize(second):
             return False
-        return file_sha256(first) == file_sha256(second)
+        return (first_sha256 or file_sha256(first)) == file_sha256(second)
     except OSError:
         return False
 

@@ -89,26 +89,34 @@ class Planner:
             if decided is not None:
                 decided.partners = partners
                 return decided
+        folder: Path | None = None
         for counter in range(MAX_COUNTER + 1):
             parts = self.template.render(values, counter, self.settings.placeholder, name_only=name_only)
-            try:
-                dest = inside(base, parts)
+            try:  # the counter changes only the name: the folder is checked (symlinks resolved) once
+                folder = folder or inside(base, parts[:-1])
+                dest = inside(folder, parts[-1:], resolve=False)
             except PathEscapeError as exc:
                 raise PermanentError(f"not filed: the template's path is unsafe ({exc})") from None
-            decision = self.try_target(conn, src, dest, companions, reason)
+            decision = self.try_target(conn, src, dest, companions, reason, values.get("hash"))
             if decision is not None:
                 decision.partners = partners
                 return decision
         raise PermanentError(f"not filed: no free name after {MAX_COUNTER} numbered tries under {base}")
 
     def try_target(
-        self, conn: sqlite3.Connection, src: Path, dest: Path, companions: list[Path], reason: str
+        self,
+        conn: sqlite3.Connection,
+        src: Path,
+        dest: Path,
+        companions: list[Path],
+        reason: str,
+        sha256: str | None = None,
     ) -> Decision | None:
         """A decision for `dest`, or None when it (or a companion's new name) is taken by another file."""
         if dest == src:
             return keep(src, "kept: already named as the template says")
         if self.occupied(conn, dest):
-            if os.path.lexists(dest) and same_content(src, dest):
+            if os.path.lexists(dest) and same_content(src, dest, sha256):
                 return keep(src, f"not filed: an identical file is already at {dest}; not filed twice")
             return None
         pairs = [(c, dest.parent / companion_name(c, src, dest.name, self.settings.jpeg_as_jpg)) for c in companions]

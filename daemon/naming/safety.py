@@ -70,13 +70,18 @@ def _cut_front(text: str, limit: int) -> str:
     return encoded[len(encoded) - limit :].decode("utf-8", "ignore")
 
 
-def inside(root: Path, parts: list[str]) -> Path:
-    """`root` joined with legal components, refused when it would resolve (symlinks included) outside `root`."""
+def inside(root: Path, parts: list[str], resolve: bool = True) -> Path:
+    """`root` joined with legal components, refused when it would resolve (symlinks included) outside `root`.
+
+    `resolve=False` only for one plain name in a folder already checked: a name that exists (a symlink
+    too) is taken anyway, so it is never written through.
+    """
     for part in parts:
         if part in ("", ".", "..") or "/" in part or "\\" in part or (os.altsep and os.altsep in part):
             raise PathEscapeError(f"unsafe path component {part!r}")
     target = root.joinpath(*parts)
-    check_inside(root, target)
+    if resolve or len(parts) != 1:
+        check_inside(root, target)
     return target
 
 
