@@ -138,9 +138,13 @@ class RenameConfig:
     """[rename]: filing by template, undo journal (issue 5)."""
 
     enabled: bool = True
+    # Relative to [library] root; fields in daemon/naming/template.py FIELDS; checked at load (_check_rename).
     template: str = "{taken:%Y}/{taken:%Y-%m-%d}/{taken:%Y%m%d_%H%M%S}_{stem}{counter}.{ext}"
+    # In-place folders: rename within the file's own folder (file-name part only); else "kept in place".
     in_place: bool = False
+    # Record the plan (`image-engine plan`) and move nothing.
     dry_run: bool = False
+    # Rendered for a field with no value.
     placeholder: str = "unknown"
     jpeg_as_jpg: bool = True
 
