@@ -248,6 +248,47 @@ def test_collisions_get_counters_and_identical_content_is_not_filed_twice(tmp_pa
         store.close()
 
 
+def test_folder_rules_and_the_dedup_result_decide_where_a_file_goes(tmp_path: Path) -> None:
+    camera = tmp_path / "camera"
+    extra = f'[[watch]]\npath = "{camera}"\nmode = "in-place"\n\n[dedup]\nfolder = "../Dupes"\n\n'
+    config = load_config(write_config(tmp_path, extra + rename_section("{taken:%Y}/{stem}{counter}.{ext}")))
+    drop, library = config.watch[0].path, config.library.root
+    for folder in (drop, camera):
+        folder.mkdir(parents=True)
+        (folder / "a.jpg").write_bytes(b"photo")
+    values = {"taken": dt.datetime(2011, 1, 13), "stem": "a", "ext": "jpg"}
+    store = Store(config.db_path)
+    try:
+        planner = Planner(config, ["probe", "hash"])
+        assert planner.decide(store.conn, drop / "a.jpg", values, {}).dest == library / "2011" / "a.jpg"
+        skipped = planner.decide(
+            store.conn, drop / "a.jpg", values, {"skip_filing": True, "duplicate_of": str(library / "x.jpg")}
+        )
+        assert not skipped.move and f"exact duplicate of {library / 'x.jpg'}" in skipped.reason
+        moved = planner.decide(store.conn, drop / "a.jpg", values, {"move_to_duplicates": True})
+        assert moved.dest == library / "_" / "Dupes" / "2011" / "a.jpg"  # the folder's ".." is defused
+        kept = planner.decide(store.conn, camera / "a.jpg", values, {})
+        assert not kept.move and kept.reason.startswith("kept in place")
+        planner.settings.in_place = True
+        assert planner.decide(store.conn, camera / "a.jpg", values, {}).reason.endswith(
+            "already named as the template says"
+        )
+        renamed = planner.decide(store.conn, camera / "a.jpg", {**values, "stem": "b"}, {})
+        assert renamed.move and renamed.dest == camera / "b.jpg"  # the file name only, in its own folder
+    finally:
+        store.close()
+
+
+def test_since_accepts_dates_and_ages() -> None:
+    from daemon.commands.rename import parse_since
+
+    now = dt.datetime(2024, 5, 2, 12, 0).timestamp()
+    assert parse_since("2h", now) == now - 7200 and parse_since("3d", now) == now - 3 * 86400
+    assert parse_since("2024-05-01 14:30") == dt.datetime(2024, 5, 1, 14, 30).timestamp()
+    with pytest.raises(ValueError, match="--since"):
+        parse_since("yesterday")
+
+
 # --- the real engine ------------------------------------------------------------------------------------
 
 
@@ -289,6 +330,7 @@ def test_a_drop_of_100_photos_is_filed_with_counters_and_undo_all_restores_every
 
     dry = engine.cli("undo", "--all", "--dry-run")
     assert dry.returncode == 0 and "100 file(s) would move back" in dry.stdout and tree(engine.library) == filed
+    assert "100 file(s) would move back" in engine.cli("undo", "--since", "1h", "--dry-run").stdout
     undone = engine.cli("undo", "--all")
     assert undone.returncode == 0, undone.stdout + undone.stderr
     assert tree(engine.drop) == before
