@@ -70,9 +70,10 @@ class App:
 
     def routes(self) -> dict[tuple[str, str], Handler]:
         from daemon.control.api import core_routes
+        from daemon.control.rename_api import rename_routes
         from daemon.control.tagging_api import tagging_routes
 
-        return {**core_routes(self), **tagging_routes(self)}
+        return {**core_routes(self), **tagging_routes(self), **rename_routes(self)}
 
     def worker_counts(self) -> dict[str, int]:
         return {"cpu": self.config.engine.workers}
@@ -81,6 +82,9 @@ class App:
         orphans = queue.recover_orphans(self.store.conn)
         if orphans:
             log.warning("resuming interrupted jobs", extra={"event": "recovered", "detail": f"{orphans} job(s)"})
+        from daemon.naming.startup import settle_on_start
+
+        settle_on_start(self.store.conn, self.config)  # interrupted moves, before any worker runs
         self.server.start()
         write_endpoint(self.config.data_dir, Endpoint(self.config.control.host, self.server.port, os.getpid()))
         self.intake.start()

@@ -142,9 +142,13 @@ class RenameConfig:
     """[rename]: filing by template, undo journal (issue 5)."""
 
     enabled: bool = True
+    # Relative to [library] root; fields in daemon/naming/template.py FIELDS; checked at load (_check_rename).
     template: str = "{taken:%Y}/{taken:%Y-%m-%d}/{taken:%Y%m%d_%H%M%S}_{stem}{counter}.{ext}"
+    # In-place folders: rename within the file's own folder (file-name part only); else "kept in place".
     in_place: bool = False
+    # Record the plan (`image-engine plan`) and move nothing.
     dry_run: bool = False
+    # Rendered for a field with no value.
     placeholder: str = "unknown"
     jpeg_as_jpg: bool = True
 
@@ -281,6 +285,7 @@ def _check_semantics(config: Config, source: Path, problems: list[str]) -> None:
         problems.append(f"{source}: control.port: must be 0..65535 (got {config.control.port})")
     _check_tagging(config.tagging, source, problems)
     _check_gpu_and_schedule(config, source, problems)
+    _check_rename(config, source, problems)
 
 
 def _check_tagging(tagging: TaggingConfig, source: Path, problems: list[str]) -> None:
@@ -327,6 +332,29 @@ def _check_gpu_and_schedule(config: Config, source: Path, problems: list[str]) -
             parse_clock(schedule.maintenance_at)
         except ValueError as exc:
             problems.append(f"{source}: schedule.maintenance_at: {exc}")
+
+
+def _check_rename(config: Config, source: Path, problems: list[str]) -> None:
+    from daemon.naming.safety import legal_name
+    from daemon.naming.template import TemplateError, parse_template
+
+    try:
+        parse_template(config.rename.template)
+    except TemplateError as exc:
+        problems.extend(
+            f"{source}: rename.template: {problem} (got {config.rename.template!r})" for problem in exc.problems
+        )
+    placeholder = config.rename.placeholder
+    if not placeholder or legal_name(placeholder) != placeholder:
+        problems.append(
+            f'{source}: rename.placeholder: must be a plain, non-empty name without / \\ : * ? " < > | (got {placeholder!r})'
+        )
+    for index, watch in enumerate(config.watch):
+        if watch.mode == "drop" and _inside(config.library.root, watch.path):
+            problems.append(
+                f"{source}: library.root: must not be inside the drop folder watch[{index}].path ({watch.path}),"
+                " or filed photos would land back in the drop folder"
+            )
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -72,4 +72,8 @@ def build_pipeline(config: Config) -> Pipeline:
 
         stages.append(build_tag_stage(config.tagging, config.db_path))
     # Order of the later stages: tag (pool "gpu"), dedup (pool "dedup"), rename and metadata (pool "files").
+    if config.rename.enabled:
+        from daemon.pipeline.rename import RenameStage
+
+        stages.append(RenameStage(config, [stage.name for stage in stages]))  # after dedup, before metadata
     return Pipeline(stages, reduced)

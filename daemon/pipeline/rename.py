@@ -1,0 +1,139 @@
+"""Stage `rename`: file each photo (and its sidecars and same-stem RAW/JPEG) by the template, through the journal.
+
+Drop folders file into the library; in-place folders only with `in_place`; dry run records the plan instead.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from daemon.config import Config
+from daemon.errors import PermanentError, RetryableError
+from daemon.naming.journal import journaled_move, resolve
+from daemon.naming.mover import TargetExists
+from daemon.naming.planner import Decision, Planner
+from daemon.naming.values import naming_values
+from daemon.pipeline.base import Stage, WorkItem
+from daemon.store import Store, renames
+
+log = logging.getLogger("image_engine.rename")
+DECIDE_TRIES = 5
+
+
+class RenameStage(Stage):
+    name = "rename"
+    pool = "files"
+
+    def __init__(self, config: Config, earlier_stages: list[str]):
+        self.config = config
+        self.settings = config.rename
+        self.planner = Planner(config, earlier_stages)
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        # The journal must be written before a move, outside the worker's completion transaction.
+        if self._store is None:
+            self._store = Store(self.config.db_path)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def run(self, item: WorkItem) -> dict[str, Any]:
+        conn = self.store.conn
+        finished = self.finished_earlier(item)
+        if finished is not None:
+            return finished
+        src = item.path
+        if not os.path.lexists(src):
+            raise PermanentError("file disappeared before it could be filed")
+        values = naming_values(
+            src, item.result("probe"), item.result("hash"), item.result("tag"), self.settings.jpeg_as_jpg
+        )
+        dedup = item.result("dedup")
+        for _ in range(DECIDE_TRIES):
+            decision = self.planner.decide(conn, src, values, dedup)
+            if not decision.move:
+                self._log_kept(item, decision)
+                return decision.result()
+            if self.settings.dry_run:
+                return decision.result(
+                    planned=True, reason=f"dry run: would be {decision.reason}", template=self.settings.template
+                )
+            move_id = self._move(item, decision)
+            if move_id is not None:
+                info = os.stat(decision.dest, follow_symlinks=False)
+                log.info("filed", extra={"event": "filed", "job": item.job.id, "path": str(decision.dest)})
+                return decision.result(
+                    moved=True,
+                    journal=move_id,
+                    stat=[info.st_size, info.st_mtime_ns, info.st_ino],
+                    root=self.planner.root_of(decision.dest),
+                )
+        raise RetryableError("the names the template gives kept being taken by other files; trying again later")
+
+    def _move(self, item: WorkItem, decision: Decision) -> int | None:
+        try:
+            return journaled_move(
+                self.store.conn,
+                kind="file",
+                job_id=item.job.id,
+                file_id=item.job.file_id,
+                src=decision.src,
+                dest=decision.dest,
+                companions=decision.companions,
+                partners=decision.partners,
+                template=self.settings.template,
+                reason=decision.reason,
+            )
+        except TargetExists:
+            return None  # appeared on disk since the decision: decide again
+        except FileNotFoundError as exc:
+            raise PermanentError(f"file disappeared while being filed ({exc.filename})") from None
+        except PermissionError as exc:
+            raise RetryableError(f"cannot move to {decision.dest}: permission denied ({exc.filename})") from None
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise RetryableError(f"cannot move to {decision.dest}: {exc.strerror or exc}") from None
+
+    def finished_earlier(self, item: WorkItem) -> dict[str, Any] | None:
+        """A move this job started before an interruption: settle it from the disk, and never move twice."""
+        conn = self.store.conn
+        for move in renames.open_intents(conn, job_id=item.job.id):
+            resolve(conn, move, lambda path: self.planner.root_of(path))
+        move = renames.done_move_for_job(conn, item.job.id)
+        if move is None or move.file_id != item.job.file_id:
+            return None
+        dest = Path(move.dest)
+        try:
+            info = os.stat(dest, follow_symlinks=False)
+            stat = [info.st_size, info.st_mtime_ns, info.st_ino]
+        except OSError:
+            stat = None
+        return {
+            "from": move.src,
+            "to": move.dest,
+            "moved": True,
+            "planned": False,
+            "reason": move.reason or "filed",
+            "companions": [list(pair) for pair in move.companions],
+            "journal": move.id,
+            "stat": stat,
+            "root": self.planner.root_of(dest),
+        }
+
+    def _log_kept(self, item: WorkItem, decision: Decision) -> None:
+        level = logging.WARNING if decision.reason.startswith("not filed") else logging.INFO
+        log.log(
+            level,
+            "not moved",
+            extra={"event": "not_filed", "job": item.job.id, "path": str(decision.src), "detail": decision.reason},
+        )
