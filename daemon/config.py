@@ -110,6 +110,8 @@ class TaggingConfig:
     prompt_templates: list[str] = field(default_factory=list)
     caption: bool = False
     caption_model: str = "Salesforce/blip-image-captioning-base"
+    # clip on the CPU: run the vision tower as an int8 ONNX copy (made once under data_dir/cache, checked vs fp32).
+    clip_onnx_int8: bool = True
     # Facts from the reduced image (sharpness, exposure, colours, orientation) also written as keywords.
     fact_keywords: bool = True
 
@@ -273,6 +275,9 @@ def _check_semantics(config: Config, source: Path, problems: list[str]) -> None:
         problems.append(f"{source}: engine.reduced_size: must be 64..4096 (got {config.engine.reduced_size})")
     if not 0 <= config.control.port <= 65535:
         problems.append(f"{source}: control.port: must be 0..65535 (got {config.control.port})")
+    for index, template in enumerate(config.tagging.prompt_templates):
+        if "{}" not in template:
+            problems.append(f"{source}: tagging.prompt_templates[{index}]: needs '{{}}' for the concept (got {template!r})")
 
 
 def _inside(path: Path, folder: Path) -> bool:
