@@ -277,7 +277,9 @@ def _check_semantics(config: Config, source: Path, problems: list[str]) -> None:
         problems.append(f"{source}: control.port: must be 0..65535 (got {config.control.port})")
     for index, template in enumerate(config.tagging.prompt_templates):
         if "{}" not in template:
-            problems.append(f"{source}: tagging.prompt_templates[{index}]: needs '{{}}' for the concept (got {template!r})")
+            problems.append(
+                f"{source}: tagging.prompt_templates[{index}]: needs '{{}}' for the concept (got {template!r})"
+            )
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -1,6 +1,7 @@
 """Writes daemon/ml/data/clip_vocabulary.csv: the clip backend's built-in concepts, grouped, from the lists below.
 
-Run: .venv/bin/python scripts/make_clip_vocabulary.py   (fails on duplicates, upper case or stray characters)
+Run: .venv/bin/python scripts/make_clip_vocabulary.py [--check]   (fails on duplicates, upper case or stray
+characters; --check only verifies that the CSV matches the lists, as the tests do)
 Each line below is `Category :: Hierarchy|Parent :: concept, concept, ...`; a concept's hierarchy is the parent
 path plus the concept in title case (e.g. `golden retriever` -> `Animals|Dogs|Golden Retriever`).
 """
@@ -8,6 +9,7 @@ path plus the concept in title case (e.g. `golden retriever` -> `Animals|Dogs|Go
 from __future__ import annotations
 
 import csv
+import io
 import re
 import sys
 from pathlib import Path
@@ -91,13 +93,25 @@ def rows() -> list[tuple[str, str, str]]:
     return out
 
 
+def render(table: list[tuple[str, str, str]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["concept", "hierarchy", "category"])
+    writer.writerows(table)
+    return buffer.getvalue()
+
+
 def main() -> None:
     table = rows()
+    text = render(table)
+    if "--check" in sys.argv[1:]:
+        current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
+        if current != text:
+            sys.exit(f"{TARGET} is out of date: run scripts/make_clip_vocabulary.py")
+        print(f"{TARGET}: up to date, {len(table)} concepts")
+        return
     TARGET.parent.mkdir(parents=True, exist_ok=True)
-    with open(TARGET, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["concept", "hierarchy", "category"])
-        writer.writerows(table)
+    TARGET.write_text(text, encoding="utf-8")
     print(f"{TARGET}: {len(table)} concepts")
 
 

@@ -116,7 +116,9 @@ class ClipBackend(Backend):
     def _load(self, device: str) -> _Loaded:
         import torch
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as transformers_logging
 
+        transformers_logging.disable_progress_bar()  # our own log lines say what loads and how long it took
         folder = hub.fetch(self.model_name)
         dtype = torch.float16 if device.startswith("cuda") else torch.float32
         try:
@@ -185,7 +187,9 @@ class ClipBackend(Backend):
         if stored is not None:
             matrix = np.load(io.BytesIO(stored)).astype(np.float32)
             if matrix.shape[0] == len(texts):
-                log.info("text embeddings from cache", extra={"event": "clip_text_cached", "detail": f"{kind}: {len(texts)}"})
+                log.info(
+                    "text embeddings from cache", extra={"event": "clip_text_cached", "detail": f"{kind}: {len(texts)}"}
+                )
                 return matrix
         started = time.monotonic()
         matrix = self._encode(state, texts, progress=kind)
@@ -209,13 +213,15 @@ class ClipBackend(Backend):
         all_prompts = prompts(texts, self.templates)
         lengths = [len(prompt) for prompt in all_prompts]
         order = sorted(range(len(all_prompts)), key=lengths.__getitem__)  # similar lengths pad together
-        batch = 256 if state.device.startswith("cuda") else 64
+        batch = 1024 if state.device.startswith("cuda") else 256
         rows = np.zeros((len(all_prompts), 0), dtype=np.float32)
         next_report = 0.1
         with torch.inference_mode():
             for start in range(0, len(order), batch):
                 chunk = order[start : start + batch]
-                padding = {"padding": "max_length", "max_length": state.text_length} if state.siglip else {"padding": True}
+                padding = (
+                    {"padding": "max_length", "max_length": state.text_length} if state.siglip else {"padding": True}
+                )
                 tokens = state.tokenizer(
                     [all_prompts[i] for i in chunk], truncation=True, return_tensors="pt", **padding
                 ).to(state.device)

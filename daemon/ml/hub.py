@@ -15,7 +15,12 @@ from urllib.parse import urlparse
 
 log = logging.getLogger("image_engine.ml")
 
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
 # What snapshot_download fetches: config, tokenizer, preprocessing and safetensors weights (not .bin/.h5/.msgpack).
 DOWNLOAD_PATTERNS = ["*.json", "*.txt", "*.model", "*.safetensors", "*.safetensors.index.json"]
 _PROBE_SECONDS = 300.0
