@@ -79,7 +79,13 @@ def quantise(source: Path, target: Path) -> None:
     """Dynamic int8 quantisation of the weights (MatMul/Gemm), per channel."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantiser logs per-tensor INFO and a pre-processing hint on the root logger
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True)
+    finally:
+        root.setLevel(level)
 
 
 def check_images(size: int, count: int = CHECK_IMAGES) -> np.ndarray:
