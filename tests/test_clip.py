@@ -24,7 +24,7 @@ from daemon.ml.preprocess import Preprocess
 from daemon.store import Store
 from daemon.store.embeddings import TextEmbeddingCache
 from tests.support import REPO, corpus, write_config
-from tests.tiny_models import write_blip, write_clip
+from tests.tiny_models import write_blip, write_clip, write_siglip
 
 CATEGORIES = ["Family", "Travel", "Pets"]
 TEMPLATES = ["a photo of {}."]  # one template keeps the text side cheap; the default four are averaged the same way
@@ -119,6 +119,20 @@ def test_categories_come_only_from_the_users_list(
     without = backend(tmp_path, clip_folder, shared_cache, categories=[], clip_onnx_int8=False)
     without.load("cpu")
     assert all(prediction.categories == [] for prediction in without.predict(photos[:2]))
+
+
+def test_siglip_scores_are_its_own_sigmoid_probabilities(tmp_path: Path, photos, shared_cache) -> None:
+    folder = write_siglip(tmp_path / "tiny-siglip", logit_scale=10.0, logit_bias=-2.0)
+    siglip = backend(tmp_path, folder, shared_cache, keywords=[], clip_onnx_int8=False)
+    siglip.load("cpu")
+    prediction = siglip.predict(photos[:1])[0]
+    label, score = prediction.labels[0]
+    concept = siglip.embed_text([label])[0]
+    assert score == pytest.approx(1 / (1 + np.exp(-(10.0 * float(prediction.embedding @ concept) - 2.0))), abs=1e-4)
+    category = dict(prediction.categories)["Travel"]
+    travel = siglip.embed_text(["Travel"])[0]
+    assert category == pytest.approx(1 / (1 + np.exp(-(10.0 * float(prediction.embedding @ travel) - 2.0))), abs=1e-4)
+    assert sum(score for _, score in prediction.categories) != pytest.approx(1.0)  # independent, not one choice
 
 
 def test_describe_gives_the_vocabulary_group(loaded: ClipBackend) -> None:

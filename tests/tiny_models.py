@@ -123,3 +123,34 @@ def write_blip(folder: Path, favourite: str = "dog") -> Path:
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def write_siglip(folder: Path, logit_scale: float = 10.0, logit_bias: float = -2.0) -> Path:
+    """A random SigLIP (sigmoid-trained) with known logit scale and bias; the tiny CLIP tokenizer stands in."""
+    import math
+
+    import torch
+    from transformers import SiglipConfig, SiglipModel
+
+    tokenizer = clip_tokenizer()
+    torch.manual_seed(0)
+    tower = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4}
+    config = SiglipConfig(
+        text_config={
+            **tower,
+            "vocab_size": len(tokenizer),
+            "max_position_embeddings": 24,
+            "bos_token_id": tokenizer.convert_tokens_to_ids(BOS),
+            "eos_token_id": tokenizer.convert_tokens_to_ids(EOS),
+            "pad_token_id": tokenizer.convert_tokens_to_ids(EOS),
+        },
+        vision_config={**tower, "image_size": 32, "patch_size": 8},
+    )
+    model = SiglipModel(config).eval()
+    with torch.no_grad():
+        model.logit_scale.fill_(math.log(logit_scale))
+        model.logit_bias.fill_(logit_bias)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
