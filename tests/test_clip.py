@@ -212,6 +212,7 @@ def test_search_ranks_the_closest_image_first(loaded: ClipBackend, photos, clip_
     images = np.stack([p.embedding for p in loaded.predict(photos)])
     expected_images = reference_image_embeddings(clip_folder, photos)
     assert np.allclose(images, expected_images, atol=0.05)  # same pixels up to resampling details
+    assert loaded.embed_text([]).shape == (0, 16)
     for query in ["a dog on the beach", "snowy mountain at sunset"]:
         vector = loaded.embed_text([query])
         assert vector.shape == (1, 16)

@@ -210,6 +210,8 @@ class ClipBackend(Backend):
         """One L2-normalised row per text: the mean of its normalised prompt embeddings, renormalised."""
         import torch
 
+        if not texts:
+            return np.zeros((0, state.concepts.shape[1] if state.concepts.size else 0), dtype=np.float32)
         all_prompts = prompts(texts, self.templates)
         lengths = [len(prompt) for prompt in all_prompts]
         order = sorted(range(len(all_prompts)), key=lengths.__getitem__)  # similar lengths pad together
