@@ -114,6 +114,8 @@ class TaggingConfig:
     prompt_templates: list[str] = field(default_factory=list)
     caption: bool = False
     caption_model: str = "Salesforce/blip-image-captioning-base"
+    # clip on the CPU: run the vision tower as an int8 ONNX copy (made once under data_dir/cache, checked vs fp32).
+    clip_onnx_int8: bool = True
     # Facts from the reduced image (sharpness, exposure, colours, orientation) also written as keywords.
     fact_keywords: bool = True
 
@@ -299,6 +301,11 @@ def _check_tagging(tagging: TaggingConfig, source: Path, problems: list[str]) ->
     for keyword, value in tagging.thresholds.items():
         if not 0 <= value <= 1:
             problems.append(f"{source}: tagging.thresholds.{keyword}: must be 0..1 (got {value})")
+    for index, template in enumerate(tagging.prompt_templates):
+        if "{}" not in template:
+            problems.append(
+                f"{source}: tagging.prompt_templates[{index}]: needs '{{}}' for the concept (got {template!r})"
+            )
     imagenet_models = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
     if tagging.backend == "imagenet" and tagging.model and tagging.model not in imagenet_models:
         problems.append(

@@ -161,7 +161,7 @@ def test_policy_on_real_predictions(imagenet, corpus_predictions) -> None:
     assert words(leopard, allow_only=True, keywords=["Big Cat", "dog"], thresholds={}) == ["big cat"]
     assert "snow leopard" not in words(leopard, thresholds={"snow leopard": 0.999})
     assert words(leopard, max_keywords=2) == plain[:2]
-    assert words(leopard, ["landscape", "blurry"], max_keywords=3) == [plain[0], "landscape", "blurry"]
+    assert words(leopard, ["landscape format", "blurry"], max_keywords=3) == [plain[0], "landscape format", "blurry"]
     assert "blurry" not in words(leopard, ["blurry"], exclude=["blurry"])
     # top_k = 1: only the best label's keywords; a high threshold drops weak labels' keywords.
     assert set(words(leopard, top_k=1)) == set(imagenet.describe("snow leopard").keywords)
@@ -186,7 +186,7 @@ def test_facts_from_reduced_photos(tmp_path: Path) -> None:
     assert clock["blurry"] and not sharp["blurry"] and clock["sharpness"] < sharp["sharpness"]
     assert "blurry" in fact_keywords(clock) and "blurry" not in fact_keywords(sharp)
     portrait = image_facts(reduced_copy(root / "photos" / "Panasonic DMC-LC40.jpg"))
-    assert portrait["orientation"] == "portrait" and "portrait" in fact_keywords(portrait)
+    assert portrait["orientation"] == "portrait" and "portrait format" in fact_keywords(portrait)
     assert image_facts(reduced_copy(root / "labelled" / "skimage_astronaut.png"))["orientation"] == "square"
     assert sharp["orientation"] == "landscape" and sharp["exposure"] == "normal"
     darkened = reduced_copy(root / "labelled" / "felix_316.jpg").point(lambda v: v // 6)
@@ -316,7 +316,7 @@ def test_idle_engine_with_the_default_tagger_imports_no_framework(engine_factory
     shown = engine.cli("tags", str(engine.drop / "skimage_coffee.png"), "--json")
     tags = json.loads(shown.stdout)
     assert tags["model"] == "imagenet:efficientnet-lite0" and tags["category"] == "Food"
-    assert {"espresso", "coffee", "landscape"} <= {k["keyword"] for k in tags["keywords"]}
+    assert {"espresso", "coffee", "landscape format"} <= {k["keyword"] for k in tags["keywords"]}
     assert tags["embedding"] == {"model": "imagenet:efficientnet-lite0", "dim": 1280}
     loaded = models_info(engine)
     assert loaded["loaded"] and loaded["device"] == "cpu" and loaded["imported"]["torch"]

@@ -70,7 +70,7 @@ def build_pipeline(config: Config) -> Pipeline:
     if config.tagging.enabled:
         from daemon.pipeline.tagging import build_tag_stage
 
-        stages.append(build_tag_stage(config.tagging, config.db_path))
+        stages.append(build_tag_stage(config.tagging, config.db_path, config.cache_dir))
     # Order of the later stages: tag (pool "gpu"), dedup (pool "dedup"), rename and metadata (pool "files").
     if config.rename.enabled:
         from daemon.pipeline.rename import RenameStage

@@ -1,6 +1,6 @@
 """Cheap facts about a photo from its reduced copy, for every backend: sharpness, exposure, colours, orientation.
 
-numpy and Pillow only; with `[tagging] fact_keywords` some become keywords (blurry, dark, overexposed, portrait, ...).
+numpy and Pillow only; with `[tagging] fact_keywords` some become keywords (blurry, dark, overexposed, portrait format, ...).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ FACT_HIERARCHY = {
     "blurry": "Photo|Quality|Blurry",
     "dark": "Photo|Exposure|Dark",
     "overexposed": "Photo|Exposure|Overexposed",
-    "portrait": "Photo|Orientation|Portrait",
-    "landscape": "Photo|Orientation|Landscape",
-    "square": "Photo|Orientation|Square",
+    "portrait format": "Photo|Orientation|Portrait Format",
+    "landscape format": "Photo|Orientation|Landscape Format",
+    "square format": "Photo|Orientation|Square Format",
 }
 
 
@@ -48,7 +48,8 @@ def fact_keywords(facts: dict[str, Any]) -> list[str]:
     words = ["blurry"] if facts["blurry"] else []
     if facts["exposure"] != "normal":
         words.append(facts["exposure"])
-    words.append(facts["orientation"])
+    # "landscape" alone would read as scenery (and is a CLIP concept): the keyword names the format.
+    words.append(f"{facts['orientation']} format")
     return words
 
 

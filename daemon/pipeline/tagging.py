@@ -84,11 +84,11 @@ class TagStage(Stage):
         self.session.close()
 
 
-def build_tag_stage(config: TaggingConfig, db_path: Path) -> TagStage:
+def build_tag_stage(config: TaggingConfig, db_path: Path, cache_dir: Path) -> TagStage:
     """The stage with its lazily loaded model session; nothing heavy is imported here."""
     from daemon.ml.registry import build_backend
     from daemon.store.embeddings import TextEmbeddingCache
     from daemon.store.tagging import text_cache_connector
 
     cache = TextEmbeddingCache(text_cache_connector(db_path))
-    return TagStage(config, ModelSession(config, lambda: build_backend(config, cache)))
+    return TagStage(config, ModelSession(config, lambda: build_backend(config, cache, cache_dir)))
