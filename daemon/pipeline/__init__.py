@@ -65,4 +65,8 @@ def build_pipeline(config: Config) -> Pipeline:
         HashStage(),
     ]
     # Order of the later stages: tag (pool "gpu"), dedup (pool "dedup"), rename and metadata (pool "files").
+    if config.metadata.enabled:
+        from daemon.pipeline.metadata import MetadataStage
+
+        stages.append(MetadataStage(config.metadata, config.dedup.tag_keyword, config.cache_dir / "metadata-guard"))
     return Pipeline(stages)
