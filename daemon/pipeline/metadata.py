@@ -68,7 +68,7 @@ class MetadataStage(Stage):
             round_, seen, later = [], set(), []
             for entry in work:
                 try:
-                    entry.target = entry.target or self.choose(entry.item.path)
+                    entry.target = self.choose(entry.item.path)  # again each round: a sidecar may exist now
                 except StageError as exc:
                     outcomes[entry.index] = exc
                     continue
