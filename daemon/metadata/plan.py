@@ -281,8 +281,27 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
         keywords=keywords,
         engine_keywords=[parse_engine_entry(e)[0] for e in engine_values[ENGINE_KEYWORDS]],
         absent=absent,
-        iptc_to_utf8=IPTC_CHARSET in writes and any(t.startswith("IPTC:") and t != IPTC_CHARSET for t in existing),
+        iptc_to_utf8=IPTC_CHARSET in writes and _latin1_iptc(existing),
     )
+
+
+def _latin1_iptc(existing: dict[str, list[str]]) -> bool:
+    """The file's undeclared IPTC text is Latin-1 and must be re-encoded when it is declared UTF-8.
+
+    exiftool decodes undeclared IPTC as Latin-1. ASCII needs no conversion; text whose bytes are valid UTF-8 is
+    UTF-8 already (many tools write it without saying so), and converting it would double-encode it.
+    """
+    for tag, values in existing.items():
+        if not tag.startswith("IPTC:") or tag == IPTC_CHARSET:
+            continue
+        for value in values:
+            if value.isascii():
+                continue
+            try:
+                value.encode("latin-1").decode("utf-8")
+            except (UnicodeEncodeError, UnicodeDecodeError):
+                return True
+    return False
 
 
 def _tags_list(path: str) -> str:

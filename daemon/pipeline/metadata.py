@@ -154,7 +154,9 @@ class MetadataStage(Stage):
                 entry.warnings = "; ".join(outcome.warnings)
                 written.append(entry)
         try:
-            readbacks = self.tool.read([entry.target.path for entry in written], READ_TAGS)
+            readbacks = self.tool.read_each(
+                [(entry.target.path, sorted(set(entry.plan.writes) | set(entry.plan.absent))) for entry in written]
+            )
         except BaseException:
             for entry in written:
                 entry.guard.restore()

@@ -255,13 +255,17 @@ class ExifTool:
             command.target.unlink()
 
     def read(self, paths: list[Path], tags: Sequence[str]) -> list[dict[str, list[str]] | Outcome]:
-        """Each file's tags (`GROUP1:Name` -> values, lists flattened), or the failed Outcome saying why.
+        """Each file's tags (`GROUP1:Name` -> values, lists flattened), or the failed Outcome saying why."""
+        return self.read_each([(path, tags) for path in paths])
 
-        One command per file, all in one round trip: a bad file fails alone. `-X` keeps values as text
-        (exiftool's JSON turns "TRUE" into true and "1.50" into 1.5).
+    def read_each(self, requests: list[tuple[Path, Sequence[str]]]) -> list[dict[str, list[str]] | Outcome]:
+        """Like `read`, with its own tag list per file. One command per file, all in one round trip: a bad file
+        fails alone. `-X` keeps values as text (exiftool's JSON turns "TRUE" into true and "1.50" into 1.5);
+        `-fast2` skips maker notes and trailers (a third of the time on camera JPEGs, and nothing we read).
         """
-        wanted = [f"-{tag}" for tag in tags]
-        commands = [Command(["-X", "-a", *wanted, os.fsencode(path)]) for path in paths]
+        commands = [
+            Command(["-X", "-a", "-fast2", *(f"-{tag}" for tag in tags), os.fsencode(path)]) for path, tags in requests
+        ]
         results: list[dict[str, list[str]] | Outcome] = []
         for outcome in self.run(commands):
             if outcome.status != 0 or not outcome.stdout:
