@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -47,32 +48,42 @@ def assignments() -> list[str]:
     ]
 
 
-def naive(paths: list[Path]) -> float:
-    started = time.perf_counter()
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time of this process and its finished children, plus a running child `pid` (Linux /proc)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    if pid is not None:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def naive(paths: list[Path]) -> tuple[float, float]:
+    started, cpu = time.perf_counter(), cpu_seconds()
     for path in paths:
         subprocess.run(["exiftool", "-q", "-overwrite_original", "-P", *assignments(), str(path)], check=True)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, cpu_seconds() - cpu
 
 
-def write_only(tool: ExifTool, paths: list[Path]) -> float:
-    started = time.perf_counter()
+def write_only(tool: ExifTool, paths: list[Path]) -> tuple[float, float]:
+    started, cpu = time.perf_counter(), cpu_seconds(tool.pid)
     outcomes = tool.run([Command(["-overwrite_original", "-P", *assignments(), os.fsencode(p)], p) for p in paths])
-    elapsed = time.perf_counter() - started
+    elapsed, used = time.perf_counter() - started, cpu_seconds(tool.pid) - cpu
     assert all(outcome.status == 0 for outcome in outcomes), outcomes
-    return elapsed
+    return elapsed, used
 
 
-def stage(metadata: MetadataStage, paths: list[Path], first: int) -> float:
+def stage(metadata: MetadataStage, paths: list[Path], first: int) -> tuple[float, float]:
     tag = {"model": "bench", "keywords": [{"keyword": k, "score": 0.5, "hierarchy": None} for k in KEYWORDS]}
     items = [
         WorkItem(Job(i, i, str(p), str(p.parent), "", "metadata", 0, 1, "bench"), {"tag": tag}.get, lambda _: None)
         for i, p in enumerate(paths, first)
     ]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds(metadata.tool.pid)
     outcomes = metadata.run_batch(items)
-    elapsed = time.perf_counter() - started
+    elapsed, used = time.perf_counter() - started, cpu_seconds(metadata.tool.pid) - cpu
     assert all(isinstance(o, dict) and o["verified"] for o in outcomes), outcomes
-    return elapsed
+    return elapsed, used
 
 
 def check(paths: list[Path]) -> bool:
@@ -104,19 +115,27 @@ def main() -> None:
         assert metadata.tool.version and tool.version  # the service starts exiftool once and keeps it
         figures["stay_open_startup_ms"] = round((time.perf_counter() - started) * 500, 1)
         # Chunks alternate between the three ways, so a busy machine slows all of them alike.
-        seconds = dict.fromkeys(sets, 0.0)
+        seconds, cpu = dict.fromkeys(sets, 0.0), dict.fromkeys(sets, 0.0)
         for first in range(0, count, args.batch):
             log(f"files {first}..{min(first + args.batch, count) - 1}")
-            seconds["naive"] += naive(sets["naive"][first : first + args.batch])
-            seconds["write_only"] += write_only(tool, sets["write_only"][first : first + args.batch])
-            seconds["stage"] += stage(metadata, sets["stage"][first : first + args.batch], first)
+            chunk = slice(first, first + args.batch)
+            for name, (elapsed, used) in (
+                ("naive", naive(sets["naive"][chunk])),
+                ("write_only", write_only(tool, sets["write_only"][chunk])),
+                ("stage", stage(metadata, sets["stage"][chunk], first)),
+            ):
+                seconds[name] += elapsed
+                cpu[name] += used
         tool.close()
         metadata.close()
         for name, elapsed in seconds.items():
             figures[f"{name}_files_per_s"] = round(count / elapsed, 1)
             figures[f"{name}_ms_per_file"] = round(elapsed * 1000 / count, 2)
+            figures[f"{name}_cpu_ms_per_file"] = round(cpu[name] * 1000 / count, 2)  # steady on a busy machine
         figures["write_only_vs_naive"] = round(seconds["naive"] / seconds["write_only"], 1)
         figures["stage_vs_naive"] = round(seconds["naive"] / seconds["stage"], 1)
+        figures["write_only_vs_naive_cpu"] = round(cpu["naive"] / cpu["write_only"], 1)
+        figures["stage_vs_naive_cpu"] = round(cpu["naive"] / cpu["stage"], 1)
         figures["keywords_read_back"] = all(check(paths) for paths in sets.values())
     emit(figures)
 
