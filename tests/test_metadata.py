@@ -286,3 +286,14 @@ def test_without_exiftool_jpegs_get_piexif_and_xmp_that_exiftool_reads(tmp_path:
     assert rich["XMP-dc:Subject"] == ["ExifTool", "Test", "XMP", "dog", "grass", "Café über 日本"]
     assert rich["XMP-photoshop:City"] == ["Kingston"] and rich["XMP-dc:Creator"] == ["Phil Harvey"]
     assert all(outcome["verified"] for outcome in outcomes[:2])
+
+
+def test_unicode_forms_merge_and_an_empty_root_writes_no_engine_paths(tmp_path: Path, stage) -> None:
+    photo = copy("labelled/felix_608.jpg", tmp_path)
+    os.system(f"exiftool -q -overwrite_original '-XMP-dc:Subject=cafe\u0301' '{photo}'")  # decomposed é
+    tag = tag_result("café", ("owl", 0.8, "Birds|Owl"), category="Nature")
+    make_stage_run(stage(hierarchy_root=""), [photo], tag)
+    found = exif(photo, "XMP-dc:Subject", "XMP-lr:HierarchicalSubject", "XMP-imageengine:ImageEngineCategory")
+    assert found["XMP-dc:Subject"] == ["cafe\u0301", "owl"]  # one café, in the user's form
+    assert found["XMP-lr:HierarchicalSubject"] == ["Birds|Owl"]
+    assert found["XMP-imageengine:ImageEngineCategory"] == ["Nature"]

@@ -106,6 +106,15 @@ def clean_text(value: Any, multiline: bool = False) -> str:
     return " ".join(text.split())
 
 
+def clean_existing(value: str) -> str:
+    """A value the file already has, changed as little as possible: only what XMP cannot hold goes."""
+    return _XML_INVALID.sub(" ", value).replace("\r", " ").replace("\n", " ").replace("\t", " ").strip()
+
+
+def clean_existing_path(value: str) -> str:
+    return "|".join(part.strip() for part in clean_existing(value).split("|") if part.strip())
+
+
 def clean_hierarchy(value: str | None) -> str | None:
     if not value:
         return None
@@ -142,7 +151,8 @@ def wanted_from(tag: dict[str, Any], dedup: dict[str, Any], dedup_keyword: str) 
 
 
 def fold(text: str) -> str:
-    return text.casefold()
+    """The comparison key: case-insensitive, and blind to Unicode composition (é vs e + combining accent)."""
+    return unicodedata.normalize("NFC", text).casefold()
 
 
 def unique(values: list[str]) -> list[str]:
@@ -201,7 +211,7 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
         *(_from_slashes(t) for t in existing.get(TAGS_LIST, [])),
         *(_from_slashes(t) for t in existing.get(LAST_KEYWORD, [])),
     ]
-    hierarchy = [h for h in unique([clean_hierarchy(h) or "" for h in user_paths]) if fold(h) not in removed_paths]
+    hierarchy = [h for h in unique([clean_existing_path(h) for h in user_paths]) if fold(h) not in removed_paths]
     leaves = [h.rsplit("|", 1)[-1] for h in hierarchy if fold(h) not in previous_hierarchy]
     flat_sources = [
         *existing.get(SUBJECT, []),
@@ -209,7 +219,7 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
         *(k for value in existing.get(XP_KEYWORDS, []) for k in value.split(";")),
         *leaves,
     ]
-    keywords = [k for k in unique([clean_text(k) for k in flat_sources]) if fold(k) not in removed]
+    keywords = [k for k in unique([clean_existing(k) for k in flat_sources]) if fold(k) not in removed]
 
     engine: dict[str, str] = {} if replace else {fold(t): engine_entry(t, s) for t, s in previous.items()}
     present = {fold(k) for k in keywords}
