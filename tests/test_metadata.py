@@ -46,8 +46,11 @@ def test_every_format_reads_back_with_exiftool(tmp_path: Path, stage) -> None:
         "png": copy("labelled/skimage_coffee.png", tmp_path),
         "tiff": copy("photos/BSG1.tiff", tmp_path),
         "webp": copy("photos/Photo (1).webp", tmp_path),
+        "heic": copy("photos/IMG_5195.HEIC", tmp_path),  # XMP goes after the image data (mdat) here
+        "gif": copy("metadata/exiftool_GIF.gif", tmp_path),  # its own XMP follows a comment
         "raw": copy("labelled/Canon_40D.jpg", tmp_path, "IMG_0001.CR2"),  # a RAW-like file: only ever gets a sidecar
     }
+    assert exif(files["gif"], "XMP-dc:Title")["XMP-dc:Title"] == ["GIF with XMP"]
     raw_before = sha(files["raw"])
     outcomes = make_stage_run(stage(), files.values())
     assert all(o["verified"] for o in outcomes), outcomes
@@ -65,6 +68,7 @@ def test_every_format_reads_back_with_exiftool(tmp_path: Path, stage) -> None:
         else:  # PNG, WebP and sidecars: XMP is the canonical keyword store
             assert "IPTC:Keywords" not in found, kind
     assert sha(files["raw"]) == raw_before
+    assert exif(files["gif"], "XMP-dc:Title")["XMP-dc:Title"] == ["GIF with XMP"]  # the file's own XMP is kept
     assert outcomes[-1]["target"] == str(tmp_path / "IMG_0001.xmp") and outcomes[-1]["sidecar"]
     leftovers = [p.name for p in tmp_path.iterdir() if "_original" in p.name or "_exiftool_tmp" in p.name]
     assert leftovers == [] and list((tmp_path / "guard").iterdir()) == []
@@ -297,3 +301,27 @@ def test_unicode_forms_merge_and_an_empty_root_writes_no_engine_paths(tmp_path: 
     assert found["XMP-dc:Subject"] == ["cafe\u0301", "owl"]  # one café, in the user's form
     assert found["XMP-lr:HierarchicalSubject"] == ["Birds|Owl"]
     assert found["XMP-imageengine:ImageEngineCategory"] == ["Nature"]
+
+
+def test_digikam_tags_and_other_hierarchies_are_read_and_kept_in_step(tmp_path: Path, stage) -> None:
+    photo = copy("labelled/Pentax_K10D.jpg", tmp_path)
+    os.system(
+        f"exiftool -q -overwrite_original -XMP-digiKam:TagsList=Places/Paris -XMP-microsoft:LastKeywordXMP=People/Ann"
+        f" '{photo}'"
+    )
+    make_stage_run(stage(digikam_tags=True), [photo], tag_result("rose", category="Garden"))
+    found = exif(photo, "XMP-dc:Subject", "XMP-lr:HierarchicalSubject", "XMP-digiKam:TagsList", "XMP-microsoft:all")
+    assert found["XMP-dc:Subject"] == ["Paris", "Ann", "rose"]
+    hierarchy = ["Places|Paris", "People|Ann", "Image Engine|Keywords|rose", "Image Engine|Category|Garden"]
+    assert found["XMP-lr:HierarchicalSubject"] == hierarchy
+    assert found["XMP-digiKam:TagsList"] == [h.replace("|", "/") for h in hierarchy]
+    assert found["XMP-microsoft:LastKeywordXMP"] == [h.replace("|", "/") for h in hierarchy]
+
+
+def test_backups_and_modification_time(tmp_path: Path, stage) -> None:
+    kept, backed = copy("labelled/felix_605.jpg", tmp_path), copy("labelled/felix_608.jpg", tmp_path)
+    original, mtime = sha(backed), os.stat(kept).st_mtime_ns
+    make_stage_run(stage(), [kept], TAG)
+    assert os.stat(kept).st_mtime_ns == mtime and not Path(f"{kept}_original").exists()
+    make_stage_run(stage(backups=True, keep_mtime=False), [backed], TAG)
+    assert sha(Path(f"{backed}_original")) == original and "dog" in keywords_of(backed)

@@ -107,3 +107,30 @@ def test_guard_puts_the_original_back_after_a_rename_over_it(tmp_path: Path) -> 
     (tmp_path / "new.xmp").write_text("<x/>")
     created.restore()
     assert not (tmp_path / "new.xmp").exists()
+
+
+def test_one_process_serves_several_threads(tmp_path: Path) -> None:
+    paths = [copy("labelled/felix_605.jpg", tmp_path, f"{index}.jpg") for index in range(12)]
+    tool = ExifTool()
+    errors: list[BaseException] = []
+
+    def write(index: int) -> None:
+        try:
+            path = paths[index]
+            [outcome] = tool.run(
+                [Command(["-overwrite_original", f"-XMP-dc:Subject=t{index}", os.fsencode(path)], path)]
+            )
+            assert outcome.status == 0
+            assert tool.read([path], ["XMP-dc:Subject"]) == [{"XMP-dc:Subject": [f"t{index}"]}]
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(index,)) for index in range(12)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        tool.close()
+    assert errors == [] and tool.restarts == 0

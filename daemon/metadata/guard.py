@@ -21,6 +21,7 @@ class Guard:
         self.kept: Path | None = None
         self.created = False
         self.backup_existed = False
+        self.mtime_ns: int | None = None
 
     def protect(self) -> Guard:
         """Hard-link the original (in the scratch folder, else beside it); copy it where links are impossible."""
@@ -28,6 +29,7 @@ class Guard:
         if not self.target.exists():
             self.created = True
             return self
+        self.mtime_ns = os.stat(self.target).st_mtime_ns
         self.scratch.mkdir(parents=True, exist_ok=True)
         name = f"{uuid.uuid4().hex[:12]}-{self.target.name}"
         for place in (self.scratch / name, self.target.with_name(f".{self.target.name}.image-engine-guard")):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -172,6 +173,8 @@ class MetadataStage(Stage):
                 )
                 continue
             entry.guard.release()
+            if self.config.keep_mtime and not entry.target.sidecar and entry.guard.mtime_ns is not None:
+                os.utime(entry.target.path, ns=(time.time_ns(), entry.guard.mtime_ns))  # exiftool -P keeps seconds
             outcomes[entry.index] = self.success(entry, reason="written and verified")
 
     def check(self, entry: _Work) -> None:

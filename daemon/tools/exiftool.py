@@ -15,6 +15,7 @@ import threading
 import time
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ TEMP_SUFFIX = "_exiftool_tmp"
 RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 MAX_STRIKES = 2  # a command in flight when exiftool died this many times fails instead of being retried
 COMMON_ARGS = ["-charset", "utf8"]
+FAST_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".tif", ".tiff"})
 
 
 class ExifToolError(Exception):
@@ -74,6 +76,12 @@ def find_executable(configured: str = "") -> str | None:
     if os.sep in name or (os.altsep and os.altsep in name):
         return name if os.path.isfile(name) and os.access(name, os.X_OK) else None
     return shutil.which(name)
+
+
+def fast_option(path: Path) -> list[str]:
+    """-fast2 skips maker notes (a third of the read time on camera JPEGs), but also stops at PNG's IDAT and
+    HEIC's mdat, and -fast at a GIF's first comment, where XMP may follow: so only for JPEG and TIFF."""
+    return ["-fast2"] if path.suffix.lower() in FAST_SUFFIXES else []
 
 
 def temp_file_of(target: Path) -> Path:
@@ -156,6 +164,9 @@ class ExifTool:
         self.restarts = 0
         self._stay: _StayOpen | None = None
         self._lock = threading.RLock()
+        # pyexiftool asks Linux to SIGTERM exiftool when the *thread* that started it ends (PR_SET_PDEATHSIG):
+        # starting it from this long-lived thread, not from whichever caller came first, keeps it alive.
+        self._launcher: ThreadPoolExecutor | None = None
 
     @property
     def path(self) -> str | None:
@@ -186,8 +197,10 @@ class ExifTool:
             raise ExifToolError(f"exiftool not found ({self.executable or 'exiftool on PATH'})")
         stay = _StayOpen(executable=path, common_args=COMMON_ARGS, config_file=str(self.config_file), encoding="utf-8")
         stay.timeout = self.timeout
+        if self._launcher is None:
+            self._launcher = ThreadPoolExecutor(1, thread_name_prefix="exiftool-launcher")
         try:
-            stay.run()
+            self._launcher.submit(stay.run).result()
         except (OSError, RuntimeError, ValueError, pyexiftool.exceptions.ExifToolException, _Died) as exc:
             raise ExifToolError(f"cannot start exiftool ({path}): {exc}") from None
         self._stay = stay
@@ -260,11 +273,11 @@ class ExifTool:
 
     def read_each(self, requests: list[tuple[Path, Sequence[str]]]) -> list[dict[str, list[str]] | Outcome]:
         """Like `read`, with its own tag list per file. One command per file, all in one round trip: a bad file
-        fails alone. `-X` keeps values as text (exiftool's JSON turns "TRUE" into true and "1.50" into 1.5);
-        `-fast2` skips maker notes and trailers (a third of the time on camera JPEGs, and nothing we read).
+        fails alone. `-X` keeps values as text (exiftool's JSON turns "TRUE" into true and "1.50" into 1.5).
         """
         commands = [
-            Command(["-X", "-a", "-fast2", *(f"-{tag}" for tag in tags), os.fsencode(path)]) for path, tags in requests
+            Command(["-X", "-a", *fast_option(path), *(f"-{tag}" for tag in tags), os.fsencode(path)])
+            for path, tags in requests
         ]
         results: list[dict[str, list[str]] | Outcome] = []
         for outcome in self.run(commands):
@@ -284,10 +297,12 @@ class ExifTool:
                 try:
                     stay.terminate(timeout=5)
                     self._stay = None
-                    return
                 except (OSError, subprocess.SubprocessError):
                     pass
             self._discard()
+            if self._launcher is not None:
+                self._launcher.shutdown(wait=True)
+                self._launcher = None
 
 
 def parse_rdf(text: str) -> dict[str, list[str]]:
