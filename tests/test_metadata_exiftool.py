@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from daemon.metadata.guard import Guard
+from daemon.metadata.plan import READ_TAGS
 from daemon.tools.exiftool import Command, ExifTool, temp_file_of
 from tests.metadata_support import copy, exif_many, item, keywords_of, make_stage, sha, tag_result
 
@@ -134,3 +135,15 @@ def test_one_process_serves_several_threads(tmp_path: Path) -> None:
     finally:
         tool.close()
     assert errors == [] and tool.restarts == 0
+
+
+def test_a_batch_larger_than_the_pipes_completes(tmp_path: Path) -> None:
+    """Hundreds of commands in one round trip: more than a pipe holds both ways (input and -X output)."""
+    photo = copy("metadata/exiftool_IPTC.jpg", tmp_path)
+    tool = ExifTool()
+    try:
+        results = tool.read([photo] * 200, [*READ_TAGS, "XMP:all"])  # about 90 kB in, 300 kB out
+    finally:
+        tool.close()
+    assert len(results) == 200 and all(r == results[0] for r in results)
+    assert results[0]["IPTC:Keywords"] == ["ExifTool", "Test", "IPTC"]

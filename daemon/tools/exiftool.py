@@ -109,7 +109,7 @@ class _StayOpen(pyexiftool.ExifTool):
         return outcome.stdout.encode() if raw_bytes else outcome.stdout
 
     def exchange(self, commands: list[Sequence[str | bytes]]) -> Iterator[Outcome]:
-        """Send every command in one write; yield each command's outcome as it completes, in order."""
+        """Stream every command at once; yield each command's outcome as it completes, in order."""
         process = self._process
         if process is None or process.poll() is not None:
             raise _Died("exiftool is not running")
@@ -122,11 +122,9 @@ class _StayOpen(pyexiftool.ExifTool):
                     raise ValueError(f"exiftool argument with a line break: {encoded[:60]!r}")
                 payload += encoded + b"\n"
             payload += b"-echo4\n=${status}=post%d\n-execute%d\n" % (base + index, base + index)
-        try:
-            process.stdin.write(bytes(payload))
-            process.stdin.flush()
-        except (BrokenPipeError, OSError) as exc:
-            raise _Died(f"exiftool stopped accepting commands ({exc})") from None
+        # Written as exiftool reads, while its output is drained: a large batch never fills both pipes at once.
+        pending = memoryview(bytes(payload))
+        stdin = process.stdin.fileno()
         stdout, stderr = bytearray(), bytearray()
         streams = {process.stdout.fileno(): stdout, process.stderr.fileno(): stderr}
         for index in range(len(commands)):
@@ -137,7 +135,12 @@ class _StayOpen(pyexiftool.ExifTool):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise _Died(f"exiftool did not answer within {self.timeout:.0f} s")
-                readable, _, _ = select.select(list(streams), [], [], min(remaining, 1.0))
+                readable, writable, _ = select.select(list(streams), [stdin] if pending else [], [], min(remaining, 1))
+                if writable:
+                    try:
+                        pending = pending[os.write(stdin, pending[: select.PIPE_BUF]) :]
+                    except OSError as exc:
+                        raise _Died(f"exiftool stopped accepting commands ({exc})") from None
                 for fd in readable:
                     chunk = os.read(fd, 65536)
                     if not chunk:
