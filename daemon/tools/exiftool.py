@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import os
 import random
-import select
 import shutil
 import subprocess
 import threading
@@ -18,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import exiftool as pyexiftool
 
@@ -95,13 +95,40 @@ class _Died(Exception):
         self.reason = reason
 
 
-class _StayOpen(pyexiftool.ExifTool):
-    """pyexiftool's process start-up and version check, with a reader that notices a dead or stuck exiftool.
+class _Drain:
+    """Reads one of exiftool's output pipes on its own thread (select() does not work on Windows pipes)."""
 
-    pyexiftool's own reader loops forever on a closed pipe; this one raises, so the process can be restarted.
+    def __init__(self, stream: Any, name: str, changed: threading.Condition):
+        self.buffer = bytearray()
+        self.closed = False
+        self.changed = changed
+        self.thread = threading.Thread(target=self._read, args=(stream,), name=name, daemon=True)
+        self.thread.start()
+
+    def _read(self, stream: Any) -> None:
+        while True:
+            try:
+                chunk = os.read(stream.fileno(), 65536)
+            except (OSError, ValueError):
+                chunk = b""
+            with self.changed:
+                if chunk:
+                    self.buffer += chunk
+                else:
+                    self.closed = True
+                self.changed.notify_all()
+            if not chunk:
+                return
+
+
+class _StayOpen(pyexiftool.ExifTool):
+    """pyexiftool's process start-up and version check, with output read by two threads that notice a dead or
+    stuck exiftool. (pyexiftool's own reader loops forever on a closed pipe; this one raises, so the process can
+    be restarted.)
     """
 
     timeout: float = 120.0
+    _drains: tuple[Any, _Drain, _Drain] | None = None
 
     def execute(self, *params: str | bytes, raw_bytes: bool = False) -> str | bytes:
         outcome = next(self.exchange([list(params)]))
@@ -109,10 +136,18 @@ class _StayOpen(pyexiftool.ExifTool):
         return outcome.stdout.encode() if raw_bytes else outcome.stdout
 
     def exchange(self, commands: list[Sequence[str | bytes]]) -> Iterator[Outcome]:
-        """Stream every command at once; yield each command's outcome as it completes, in order."""
+        """Send every command at once; yield each command's outcome as it completes, in order."""
         process = self._process
         if process is None or process.poll() is not None:
             raise _Died("exiftool is not running")
+        if self._drains is None or self._drains[0] is not process:
+            changed = threading.Condition()
+            self._drains = (
+                process,
+                _Drain(process.stdout, "exiftool-stdout", changed),
+                _Drain(process.stderr, "exiftool-stderr", changed),
+            )
+        _, out, err = self._drains
         base = random.randint(10_000_000, 99_999_999) * 1000
         payload = bytearray()
         for index, args in enumerate(commands):
@@ -122,39 +157,31 @@ class _StayOpen(pyexiftool.ExifTool):
                     raise ValueError(f"exiftool argument with a line break: {encoded[:60]!r}")
                 payload += encoded + b"\n"
             payload += b"-echo4\n=${status}=post%d\n-execute%d\n" % (base + index, base + index)
-        # Written as exiftool reads, while its output is drained: a large batch never fills both pipes at once.
-        pending = memoryview(bytes(payload))
-        stdin = process.stdin.fileno()
-        stdout, stderr = bytearray(), bytearray()
-        streams = {process.stdout.fileno(): stdout, process.stderr.fileno(): stderr}
+        try:  # the drains keep exiftool's output flowing, so it keeps reading: a blocking write cannot deadlock
+            process.stdin.write(bytes(payload))
+            process.stdin.flush()
+        except (OSError, ValueError) as exc:
+            raise _Died(f"exiftool stopped accepting commands ({exc})") from None
         for index in range(len(commands)):
             ready = f"{{ready{base + index}}}".encode()
             post = f"post{base + index}".encode()
             deadline = time.monotonic() + self.timeout
-            while ready not in stdout or post not in stderr:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise _Died(f"exiftool did not answer within {self.timeout:.0f} s")
-                readable, writable, _ = select.select(list(streams), [stdin] if pending else [], [], min(remaining, 1))
-                if writable:
-                    try:
-                        pending = pending[os.write(stdin, pending[: select.PIPE_BUF]) :]
-                    except OSError as exc:
-                        raise _Died(f"exiftool stopped accepting commands ({exc})") from None
-                for fd in readable:
-                    chunk = os.read(fd, 65536)
-                    if not chunk:
+            with out.changed:
+                while ready not in out.buffer or post not in err.buffer:
+                    if out.closed or err.closed:
                         raise _Died(f"exiftool stopped (exit status {process.poll()})")
-                    streams[fd] += chunk
-            out_end = stdout.index(ready)
-            err_end = stderr.index(post)
-            out, err = bytes(stdout[:out_end]), bytes(stderr[:err_end])
-            del stdout[: out_end + len(ready)]
-            del stderr[: err_end + len(post)]
-            err_text = err.decode("utf-8", "replace").rstrip()
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise _Died(f"exiftool did not answer within {self.timeout:.0f} s")
+                    out.changed.wait(min(remaining, 1.0))
+                out_end, err_end = out.buffer.index(ready), err.buffer.index(post)
+                stdout, stderr = bytes(out.buffer[:out_end]), bytes(err.buffer[:err_end])
+                del out.buffer[: out_end + len(ready)]
+                del err.buffer[: err_end + len(post)]
+            err_text = stderr.decode("utf-8", "replace").rstrip()
             status_at = err_text.rstrip("=").rfind("=")
             status = int(err_text[status_at + 1 :].rstrip("=")) if status_at >= 0 else 1
-            yield Outcome(status, out.decode("utf-8", "replace").strip(), err_text[:status_at].strip())
+            yield Outcome(status, stdout.decode("utf-8", "replace").strip(), err_text[:status_at].strip())
 
 
 class ExifTool:
