@@ -42,7 +42,7 @@ def stage(tmp_path: Path):
 
 def test_every_format_reads_back_with_exiftool(tmp_path: Path, stage) -> None:
     files = {
-        "jpeg": copy("labelled/felix_605.jpg", tmp_path),
+        "jpeg": copy("photos/Olympus μ Digital 800.JPG", tmp_path),  # non-ASCII name, upper-case suffix
         "png": copy("labelled/skimage_coffee.png", tmp_path),
         "tiff": copy("photos/BSG1.tiff", tmp_path),
         "webp": copy("photos/Photo (1).webp", tmp_path),

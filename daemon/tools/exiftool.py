@@ -27,7 +27,8 @@ CONFIG_FILE = Path(__file__).with_name("image_engine.exiftool.config")
 TEMP_SUFFIX = "_exiftool_tmp"
 RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 MAX_STRIKES = 2  # a command in flight when exiftool died this many times fails instead of being retried
-COMMON_ARGS = ["-charset", "utf8"]
+# File names go to exiftool as bytes (os.fsencode); on Windows those are UTF-8 and exiftool must be told.
+COMMON_ARGS = ["-charset", "utf8", *(["-charset", "filename=utf8"] if os.name == "nt" else [])]
 FAST_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".tif", ".tiff"})
 
 
