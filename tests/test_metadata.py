@@ -189,9 +189,14 @@ def test_dedup_tag_keyword_only_for_non_keepers(tmp_path: Path, stage) -> None:
 
 
 def test_sidecars_follow_the_naming_and_merge_with_existing_ones(tmp_path: Path, stage) -> None:
-    nef = copy("labelled/Nikon_D70.jpg", tmp_path, "DSC_0001.NEF")
-    make_stage_run(stage(sidecar_naming="fullname"), [nef], tag_result("lizard"))
+    camera = copy("labelled/Nikon_D70.jpg", tmp_path)
+    os.system(f"exiftool -q -overwrite_original -XMP-dc:Subject=anole '{camera}'")  # keywords inside the RAW itself
+    nef = camera.rename(tmp_path / "DSC_0001.NEF")
+    fullname = stage(sidecar_naming="fullname")
+    make_stage_run(fullname, [nef], tag_result("lizard"))
     assert (tmp_path / "DSC_0001.NEF.xmp").exists() and not (tmp_path / "DSC_0001.xmp").exists()
+    assert keywords_of(tmp_path / "DSC_0001.NEF.xmp") == ["anole", "lizard"]
+    assert make_stage_run(fullname, [nef], tag_result("lizard"))[0]["reason"].startswith("already up to date")
 
     arw = copy("labelled/Sony_HDR-HC3.jpg", tmp_path, "DSC_0002.ARW")
     existing = tmp_path / "DSC_0002.xmp"  # e.g. from Lightroom: the user's keywords and a rating

@@ -279,7 +279,8 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
         else ([] if replace else existing.get(ENGINE_CATEGORY, [])[:1]),
     }
     ours = any(engine_values.values())
-    engine_values[ENGINE_MODEL] = [wanted.model] if ours and wanted.model else existing.get(ENGINE_MODEL, [])[:1]
+    engine_values[ENGINE_MODEL] = [wanted.model] if wanted.model else existing.get(ENGINE_MODEL, [])[:1]
+    engine_values[ENGINE_MODEL] = engine_values[ENGINE_MODEL] if ours else []
     engine_values[ENGINE_VERSION] = [options.version] if ours and options.version else []
     if writes or any(unique(existing.get(t, [])) != v for t, v in engine_values.items() if t != ENGINE_VERSION):
         for tag, values in engine_values.items():

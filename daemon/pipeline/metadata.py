@@ -247,6 +247,8 @@ def _merge_reads(entry: _Work, found: list[dict[str, list[str]] | Outcome]) -> d
         if path != entry.target.photo and FILE_TYPE in tags:
             tags = {key: values for key, values in tags.items() if key != FILE_TYPE}
         for key, values in tags.items():
+            if key in merged:  # a second file (photo + sidecar): add only what the first did not say
+                values = [value for value in values if value not in merged[key]]
             merged.setdefault(key, []).extend(values)
     return merged
 
