@@ -170,6 +170,11 @@ class MetadataConfig:
     # readers) or "fullname" (photo.cr2.xmp: digiKam, darktable's own).
     sidecar_naming: Literal["basename", "fullname"] = "basename"
     sidecar_for_readonly: bool = True
+    # The exiftool to run: a path, or a command name looked up on PATH ("" = "exiftool"). Without one, JPEGs are
+    # written with piexif and other formats wait for exiftool.
+    exiftool: str = ""
+    # Files written per exiftool round trip (and jobs the "files" worker claims at once).
+    batch_size: int = 16
 
 
 @dataclass
@@ -283,6 +288,8 @@ def _check_semantics(config: Config, source: Path, problems: list[str]) -> None:
         problems.append(f"{source}: engine.max_attempts: must be at least 1 (got {config.engine.max_attempts})")
     if not 64 <= config.engine.reduced_size <= 4096:
         problems.append(f"{source}: engine.reduced_size: must be 64..4096 (got {config.engine.reduced_size})")
+    if not 1 <= config.metadata.batch_size <= 1000:
+        problems.append(f"{source}: metadata.batch_size: must be 1..1000 (got {config.metadata.batch_size})")
     if not 0 <= config.control.port <= 65535:
         problems.append(f"{source}: control.port: must be 0..65535 (got {config.control.port})")
     _check_tagging(config.tagging, source, problems)

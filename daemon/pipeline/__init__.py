@@ -76,4 +76,8 @@ def build_pipeline(config: Config) -> Pipeline:
         from daemon.pipeline.rename import RenameStage
 
         stages.append(RenameStage(config, [stage.name for stage in stages]))  # after dedup, before metadata
+    if config.metadata.enabled:
+        from daemon.pipeline.metadata import MetadataStage
+
+        stages.append(MetadataStage(config.metadata, config.dedup.tag_keyword, config.cache_dir / "metadata-guard"))
     return Pipeline(stages, reduced)

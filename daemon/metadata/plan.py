@@ -1,0 +1,371 @@
+"""The merge: what a file already carries + what the engine found -> the full new value of every field.
+
+Fields are exiftool tag names (`XMP-dc:Subject`); values are lists. A user's keywords are never removed;
+`replace` removes only what the engine's own namespace (XMP-imageengine) says the engine wrote before.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+FILE_TYPE = "File:FileType"
+SUBJECT = "XMP-dc:Subject"
+IPTC_KEYWORDS = "IPTC:Keywords"
+HIERARCHY = "XMP-lr:HierarchicalSubject"
+TAGS_LIST = "XMP-digiKam:TagsList"
+LAST_KEYWORD = "XMP-microsoft:LastKeywordXMP"
+XP_KEYWORDS = "IFD0:XPKeywords"
+DESCRIPTION = "XMP-dc:Description"
+IPTC_CAPTION = "IPTC:Caption-Abstract"
+EXIF_DESCRIPTION = "IFD0:ImageDescription"
+IPTC_CHARSET = "IPTC:CodedCharacterSet"
+ENGINE_KEYWORDS = "XMP-imageengine:ImageEngineKeywords"
+ENGINE_HIERARCHY = "XMP-imageengine:ImageEngineHierarchy"
+ENGINE_CATEGORY = "XMP-imageengine:ImageEngineCategory"
+ENGINE_CAPTION = "XMP-imageengine:ImageEngineCaption"
+ENGINE_MODEL = "XMP-imageengine:ImageEngineModel"
+ENGINE_VERSION = "XMP-imageengine:ImageEngineVersion"
+
+# What is read before planning (-a: every copy, e.g. two XMP blocks, is seen). Named tags cost exiftool less
+# than whole groups; all of IPTC is read to tell Latin-1 text from UTF-8 (see _latin1_iptc).
+ENGINE_TAGS = (ENGINE_KEYWORDS, ENGINE_HIERARCHY, ENGINE_CATEGORY, ENGINE_CAPTION, ENGINE_MODEL, ENGINE_VERSION)
+READ_TAGS = (
+    FILE_TYPE,
+    SUBJECT,
+    DESCRIPTION,
+    HIERARCHY,
+    TAGS_LIST,
+    LAST_KEYWORD,
+    *ENGINE_TAGS,
+    "IPTC:all",
+    XP_KEYWORDS,
+    EXIF_DESCRIPTION,
+)
+IPTC_KEYWORD_BYTES = 64  # IPTC IIM limits: longer values are truncated by exiftool, so they go to XMP only
+IPTC_CAPTION_BYTES = 2000
+SLASH = "\u2215"  # stands for a '/' inside one level of a '/'-separated hierarchy
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class Keyword:
+    text: str
+    score: float | None = None
+    hierarchy: str | None = None
+
+
+@dataclass
+class Wanted:
+    """What the engine wants in the file, from the `tag` and `dedup` results."""
+
+    keywords: list[Keyword] = field(default_factory=list)
+    category: str | None = None
+    caption: str | None = None
+    model: str | None = None
+    tagged: bool = False  # a tag result exists: in `replace` mode, old engine keywords it lacks are removed
+
+    @property
+    def empty(self) -> bool:
+        return not (self.keywords or self.category or self.caption or self.tagged)
+
+
+@dataclass
+class Options:
+    mode: str = "merge"
+    hierarchy_root: str = "Image Engine"
+    digikam_tags: bool = False
+    version: str = ""
+    iptc: bool = True  # the target takes IPTC (JPEG, TIFF)
+    exif_text: bool = True  # EXIF XPKeywords / ImageDescription may be updated (kept in step where present)
+    create_exif_text: bool = False  # ... and created (the piexif fallback, for readers without XMP)
+
+
+@dataclass
+class Plan:
+    writes: dict[str, list[str]]  # tag -> complete new values ([] deletes the tag); only tags that change
+    keywords: list[str]  # every flat keyword the file will carry
+    engine_keywords: list[str]  # those the engine wrote (now or before)
+    absent: dict[str, set[str]]  # values that must be gone after the write (replace mode)
+    iptc_to_utf8: bool = False  # existing IPTC is not UTF-8: re-encode it while writing
+
+    @property
+    def fields(self) -> list[str]:
+        return sorted(self.writes)
+
+
+def clean_text(value: Any, multiline: bool = False) -> str:
+    """Text safe for XMP and IPTC: NFC, no control characters, single spaces (line breaks kept if `multiline`)."""
+    text = unicodedata.normalize("NFC", str(value))
+    text = _XML_INVALID.sub(" ", text)
+    if multiline:
+        lines = [" ".join(line.split()) for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+        return "\n".join(lines).strip()
+    return " ".join(text.split())
+
+
+def clean_existing(value: str) -> str:
+    """A value the file already has, changed as little as possible: only what XMP cannot hold goes."""
+    return _XML_INVALID.sub(" ", value).replace("\r", " ").replace("\n", " ").replace("\t", " ").strip()
+
+
+def clean_existing_path(value: str) -> str:
+    return "|".join(part.strip() for part in clean_existing(value).split("|") if part.strip())
+
+
+def clean_hierarchy(value: str | None) -> str | None:
+    if not value:
+        return None
+    parts = [clean_text(part) for part in str(value).split("|")]
+    parts = [part for part in parts if part]
+    return "|".join(parts) or None
+
+
+def wanted_from(tag: dict[str, Any], dedup: dict[str, Any], dedup_keyword: str) -> Wanted:
+    """Read the stage inputs (absent = empty): tag keywords/category/caption, and the duplicate keyword."""
+    wanted = Wanted(tagged=bool(tag))
+    for entry in tag.get("keywords") or []:
+        if isinstance(entry, str):
+            entry = {"keyword": entry}
+        text = clean_text(entry.get("keyword") or "")
+        if not text:
+            continue
+        score = entry.get("score")
+        wanted.keywords.append(
+            Keyword(
+                text, float(score) if isinstance(score, int | float) else None, clean_hierarchy(entry.get("hierarchy"))
+            )
+        )
+    wanted.category = clean_text(tag.get("category") or "") or None
+    wanted.caption = clean_text(tag.get("caption") or "", multiline=True) or None
+    model = tag.get("model") or tag.get("backend")
+    wanted.model = clean_text(model) if model else None
+    duplicate = dedup.get("group") is not None or dedup.get("duplicate_of")
+    if dedup.get("action") == "tag" and duplicate and not dedup.get("keeper"):
+        text = clean_text(dedup_keyword)
+        if text:
+            wanted.keywords.append(Keyword(text))
+    return wanted
+
+
+def fold(text: str) -> str:
+    """The comparison key: case-insensitive, and blind to Unicode composition (é vs e + combining accent)."""
+    return unicodedata.normalize("NFC", text).casefold()
+
+
+def unique(values: list[str]) -> list[str]:
+    """De-duplicated case-insensitively, first spelling and order kept."""
+    seen: set[str] = set()
+    result = []
+    for value in values:
+        key = fold(value)
+        if value and key not in seen:
+            seen.add(key)
+            result.append(value)
+    return result
+
+
+def parse_engine_entry(entry: str) -> tuple[str, float | None]:
+    """'dog=0.91' -> ('dog', 0.91); an entry without a numeric score is all keyword."""
+    text, sep, tail = entry.rpartition("=")
+    if sep and text:
+        try:
+            return text, float(tail)
+        except ValueError:
+            pass
+    return entry, None
+
+
+def engine_entry(text: str, score: float | None) -> str:
+    return text if score is None else f"{text}={score:.3f}"
+
+
+def _first(existing: dict[str, list[str]], tag: str) -> str:
+    values = existing.get(tag) or []
+    return values[0] if values else ""
+
+
+def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) -> Plan:
+    root = clean_hierarchy(options.hierarchy_root)
+    previous = dict(parse_engine_entry(e) for e in existing.get(ENGINE_KEYWORDS, []))
+    previous_keys = {fold(text) for text in previous}
+    previous_hierarchy = {fold(h) for h in existing.get(ENGINE_HIERARCHY, [])}
+    replace = options.mode == "replace" and wanted.tagged
+
+    wanted_paths: dict[str, str] = {}  # case-folded -> spelling
+    for keyword in wanted.keywords:
+        path = keyword.hierarchy or (f"{root}|Keywords|{keyword.text.replace('|', '/')}" if root else None)
+        if path:
+            wanted_paths.setdefault(fold(path), path)
+    if wanted.category and root:
+        path = f"{root}|Category|{wanted.category.replace('|', '/')}"
+        wanted_paths.setdefault(fold(path), path)
+
+    removed = {k for k in previous_keys if k not in {fold(w.text) for w in wanted.keywords}} if replace else set()
+    removed_paths = {h for h in previous_hierarchy if h not in wanted_paths} if replace else set()
+
+    user_paths = [
+        *existing.get(HIERARCHY, []),
+        *(_from_slashes(t) for t in existing.get(TAGS_LIST, [])),
+        *(_from_slashes(t) for t in existing.get(LAST_KEYWORD, [])),
+    ]
+    hierarchy = [h for h in unique([clean_existing_path(h) for h in user_paths]) if fold(h) not in removed_paths]
+    leaves = [h.rsplit("|", 1)[-1] for h in hierarchy if fold(h) not in previous_hierarchy]
+    flat_sources = [
+        *existing.get(SUBJECT, []),
+        *existing.get(IPTC_KEYWORDS, []),
+        *(k for value in existing.get(XP_KEYWORDS, []) for k in value.split(";")),
+        *leaves,
+    ]
+    keywords = [k for k in unique([clean_existing(k) for k in flat_sources]) if fold(k) not in removed]
+
+    engine: dict[str, str] = {} if replace else {fold(t): engine_entry(t, s) for t, s in previous.items()}
+    present = {fold(k) for k in keywords}
+    for keyword in wanted.keywords:
+        key = fold(keyword.text)
+        if key not in present:
+            keywords.append(keyword.text)
+            present.add(key)
+            engine[key] = engine_entry(keyword.text, keyword.score)
+        elif key in previous_keys:  # already there because the engine wrote it before: still ours
+            spelling = next(k for k in keywords if fold(k) == key)
+            engine[key] = engine_entry(spelling, keyword.score)
+    engine_hierarchy = (
+        [] if replace else [h for h in existing.get(ENGINE_HIERARCHY, []) if fold(h) not in removed_paths]
+    )
+    have_paths = {fold(h) for h in hierarchy}
+    for key, text in wanted_paths.items():
+        if key not in have_paths:
+            hierarchy.append(text)
+            have_paths.add(key)
+            engine_hierarchy.append(text)
+        elif key in previous_hierarchy and key not in {fold(h) for h in engine_hierarchy}:
+            engine_hierarchy.append(next(h for h in hierarchy if fold(h) == key))
+
+    writes: dict[str, list[str]] = {}
+    absent: dict[str, set[str]] = {}
+
+    def put(tag: str, values: list[str], create: bool = True) -> None:
+        current = existing.get(tag, [])
+        if not current and not create:
+            return
+        if unique(current) != values or len(current) != len(values):
+            writes[tag] = values
+
+    put(SUBJECT, keywords, create=bool(keywords))
+    put(HIERARCHY, hierarchy, create=bool(hierarchy))
+    if options.digikam_tags or TAGS_LIST in existing:
+        put(TAGS_LIST, [_tags_list(h) for h in hierarchy], create=bool(hierarchy) and options.digikam_tags)
+    put(LAST_KEYWORD, [_tags_list(h) for h in hierarchy], create=False)
+    iptc_keywords = [k for k in keywords if len(k.encode("utf-8")) <= IPTC_KEYWORD_BYTES]
+    if options.iptc:
+        put(IPTC_KEYWORDS, iptc_keywords, create=bool(iptc_keywords))
+    if options.exif_text:
+        joined = ";".join(keywords)
+        put(XP_KEYWORDS, [joined] if joined else [], create=bool(joined) and options.create_exif_text)
+
+    caption_writes, engine_caption = _caption(existing, wanted, replace, options)
+    for tag, values in caption_writes.items():
+        put(tag, values)
+
+    engine_values = {
+        ENGINE_KEYWORDS: sorted(engine.values(), key=fold),
+        ENGINE_HIERARCHY: engine_hierarchy,
+        ENGINE_CAPTION: [engine_caption] if engine_caption else [],
+        ENGINE_CATEGORY: [wanted.category]
+        if wanted.category
+        else ([] if replace else existing.get(ENGINE_CATEGORY, [])[:1]),
+    }
+    ours = any(engine_values.values())
+    engine_values[ENGINE_MODEL] = [wanted.model] if wanted.model else existing.get(ENGINE_MODEL, [])[:1]
+    engine_values[ENGINE_MODEL] = engine_values[ENGINE_MODEL] if ours else []
+    engine_values[ENGINE_VERSION] = [options.version] if ours and options.version else []
+    if writes or any(unique(existing.get(t, [])) != v for t, v in engine_values.items() if t != ENGINE_VERSION):
+        for tag, values in engine_values.items():
+            put(tag, values, create=bool(values))
+    charset = _first(existing, IPTC_CHARSET).upper().replace("-", "")
+    if any(tag.startswith("IPTC:") and values for tag, values in writes.items()) and charset != "UTF8":
+        writes[IPTC_CHARSET] = ["UTF8"]
+    if replace:
+        absent = {SUBJECT: removed, HIERARCHY: removed_paths}
+    return Plan(
+        writes=writes,
+        keywords=keywords,
+        engine_keywords=[parse_engine_entry(e)[0] for e in engine_values[ENGINE_KEYWORDS]],
+        absent=absent,
+        iptc_to_utf8=IPTC_CHARSET in writes and _latin1_iptc(existing),
+    )
+
+
+def _latin1_iptc(existing: dict[str, list[str]]) -> bool:
+    """The file's undeclared IPTC text is Latin-1 and must be re-encoded when it is declared UTF-8.
+
+    exiftool decodes undeclared IPTC as Latin-1. ASCII needs no conversion; text whose bytes are valid UTF-8 is
+    UTF-8 already (many tools write it without saying so), and converting it would double-encode it.
+    """
+    for tag, values in existing.items():
+        if not tag.startswith("IPTC:") or tag == IPTC_CHARSET:
+            continue
+        for value in values:
+            if value.isascii():
+                continue
+            try:
+                value.encode("latin-1").decode("utf-8")
+            except (UnicodeEncodeError, UnicodeDecodeError):
+                return True
+    return False
+
+
+def _tags_list(path: str) -> str:
+    """digiKam's TagsList (and Microsoft's LastKeywordXMP) use '/' between levels: one inside a level is escaped."""
+    return "/".join(part.replace("/", SLASH) for part in path.split("|"))
+
+
+def _from_slashes(path: str) -> str:
+    return "|".join(part.replace(SLASH, "/") for part in path.split("/"))
+
+
+def _caption(
+    existing: dict[str, list[str]], wanted: Wanted, replace: bool, options: Options
+) -> tuple[dict[str, list[str]], str | None]:
+    """The engine writes a caption where there is none, or replaces one it wrote itself; never the user's."""
+    current = _first(existing, DESCRIPTION) or _first(existing, IPTC_CAPTION)
+    previous = _first(existing, ENGINE_CAPTION)
+    ours = bool(current) and current == previous
+    if wanted.caption and (not current or ours):
+        new: str | None = wanted.caption
+    elif replace and ours and not wanted.caption:
+        new = ""
+    else:
+        return {}, previous if ours else None
+    writes = {DESCRIPTION: [new] if new else []}
+    if options.iptc:
+        fits = new is not None and len(new.encode("utf-8")) <= IPTC_CAPTION_BYTES
+        writes[IPTC_CAPTION] = [new] if new and fits else []
+    exif = _first(existing, EXIF_DESCRIPTION)
+    if options.exif_text and ((exif and exif == previous) or (options.create_exif_text and not exif.strip())):
+        writes[EXIF_DESCRIPTION] = [new] if new and new.isascii() else []  # EXIF ASCII: plain text only
+    return writes, new or None
+
+
+def verify(plan: Plan, readback: dict[str, list[str]]) -> list[str]:
+    """What the file does not say that the plan wrote (empty when the write took)."""
+    problems = []
+    for tag, values in plan.writes.items():
+        found = readback.get(tag, [])
+        if tag in (DESCRIPTION, IPTC_CAPTION, EXIF_DESCRIPTION, ENGINE_CAPTION) and values:
+            if not found or found[0] != values[0]:
+                problems.append(f"{tag} reads back {found[:1]!r}, not {values[0][:40]!r}")
+            continue
+        missing = [value for value in values if value not in found]
+        if missing:
+            problems.append(f"{tag} lacks {', '.join(repr(v) for v in missing[:5])}")
+        if not values and found:
+            problems.append(f"{tag} still has {found[:3]!r}")
+    for tag, gone in plan.absent.items():
+        left = [value for value in readback.get(tag, []) if fold(value) in gone]
+        if left:
+            problems.append(f"{tag} still has {', '.join(repr(v) for v in left[:5])}")
+    return problems

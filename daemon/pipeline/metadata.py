@@ -1,0 +1,288 @@
+"""The metadata stage: keywords, category and caption written into each photo (or its XMP sidecar), then verified.
+
+A batch costs three exiftool round trips (read, write, read back); a failed check puts the original back.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import daemon.store.metadata_records  # noqa: F401 - registers the recorder
+from daemon import __version__
+from daemon.config import MetadataConfig
+from daemon.errors import PermanentError, RetryableError, StageError, WaitingError
+from daemon.metadata import fallback, targets
+from daemon.metadata.guard import Guard
+from daemon.metadata.plan import FILE_TYPE, READ_TAGS, Options, Plan, Wanted, make_plan, verify, wanted_from
+from daemon.pipeline.base import Stage, WorkItem
+from daemon.tools.exiftool import ExifTool, ExifToolError, Outcome
+
+log = logging.getLogger("image_engine.metadata")
+JPEG_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe"})
+INSTALL_HINT = "install exiftool (Debian/Ubuntu: apt install libimage-exiftool-perl; macOS: brew install exiftool)"
+WAIT_FOR_EXIFTOOL = 600.0
+
+
+@dataclass
+class _Work:
+    index: int
+    item: WorkItem
+    wanted: Wanted
+    target: targets.Target | None = None
+    existing: dict[str, list[str]] | None = None
+    plan: Plan | None = None
+    guard: Guard | None = None
+    warnings: str = ""
+
+
+class MetadataStage(Stage):
+    name = "metadata"
+    pool = "files"
+
+    def __init__(self, config: MetadataConfig, dedup_keyword: str, scratch: Path):
+        self.config = config
+        self.dedup_keyword = dedup_keyword
+        self.scratch = scratch
+        self.batch_size = config.batch_size
+        self.tool = ExifTool(config.exiftool)
+        self._warned = False
+
+    def close(self) -> None:
+        self.tool.close()
+
+    def run_batch(self, items: list[WorkItem]) -> list[dict[str, Any] | BaseException]:
+        outcomes: list[dict[str, Any] | BaseException | None] = [None] * len(items)
+        work: list[_Work] = []
+        for index, item in enumerate(items):
+            wanted = wanted_from(item.result("tag"), item.result("dedup"), self.dedup_keyword)
+            if wanted.empty:
+                outcomes[index] = _result(item.path, [], verified=False, reason="no keywords, category or caption")
+            else:
+                work.append(_Work(index, item, wanted))
+        while work:  # items sharing one sidecar (photo.cr2 + photo.nef -> photo.xmp) go in separate rounds
+            round_, seen, later = [], set(), []
+            for entry in work:
+                try:
+                    entry.target = self.choose(entry.item.path)  # again each round: a sidecar may exist now
+                except StageError as exc:
+                    outcomes[entry.index] = exc
+                    continue
+                (later if entry.target.path in seen else round_).append(entry)
+                seen.add(entry.target.path)
+            self.write_round(round_, outcomes)
+            work = later
+        return [outcome if outcome is not None else RuntimeError("no outcome") for outcome in outcomes]
+
+    def choose(self, photo: Path) -> targets.Target:
+        return targets.choose(photo, self.config.sidecar_naming, self.config.sidecar_for_readonly)
+
+    def write_round(self, work: list[_Work], outcomes: list[Any]) -> None:
+        if not work:
+            return
+        if self.tool.path is not None:
+            try:
+                self.with_exiftool(work, outcomes)
+                return
+            except ExifToolError as exc:
+                self.warn_missing(str(exc))
+        else:
+            self.warn_missing(f"exiftool not found ({self.config.exiftool or 'exiftool on PATH'})")
+        for entry in work:
+            if outcomes[entry.index] is not None:
+                continue
+            try:
+                outcomes[entry.index] = self.without_exiftool(entry)
+            except Exception as exc:  # noqa: BLE001 - each item's error is its own
+                outcomes[entry.index] = exc
+
+    def warn_missing(self, why: str) -> None:
+        if not self._warned:
+            self._warned = True
+            log.warning(
+                "exiftool unavailable: JPEG metadata is written with piexif, other formats wait",
+                extra={"event": "exiftool_missing", "error": f"{why}; {INSTALL_HINT}"},
+            )
+
+    # --- with exiftool: one round trip per step for the whole batch ---
+
+    def with_exiftool(self, work: list[_Work], outcomes: list[Any]) -> None:
+        live = []
+        for entry in work:
+            try:
+                self.check(entry)
+                live.append(entry)
+            except StageError as exc:
+                outcomes[entry.index] = exc
+        reads = self.tool.read([path for e in live for path in e.target.reads], READ_TAGS)
+        position, planned = 0, []
+        for entry in live:
+            found, position = reads[position : position + len(entry.target.reads)], position + len(entry.target.reads)
+            try:
+                entry.existing = _merge_reads(entry, found)
+                entry.plan = make_plan(entry.existing, entry.wanted, self.options(entry))
+            except StageError as exc:
+                outcomes[entry.index] = exc
+                continue
+            if entry.plan.writes:
+                planned.append(entry)
+            else:
+                outcomes[entry.index] = self.success(entry, reason="already up to date")
+        commands = []
+        for entry in planned:
+            entry.guard = Guard(entry.target.path, self.scratch).protect()
+            commands.append(
+                targets.exiftool_command(entry.plan, entry.target, self.config.keep_mtime, self.config.backups)
+            )
+        written = []
+        try:
+            results = self.tool.run(commands)
+        except BaseException:
+            for entry in planned:
+                entry.guard.restore()
+            raise
+        for entry, outcome in zip(planned, results, strict=True):
+            error = _write_error(entry, outcome)
+            if error is not None:
+                entry.guard.restore()
+                outcomes[entry.index] = error
+            else:
+                entry.warnings = "; ".join(outcome.warnings)
+                written.append(entry)
+        try:
+            readbacks = self.tool.read_each(
+                [(entry.target.path, sorted(set(entry.plan.writes) | set(entry.plan.absent))) for entry in written]
+            )
+        except BaseException:
+            for entry in written:
+                entry.guard.restore()
+            raise
+        for entry, readback in zip(written, readbacks, strict=True):
+            problems = [readback.message] if isinstance(readback, Outcome) else verify(entry.plan, readback)
+            if problems:
+                entry.guard.restore()
+                said = f"; exiftool said: {entry.warnings}" if entry.warnings else ""
+                outcomes[entry.index] = PermanentError(
+                    f"{entry.target.path}: the metadata did not read back after writing ({'; '.join(problems[:3])})"
+                    f"{said}; the original is back, unchanged"
+                )
+                continue
+            entry.guard.release()
+            if self.config.keep_mtime and not entry.target.sidecar and entry.guard.mtime_ns is not None:
+                os.utime(entry.target.path, ns=(time.time_ns(), entry.guard.mtime_ns))  # exiftool -P keeps seconds
+            outcomes[entry.index] = self.success(entry, reason="written and verified")
+
+    def check(self, entry: _Work) -> None:
+        target = entry.target
+        if not target.sidecar and target.photo.suffix.lower() in JPEG_SUFFIXES:
+            damage = targets.jpeg_damage(target.photo)
+            if damage:
+                raise PermanentError(f"{target.photo} {damage}; metadata not written")
+        targets.clear_stale_temp(target.path)
+
+    def options(self, entry: _Work, exif_writable: bool = True, fallback_mode: bool = False) -> Options:
+        file_type = (entry.existing or {}).get(FILE_TYPE, [""])[0]
+        in_place = not entry.target.sidecar
+        return Options(
+            mode=self.config.mode,
+            hierarchy_root=self.config.hierarchy_root,
+            digikam_tags=self.config.digikam_tags,
+            version=__version__,
+            iptc=in_place and not fallback_mode and file_type in targets.IPTC_TYPES,
+            exif_text=in_place and exif_writable,
+            create_exif_text=fallback_mode and exif_writable,
+        )
+
+    def success(self, entry: _Work, reason: str) -> dict[str, Any]:
+        plan = entry.plan
+        result = _result(
+            entry.target.path,
+            plan.fields,
+            verified=True,
+            reason=reason if not entry.target.sidecar else f"{reason} (sidecar: {entry.target.why})",
+        )
+        result.update(sidecar=entry.target.sidecar, keywords=plan.keywords, engine_keywords=plan.engine_keywords)
+        if plan.writes and not entry.target.sidecar:
+            info = os.stat(entry.target.path)
+            result["stat"] = {"size": info.st_size, "mtime_ns": info.st_mtime_ns, "inode": info.st_ino}
+        return result
+
+    # --- without exiftool: JPEG through piexif and our own XMP segment; the rest waits ---
+
+    def without_exiftool(self, entry: _Work) -> dict[str, Any]:
+        target = entry.target
+        if target.sidecar or target.photo.suffix.lower() not in JPEG_SUFFIXES:
+            kind = f"the sidecar {target.path.name}" if target.sidecar else f"{target.photo.suffix} files"
+            raise WaitingError(
+                f"exiftool is not installed and is needed to write {kind}; {INSTALL_HINT}", WAIT_FOR_EXIFTOOL
+            )
+        self.check(entry)
+        data = target.photo.read_bytes()
+        try:
+            entry.existing, exif_writable = fallback.read(data)
+            entry.plan = make_plan(entry.existing, entry.wanted, self.options(entry, exif_writable, fallback_mode=True))
+            if not entry.plan.writes:
+                return self.success(entry, reason="already up to date")
+            new = fallback.apply(data, entry.plan.writes)
+            problems = verify(entry.plan, fallback.read(new)[0])
+        except fallback.FallbackError as exc:
+            raise WaitingError(f"{target.photo}: needs exiftool, {exc}; {INSTALL_HINT}", WAIT_FOR_EXIFTOOL) from None
+        if problems:
+            raise PermanentError(f"{target.photo}: the metadata did not read back ({'; '.join(problems)}); unchanged")
+        _replace_bytes(target.photo, new, self.config.keep_mtime, self.config.backups)
+        return self.success(entry, reason="written with piexif (exiftool not installed) and verified")
+
+
+def _merge_reads(entry: _Work, found: list[dict[str, list[str]] | Outcome]) -> dict[str, list[str]]:
+    """The union of what the photo and its sidecars say; a file exiftool cannot read fails the job."""
+    merged: dict[str, list[str]] = {}
+    for path, tags in zip(entry.target.reads, found, strict=True):
+        if isinstance(tags, Outcome):
+            raise PermanentError(f"exiftool cannot read {path}: {tags.message}")
+        if path != entry.target.photo and FILE_TYPE in tags:
+            tags = {key: values for key, values in tags.items() if key != FILE_TYPE}
+        for key, values in tags.items():
+            if key in merged:  # a second file (photo + sidecar): add only what the first did not say
+                values = [value for value in values if value not in merged[key]]
+            merged.setdefault(key, []).extend(values)
+    return merged
+
+
+def _write_error(entry: _Work, outcome: Outcome) -> StageError | None:
+    if outcome.status == 0 and not outcome.errors:
+        return None
+    message = f"exiftool could not write {entry.target.path}: {outcome.message}"
+    if outcome.status == -1:
+        return RetryableError(message)
+    if "no space" in outcome.message.lower() or "disk full" in outcome.message.lower():
+        return WaitingError(f"disk full: {message}; free some space", 60.0)
+    return PermanentError(message + "; the original is unchanged")
+
+
+def _replace_bytes(path: Path, data: bytes, keep_mtime: bool, backups: bool) -> None:
+    """Write `data` over `path` atomically (temp file beside it, then rename), keeping mode and mtime."""
+    before = os.stat(path)
+    temp = path.with_name(f".{path.name}.image-engine-tmp")
+    try:
+        with open(temp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        shutil.copymode(path, temp)
+        if keep_mtime:
+            os.utime(temp, ns=(before.st_atime_ns, before.st_mtime_ns))
+        backup = path.with_name(path.name + "_original")
+        if backups and not backup.exists():
+            os.link(path, backup)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _result(target: Path, written: list[str], verified: bool, reason: str) -> dict[str, Any]:
+    return {"written": written, "target": str(target), "keywords": [], "verified": verified, "reason": reason}

@@ -1,0 +1,75 @@
+"""The metadata stage inside the engine: its recorder makes the watcher's echo of our own write a no-op.
+
+The store test runs the real stage and the real completion transaction; the engine test needs the tag stage.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from daemon.pipeline.base import WorkItem
+from daemon.store import Store, queue
+from daemon.store.metadata_records import last_write
+from daemon.store.queue import FileStat
+from tests.metadata_support import copy, exif, keywords_of, make_stage, tag_result
+from tests.support import Engine, wait_for
+
+
+def file_stat(path: Path) -> FileStat:
+    info = os.stat(path)
+    return FileStat(info.st_size, info.st_mtime_ns, info.st_ino)
+
+
+def test_recorded_stat_makes_the_echo_of_our_write_unchanged(tmp_path: Path) -> None:
+    store = Store(tmp_path / "engine.db")
+    metadata = make_stage(tmp_path)
+    try:
+        photo = copy("labelled/felix_605.jpg", tmp_path / "photos")
+        assert queue.enqueue(store.conn, str(photo), str(photo.parent), file_stat(photo), "metadata") == "new"
+        [job] = queue.claim(store.conn, "test", ["metadata"], 1, 60)
+        results = {"tag": tag_result("cat", category="Pets")}
+        item = WorkItem(job=job, results=results.get, reduced_loader=lambda _: None)  # type: ignore[arg-type]
+        [outcome] = metadata.run_batch([item])
+        assert outcome["verified"] and "cat" in keywords_of(photo)
+        assert queue.complete(store.conn, job, outcome, 5.0, None, 60)
+
+        after = file_stat(photo)
+        row = store.conn.execute("SELECT size, mtime_ns, inode FROM files WHERE id = ?", (job.file_id,)).fetchone()
+        assert FileStat(*row) == after, "the recorder stored the stat of the rewritten file"
+        # The watcher (or a scan) now reports the file the engine just wrote: nothing is queued again.
+        assert queue.enqueue(store.conn, str(photo), str(photo.parent), after, "probe") == "unchanged"
+        assert store.conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 1
+        written = last_write(store.conn, job.file_id)
+        assert written["target"] == str(photo) and written["verified"] == 1
+        assert "cat" in json.loads(written["engine_keywords"])
+        # A user's own later edit is a real change and is queued.
+        os.system(f"exiftool -q -overwrite_original -XMP-dc:Subject+=mine '{photo}'")
+        assert queue.enqueue(store.conn, str(photo), str(photo.parent), file_stat(photo), "probe") == "changed"
+    finally:
+        metadata.close()
+        store.close()
+
+
+def test_engine_writes_keywords_into_an_in_place_folder_exactly_once(engine_factory) -> None:
+    engine: Engine = engine_factory("[tagging]\nenabled = true\n", start=False)  # rename stays off (tests.support)
+    engine.config.write_text(engine.config.read_text().replace('mode = "drop"', 'mode = "in-place"'))
+    engine.start()
+    photo = copy("labelled/felix_605.jpg", engine.drop)
+    wait_for(lambda: engine.job_states().get(str(photo)) == "done", 120, message="the photo is done")
+    written = exif(photo, "XMP-dc:Subject", "XMP-imageengine:all")
+    assert written["XMP-imageengine:ImageEngineKeywords"], written
+    engine_words = [entry.rsplit("=", 1)[0] for entry in written["XMP-imageengine:ImageEngineKeywords"]]
+    assert set(engine_words) <= set(written["XMP-dc:Subject"])
+
+    # A full reconcile compares every file with its recorded stat: the rewritten photo is not new or changed.
+    result = engine.cli("scan")
+    assert result.returncode == 0 and "0 new or changed" in result.stdout, result.stdout + result.stderr
+    jobs = engine.query(
+        "SELECT COUNT(*) AS n FROM jobs JOIN files ON files.id = jobs.file_id WHERE files.path = ?", (str(photo),)
+    )
+    runs = engine.query("SELECT COUNT(*) AS n FROM stage_runs WHERE stage = 'metadata'")
+    assert jobs[0]["n"] == 1 and runs[0]["n"] == 1
+    row = engine.query("SELECT size, mtime_ns, inode FROM files WHERE path = ?", (str(photo),))[0]
+    assert FileStat(row["size"], row["mtime_ns"], row["inode"]) == file_stat(photo)
