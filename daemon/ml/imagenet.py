@@ -14,7 +14,7 @@ import numpy as np
 
 from daemon.ml.base import Backend, ImagePrediction, LabelInfo, ModelMissing
 from daemon.ml.labels import imagenet_by_label, imagenet_classes
-from daemon.ml.preprocess import centre_crop, l2_normalise, stack
+from daemon.ml.preprocess import centre_crop, l2_normalise, map_images, stack
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -113,7 +113,7 @@ class ImagenetBackend(Backend):
 
         if self._model is None:
             raise RuntimeError("predict() before load()")
-        batch = stack([centre_crop(image, self.size) for image in images]).astype(np.float32)
+        batch = stack(map_images(lambda image: centre_crop(image, self.size), images)).astype(np.float32)
         batch = (batch - 127.0) / 128.0
         tensor = torch.from_numpy(batch.transpose(0, 3, 1, 2).copy()).to(self._device)
         if self._device == "cuda":

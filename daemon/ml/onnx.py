@@ -14,7 +14,7 @@ import numpy as np
 
 from daemon.ml.base import Backend, ImagePrediction, LabelInfo, ModelMissing
 from daemon.ml.labels import LabelSet, read_label_file
-from daemon.ml.preprocess import centre_crop, l2_normalise, pad_square, stack
+from daemon.ml.preprocess import centre_crop, l2_normalise, map_images, pad_square, stack
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -190,7 +190,7 @@ class OnnxBackend(Backend):
             raise RuntimeError("predict() before load()")
         order, mean, std, pad = PRESETS[self._preset]
         height, width = self._size
-        prepared = [pad_square(image, height) if pad else centre_crop(image, height) for image in images]
+        prepared = map_images(lambda image: pad_square(image, height) if pad else centre_crop(image, height), images)
         if width != height:
             prepared = [image.resize((width, height)) for image in prepared]
         batch = stack(prepared).astype(np.float32)

@@ -54,10 +54,10 @@ def fact_keywords(facts: dict[str, Any]) -> list[str]:
 
 
 def _sharpness(image: Image.Image) -> float:
-    if max(image.size) > SHARPNESS_SIDE:
-        image = image.copy()
-        image.thumbnail((SHARPNESS_SIDE, SHARPNESS_SIDE), Image.Resampling.BILINEAR)
-    grey = np.asarray(image.convert("L"), dtype=np.float32)
+    grey_image = image.convert("L")
+    if max(grey_image.size) > SHARPNESS_SIDE:
+        grey_image.thumbnail((SHARPNESS_SIDE, SHARPNESS_SIDE), Image.Resampling.BILINEAR)
+    grey = np.asarray(grey_image, dtype=np.float32)
     if min(grey.shape) < 3:
         return 0.0
     laplacian = 4 * grey[1:-1, 1:-1] - grey[:-2, 1:-1] - grey[2:, 1:-1] - grey[1:-1, :-2] - grey[1:-1, 2:]
@@ -81,7 +81,7 @@ def _orientation(size: tuple[int, int]) -> str:
 
 def dominant_colours(image: Image.Image, count: int = 3) -> list[str]:
     """Up to `count` colour names covering at least 5 % of the picture each, most common first."""
-    small = image.resize((COLOUR_SIDE, COLOUR_SIDE), Image.Resampling.BILINEAR)
+    small = image.resize((COLOUR_SIDE, COLOUR_SIDE), Image.Resampling.BILINEAR, reducing_gap=2.0)
     hsv = np.asarray(small.convert("HSV"), dtype=np.float32).reshape(-1, 3)
     hue, saturation, value = hsv[:, 0] * 360 / 255, hsv[:, 1] / 255, hsv[:, 2] / 255
     names = np.full(len(hsv), "", dtype=object)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from daemon.errors import WaitingError
 from daemon.ml.base import ModelMissing
+from daemon.ml.preprocess import map_images
 from daemon.ml.session import GpuMemoryExhausted, ModelSession
 from daemon.pipeline.base import Stage, WorkItem
 from daemon.pipeline.facts import fact_keywords, image_facts
@@ -43,10 +44,11 @@ class TagStage(Stage):
         ready: list[tuple[int, Any, dict[str, Any]]] = []
         for index, item in enumerate(items):
             try:
-                image = item.reduced()
-                ready.append((index, image, image_facts(image)))
+                ready.append((index, item.reduced(), {}))
             except Exception as exc:  # noqa: BLE001 - one unreadable copy fails that photo only
                 outcomes[index] = exc
+        facts = map_images(image_facts, [image for _, image, _ in ready])
+        ready = [(index, image, fact) for (index, image, _), fact in zip(ready, facts, strict=True)]
         if ready:
             predictions: list[Any] = []
             failure: WaitingError | None = None
