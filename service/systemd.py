@@ -348,7 +348,7 @@ class Installer:
             if text:
                 self.out(text)
             if result.returncode != 0 and not tolerate:
-                raise ServiceError(f"`{shell(command)}` failed with exit code {result.returncode}")
+                raise ServiceError(f"`{shell(command)}` failed with exit code {result.returncode}: {text}")
         return 0
 
 

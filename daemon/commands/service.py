@@ -82,6 +82,7 @@ def _systemd(args: argparse.Namespace) -> int:
     from service import ServiceError, systemd, venv_paths
 
     mode = systemd.Mode(scope=args.scope, account=args.account)
+    print_only = getattr(args, "print_only", False)
     config_file = _config_file(args)
     owner = None
     environ = dict(os.environ)
@@ -90,13 +91,17 @@ def _systemd(args: argparse.Namespace) -> int:
         if account is not None:
             owner = (account.pw_uid, account.pw_gid)
             environ = {**_account_env(account.pw_dir), "PATH": os.environ.get("PATH", "")}
-        elif not args.print_only:
-            raise ServiceError(
+        else:
+            problem = (
                 f"no account {args.account!r}: create it first, e.g. `sudo useradd --system --create-home "
                 f"--home-dir /var/lib/{args.account} --shell /usr/sbin/nologin {args.account}`, "
                 "and give it read access to the config file and write access to the photo folders"
             )
-        if os.geteuid() != 0 and not args.print_only and args.unit_dir is None and args.service_command != "status":
+            if args.service_command != "status":
+                if not print_only:
+                    raise ServiceError(problem)
+                print(f"image-engine: warning: {problem}", file=sys.stderr)
+        if os.geteuid() != 0 and not print_only and args.unit_dir is None and args.service_command != "status":
             raise ServiceError(f"--system writes to {systemd.SYSTEM_UNIT_DIR}: run it with sudo")
     with _environment(environ):
         # Paths as the service's account will see them (its HOME, no XDG variables under the system manager).
@@ -108,12 +113,12 @@ def _systemd(args: argparse.Namespace) -> int:
     installer = systemd.Installer(
         plan,
         booted=systemd.systemd_running(),
-        print_only=getattr(args, "print_only", False),
+        print_only=print_only,
         explicit_dir=args.unit_dir is not None,
     )
     if args.service_command == "install":
         code = installer.install(create_dirs=[config.data_dir, config.library.root], owner=owner)
-        if code == 0 and installer.touch_files and mode.scope == "user":
+        if code == 0 and installer.touch_files and installer.booted and mode.scope == "user":
             print("To start it at boot without logging in: sudo loginctl enable-linger " + _user_name())
         return code
     if args.service_command == "uninstall":
@@ -155,12 +160,13 @@ def _user_name() -> str:
 def _windows(args: argparse.Namespace) -> int:
     from service import venv_paths, windows
 
+    print_only = getattr(args, "print_only", False)
     config_file = _config_file(args)
     config: Config = load_config(config_file)
     paths = venv_paths(config_file, args.executable)
     out_dir = args.out or (config.data_dir / "service")
     if args.service_command == "install":
-        return windows.install(paths, config, use_winsw=args.winsw, out_dir=out_dir, print_only=args.print_only)
+        return windows.install(paths, config, use_winsw=args.winsw, out_dir=out_dir, print_only=print_only)
     if args.service_command == "uninstall":
-        return windows.uninstall(use_winsw=args.winsw, out_dir=out_dir, print_only=args.print_only)
+        return windows.uninstall(use_winsw=args.winsw, out_dir=out_dir, print_only=print_only)
     return windows.status()
