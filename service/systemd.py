@@ -122,7 +122,7 @@ def render_unit(config: Config, paths: ServicePaths, mode: Mode) -> str:
         ("The whole file system is read-only ...", "ProtectSystem=strict"),
         ("... home folders too (the config file and the venv are only read) ...", "ProtectHome=read-only"),
         ("... except the data folder, the library, every watched folder (renames and metadata writes happen", ""),
-        ('there) and model caches. A folder missing at start ("-") stays read-only until a restart.', ""),
+        ('there) and model caches. A folder missing at start ("-") is skipped: restart once it exists.', ""),
         ("", f"ReadWritePaths={' '.join(rw)}"),
         _private_tmp(writable_paths(config)),
         ("Mounts made inside the service stay inside it.", "PrivateMounts=yes"),

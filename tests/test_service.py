@@ -168,10 +168,15 @@ def test_without_systemd_install_prints_unit_and_commands_and_writes_nothing(tmp
     assert tree(tmp_path) == before
 
 
-def test_print_only_needs_a_config_file(tmp_path: Path) -> None:
+def test_install_needs_a_config_file_uninstall_and_status_do_not(tmp_path: Path) -> None:
     (tmp_path / "home").mkdir()
     result = run_cli(tmp_path, "service", "install", "--print")
     assert result.returncode == 1 and "needs a config file" in result.stderr
+    uninstall = run_cli(tmp_path, "service", "uninstall", "--print")
+    assert uninstall.returncode == 0 and "systemctl --user disable --now image-engine.service" in uninstall.stdout
+    if not sd.systemd_running():
+        status = run_cli(tmp_path, "service", "status")
+        assert status.returncode == 3 and "not installed" in status.stdout
 
 
 def test_injected_unit_dir_round_trip_writes_then_removes_only_the_unit(tmp_path: Path) -> None:

@@ -79,10 +79,40 @@ def _config_file(args: argparse.Namespace) -> Path:
 
 
 def _systemd(args: argparse.Namespace) -> int:
-    from service import ServiceError, systemd, venv_paths
+    """install renders the unit from the config; uninstall and status only need where the unit lives, so they
+    work without a config (and after it was deleted)."""
+    from service import systemd
 
     mode = systemd.Mode(scope=args.scope, account=args.account)
     print_only = getattr(args, "print_only", False)
+    booted = systemd.systemd_running()
+    if args.service_command != "install":
+        plan = systemd.Plan((args.unit_dir or systemd.unit_dir(mode)) / systemd.UNIT_NAME, "", mode)
+        installer = systemd.Installer(plan, booted, print_only=print_only, explicit_dir=args.unit_dir is not None)
+        return installer.uninstall() if args.service_command == "uninstall" else installer.status()
+    config, owner, caches = _load_as_service_account(args, mode, print_only)
+    mode = systemd.Mode(scope=mode.scope, account=mode.account, extra_writable=caches)
+    plan = systemd.make_plan(config, _paths(args), mode, args.unit_dir)
+    installer = systemd.Installer(plan, booted, print_only=print_only, explicit_dir=args.unit_dir is not None)
+    code = installer.install(create_dirs=[config.data_dir, config.library.root], owner=owner)
+    if code == 0 and installer.touch_files and booted and mode.scope == "user":
+        print("To start it at boot without logging in: sudo loginctl enable-linger " + _user_name())
+    return code
+
+
+def _paths(args: argparse.Namespace) -> Any:
+    from service import venv_paths
+
+    return venv_paths(_config_file(args), args.executable)
+
+
+def _load_as_service_account(
+    args: argparse.Namespace, mode: Any, print_only: bool
+) -> tuple[Config, tuple[int, int] | None, tuple[Path, ...]]:
+    """The config as the service will see it: under --system, with the account's HOME and no XDG variables
+    (what the system manager gives a service), so `~` and the default data folder are the account's."""
+    from service import ServiceError, systemd
+
     config_file = _config_file(args)
     owner = None
     environ = dict(os.environ)
@@ -90,40 +120,20 @@ def _systemd(args: argparse.Namespace) -> int:
         account = _account(args.account)
         if account is not None:
             owner = (account.pw_uid, account.pw_gid)
-            environ = {**_account_env(account.pw_dir), "PATH": os.environ.get("PATH", "")}
+            environ = {"HOME": account.pw_dir, "PATH": os.environ.get("PATH", "")}
         else:
             problem = (
                 f"no account {args.account!r}: create it first, e.g. `sudo useradd --system --create-home "
                 f"--home-dir /var/lib/{args.account} --shell /usr/sbin/nologin {args.account}`, "
-                "and give it read access to the config file and write access to the photo folders"
+                "and give it read access to the config file and the venv, and write access to the photo folders"
             )
-            if args.service_command != "status":
-                if not print_only:
-                    raise ServiceError(problem)
-                print(f"image-engine: warning: {problem}", file=sys.stderr)
-        if os.geteuid() != 0 and not print_only and args.unit_dir is None and args.service_command != "status":
+            if not print_only:
+                raise ServiceError(problem)
+            print(f"image-engine: warning: {problem}", file=sys.stderr)
+        if os.geteuid() != 0 and not print_only and args.unit_dir is None:
             raise ServiceError(f"--system writes to {systemd.SYSTEM_UNIT_DIR}: run it with sudo")
     with _environment(environ):
-        # Paths as the service's account will see them (its HOME, no XDG variables under the system manager).
-        config = load_config(config_file)
-        caches = tuple(systemd.model_cache_paths())
-    mode = systemd.Mode(scope=mode.scope, account=mode.account, extra_writable=caches)
-    paths = venv_paths(config_file, args.executable)
-    plan = systemd.make_plan(config, paths, mode, args.unit_dir)
-    installer = systemd.Installer(
-        plan,
-        booted=systemd.systemd_running(),
-        print_only=print_only,
-        explicit_dir=args.unit_dir is not None,
-    )
-    if args.service_command == "install":
-        code = installer.install(create_dirs=[config.data_dir, config.library.root], owner=owner)
-        if code == 0 and installer.touch_files and installer.booted and mode.scope == "user":
-            print("To start it at boot without logging in: sudo loginctl enable-linger " + _user_name())
-        return code
-    if args.service_command == "uninstall":
-        return installer.uninstall()
-    return installer.status()
+        return load_config(config_file), owner, tuple(systemd.model_cache_paths())
 
 
 def _account(name: str) -> Any:
@@ -133,10 +143,6 @@ def _account(name: str) -> Any:
         return pwd.getpwnam(name)
     except KeyError:
         return None
-
-
-def _account_env(home: str) -> dict[str, str]:
-    return {"HOME": home}
 
 
 @contextlib.contextmanager
@@ -158,15 +164,17 @@ def _user_name() -> str:
 
 
 def _windows(args: argparse.Namespace) -> int:
-    from service import venv_paths, windows
+    """pywin32 by default, WinSW with --winsw (or when pywin32 is missing). Only install and a WinSW uninstall
+    (which needs the XML's folder) read the config."""
+    from service import windows
 
     print_only = getattr(args, "print_only", False)
-    config_file = _config_file(args)
-    config: Config = load_config(config_file)
-    paths = venv_paths(config_file, args.executable)
+    if args.service_command == "status":
+        return windows.status()
+    if args.service_command == "uninstall" and (not args.winsw or args.out):
+        return windows.uninstall(use_winsw=args.winsw, out_dir=args.out or Path("."), print_only=print_only)
+    config = load_config(_config_file(args))
     out_dir = args.out or (config.data_dir / "service")
-    if args.service_command == "install":
-        return windows.install(paths, config, use_winsw=args.winsw, out_dir=out_dir, print_only=print_only)
     if args.service_command == "uninstall":
-        return windows.uninstall(use_winsw=args.winsw, out_dir=out_dir, print_only=print_only)
-    return windows.status()
+        return windows.uninstall(use_winsw=True, out_dir=out_dir, print_only=print_only)
+    return windows.install(_paths(args), config, use_winsw=args.winsw, out_dir=out_dir, print_only=print_only)
