@@ -59,12 +59,9 @@ def render_unit(config: Config, paths: ServicePaths, mode: Mode) -> str:
     user = mode.scope == "user"
     ctl = "systemctl --user" if user else "systemctl"
     exec_start = " ".join([_exec_path(paths.executable), *(_quote(arg, exec_arg=True) for arg in paths.run_args)])
-    data = Path(os.path.abspath(config.data_dir))
-    # The data folder must exist (install creates it); the others may be missing at start (an unmounted share,
-    # a drop folder not made yet, a model cache): the "-" prefix skips those instead of failing the start.
-    rw = [_quote(str(data))] + [
-        _quote(f"-{path}") for path in [*writable_paths(config), *mode.extra_writable] if path != data
-    ]
+    # "-": a folder missing at start (an unmounted share, a deleted data folder) is skipped instead of failing the
+    # whole sandbox with the cryptic 226/NAMESPACE; the engine then names the folder it cannot create.
+    rw = [_quote(f"-{path}") for path in [*writable_paths(config), *mode.extra_writable]]
     unit: list[tuple[str, str]] = [
         ("", "[Unit]"),
         ("", f"Description={DESCRIPTION}"),

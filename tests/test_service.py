@@ -84,7 +84,7 @@ def test_unit_passes_systemd_analyze_verify_without_a_word(tmp_path: Path, scope
     assert "Type=notify" in text and "NotifyAccess=main" in text and "WatchdogSec=30" in text
     rw = next(line for line in text.splitlines() if line.startswith("ReadWritePaths="))
     assert rw == (
-        'ReadWritePaths=/home/ann/.local/share/image-engine -/home/ann/Pictures/Drop -/home/ann/Pictures/Library "-/mnt/nas/photos 100%%"'
+        'ReadWritePaths=-/home/ann/.local/share/image-engine -/home/ann/Pictures/Drop -/home/ann/Pictures/Library "-/mnt/nas/photos 100%%"'
     )
     assert ("PrivateUsers=yes" in text) == (scope == "user")
     assert ("User=image-engine" in text) == (scope == "system")
