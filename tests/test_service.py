@@ -3,6 +3,7 @@ the real engine, a real systemd user manager running the unit, and the Windows d
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -11,8 +12,10 @@ import socket
 import subprocess
 import sys
 import threading
+import types
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path, PureWindowsPath
 
 import pytest
@@ -450,24 +453,81 @@ def test_windows_service_warns_when_paths_would_move_to_the_system_profile(tmp_p
     assert "systemprofile" in windows.profile_warnings(config, ["watch"])[0]
 
 
-def test_service_host_maps_stop_pause_and_continue_onto_the_engine(tmp_path: Path) -> None:
-    """The platform-free core of the Windows service, with the real engine in this process."""
-    config = write_config(tmp_path)
-    host = windows.EngineHost(config)
-    result: list[int] = []
-    thread = threading.Thread(target=lambda: result.append(host.run()), name="service-host")
-    thread.start()
+@pytest.fixture
+def pywin32_service(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[type, list[int]]]:
+    """service.windows re-imported against stand-ins for pywin32 (no Windows here): the Service Control Manager's
+    side is a list of reported states; the service class, EngineHost and the engine are the real ones."""
+    reported: list[int] = []
+    win32service = types.ModuleType("win32service")
+    states = ["STOPPED", "START_PENDING", "STOP_PENDING", "RUNNING", "CONTINUE_PENDING", "PAUSE_PENDING", "PAUSED"]
+    for value, name in enumerate(states, start=1):  # the SERVICE_* values of winsvc.h
+        setattr(win32service, f"SERVICE_{name}", value)
+
+    class ServiceFramework:
+        def __init__(self, args: list[str]) -> None:
+            self.args = args
+
+        def ReportServiceStatus(self, status: int, waitHint: int = 5000, **codes: int) -> None:  # noqa: N802, N803
+            reported.append(status)
+
+    win32serviceutil = types.ModuleType("win32serviceutil")
+    win32serviceutil.ServiceFramework = ServiceFramework
+    config = str(write_config(tmp_path))
+    win32serviceutil.GetServiceCustomOption = lambda name, option, default=None: (
+        config if (name, option) == ("ImageEngine", "config") else default
+    )
+    servicemanager = types.ModuleType("servicemanager")
+    servicemanager.LogInfoMsg = servicemanager.LogErrorMsg = lambda message: None
+    with monkeypatch.context() as patch:
+        for module in (win32service, win32serviceutil, servicemanager):
+            patch.setitem(sys.modules, module.__name__, module)
+        importlib.reload(windows)
+        try:
+            yield windows.ImageEngineService, reported
+        finally:
+            patch.undo()
+            importlib.reload(windows)
+            vars(windows).pop("ImageEngineService", None)  # reload keeps names the stand-in run defined
+
+
+def test_windows_service_maps_stop_pause_and_continue_onto_the_engine(
+    pywin32_service: tuple[type, list[int]], tmp_path: Path
+) -> None:
+    service_class, reported = pywin32_service
+    paused, running, stop_pending = 7, 4, 3
+    client = Engine(tmp_path, tmp_path / "config.toml")
+
+    def start() -> tuple[object, threading.Thread]:
+        service = service_class(["ImageEngine"])
+        thread = threading.Thread(target=service.SvcDoRun, name="svc-do-run")
+        thread.start()
+        assert service.host.started.wait(30), "engine did not start"
+        return service, thread
+
+    service, thread = start()
     try:
-        assert host.started.wait(30), "engine did not start"
-        client = Engine(tmp_path, config)
-        assert host.pause() and client.status()["state"] == "paused"
-        assert host.resume() and client.status()["state"] == "running"
+        service.SvcPause()
+        assert reported[-1] == paused and client.status()["state"] == "paused"
+        service.SvcContinue()
+        assert reported[-1] == running and client.status()["state"] == "running"
+        service.SvcPause()
     finally:
-        host.stop()
+        service.SvcStop()
         thread.join(30)
-    assert result == [0] and not thread.is_alive()
-    assert not host.pause()  # after stop: nothing to pause
+    assert not thread.is_alive() and stop_pending in reported
     assert not (tmp_path / "data" / "control.json").exists()
+
+    reported.clear()
+    service, thread = start()  # the engine's pause survives the restart, and the SCM is told so
+    try:
+        wait_for(lambda: paused in reported, 10, message="SERVICE_PAUSED reported at start")
+        assert client.status()["state"] == "paused"
+        service.SvcContinue()
+        assert client.status()["state"] == "running"
+    finally:
+        service.SvcShutdown()
+        thread.join(30)
+    assert not thread.is_alive()
 
 
 @pytest.mark.skipif(os.name == "nt", reason="the Linux side of the command")
