@@ -109,7 +109,12 @@ class App:
             },
         )
 
-    def run(self, stop: threading.Event, on_ready: Callable[[], None] | None = None) -> None:
+    def run(
+        self,
+        stop: threading.Event,
+        on_ready: Callable[[], None] | None = None,
+        on_stopping: Callable[[], None] | None = None,
+    ) -> None:
         self.start()
         if on_ready:
             on_ready()
@@ -119,6 +124,8 @@ class App:
                 for ticker in self.tickers:
                     ticker(self)
         finally:
+            if on_stopping:
+                on_stopping()
             self.shutdown()
 
     def shutdown(self, timeout: float = 10.0) -> None:

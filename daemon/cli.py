@@ -124,16 +124,7 @@ def config_check(args: argparse.Namespace) -> int:
 
 @command("run")
 def run(args: argparse.Namespace) -> int:
-    from daemon.app import App
-    from daemon.logs import setup_logging
-    from daemon.runlock import RunLock
-
     config = get_config(args)
-    setup_logging(config.log_path, config.log.level, config.log.max_bytes, config.log.backups)
-    lock = RunLock(config.data_dir / "engine.lock")
-    if not lock.acquire():
-        print(f"image-engine: another engine is already running with data folder {config.data_dir}", file=sys.stderr)
-        return EXIT_RUNTIME
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -141,11 +132,32 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    return serve(config, stop)
+
+
+def serve(config: Config, stop: threading.Event, on_started: Callable[[Any], None] | None = None) -> int:
+    """The engine until `stop` is set: `image-engine run`, and the Windows service, both run exactly this.
+
+    `on_started(app)` is called once the engine is up (the Windows service keeps the App for pause/continue).
+    Under systemd (NOTIFY_SOCKET set) it reports READY, STATUS lines, watchdog pings and STOPPING.
+    """
+    from daemon import notify
+    from daemon.app import App
+    from daemon.logs import setup_logging
+    from daemon.runlock import RunLock
+
+    setup_logging(config.log_path, config.log.level, config.log.max_bytes, config.log.backups)
+    lock = RunLock(config.data_dir / "engine.lock")
+    if not lock.acquire():
+        print(f"image-engine: another engine is already running with data folder {config.data_dir}", file=sys.stderr)
+        return EXIT_RUNTIME
     try:
         app = App(config)
     except OSError as exc:
+        lock.release()
         print(f"image-engine: cannot start: {exc}", file=sys.stderr)
         return EXIT_RUNTIME
+    notifier = notify.attach(app)
 
     def ready() -> None:
         print(f"Image Engine {app.status().version} running (config: {config.source or 'defaults'})", file=sys.stderr)
@@ -155,10 +167,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"  library: {config.library.root}", file=sys.stderr)
         print(f"  log: {config.log_path}", file=sys.stderr)
         print(f"  control API: 127.0.0.1:{app.server.port} (token in {config.token_path})", file=sys.stderr)
+        if on_started:
+            on_started(app)
+        if notifier:
+            notifier.ready(notify.status_line(app.status().jobs, app.control.paused))
 
     try:
-        app.run(stop, on_ready=ready)
+        app.run(stop, on_ready=ready, on_stopping=notifier.stopping if notifier else None)
     finally:
+        if notifier:
+            notifier.close()
         lock.release()
     return 0
 
