@@ -39,7 +39,7 @@ class App:
             os.chmod(config.data_dir, 0o700)
         self.store = Store(config.db_path)
         self.control = Control(paused=settings.get(self.store.conn, "paused") == "1")
-        self.pipeline: Pipeline = build_pipeline(config)
+        self.pipeline: Pipeline = build_pipeline(config, self.store)
         self.intake = Intake(
             self.store,
             self.pipeline.first,
@@ -60,8 +60,9 @@ class App:
 
     def routes(self) -> dict[tuple[str, str], Handler]:
         from daemon.control.api import core_routes
+        from daemon.control.dedup_api import dedup_routes
 
-        return core_routes(self)
+        return {**core_routes(self), **dedup_routes(self)}
 
     def worker_counts(self) -> dict[str, int]:
         return {"cpu": self.config.engine.workers}

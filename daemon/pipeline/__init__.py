@@ -7,9 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from daemon.config import Config
 from daemon.pipeline.base import Stage
+
+if TYPE_CHECKING:
+    from daemon.store import Store
 
 Gate = Callable[[Stage], "str | None"]
 
@@ -56,7 +60,8 @@ class Pipeline:
             stage.close()
 
 
-def build_pipeline(config: Config) -> Pipeline:
+def build_pipeline(config: Config, store: Store | None = None) -> Pipeline:
+    """The stages in flow order; stages that read the store (dedup) are left out when no store is given."""
     from daemon.pipeline.hashing import HashStage
     from daemon.pipeline.probe import ProbeStage
 
@@ -65,4 +70,8 @@ def build_pipeline(config: Config) -> Pipeline:
         HashStage(),
     ]
     # Order of the later stages: tag (pool "gpu"), dedup (pool "dedup"), rename and metadata (pool "files").
+    if config.dedup.enabled and store is not None:
+        from daemon.pipeline.dedup import DedupStage
+
+        stages.append(DedupStage(config.dedup, store))
     return Pipeline(stages)
