@@ -202,8 +202,15 @@ class Plan:
         return None if group_id is None else self.groups[group_id]
 
 
-def components(members: Iterable[int], links: Iterable[Link], distinct: set[tuple[int, int]]) -> list[set[int]]:
-    """Connected groups, strongest links first; a link that would put two files marked distinct together is skipped."""
+def components(
+    members: Iterable[int],
+    links: Iterable[Link],
+    distinct: set[tuple[int, int]],
+    facts: dict[int, Facts] | None = None,
+) -> list[set[int]]:
+    """Connected groups, strongest links first. A link is skipped when it would put together two files marked
+    distinct, or two files with different camera capture times (a burst frame linked through a copy that lost its
+    EXIF must not join the other frame's group: one picture has one capture time)."""
     parent = {member: member for member in members}
     sets = {member: {member} for member in parent}
 
@@ -213,6 +220,11 @@ def components(members: Iterable[int], links: Iterable[Link], distinct: set[tupl
             x = parent[x]
         return x
 
+    def apart(x: int, y: int) -> bool:
+        if pair(x, y) in distinct:
+            return True
+        return facts is not None and x in facts and y in facts and capture_gap(facts[x], facts[y]) is not None
+
     for link in sorted(links, key=Link.strength):
         if link.a not in parent or link.b not in parent:
             continue
@@ -220,7 +232,7 @@ def components(members: Iterable[int], links: Iterable[Link], distinct: set[tupl
         if first == second:
             continue
         small, large = (first, second) if len(sets[first]) <= len(sets[second]) else (second, first)
-        if any(pair(x, y) in distinct for x in sets[small] for y in sets[large]):
+        if any(apart(x, y) for x in sets[small] for y in sets[large]):
             continue
         parent[small] = large
         sets[large] |= sets.pop(small)
@@ -232,7 +244,7 @@ def plan(facts: dict[int, Facts], links: Iterable[Link], distinct: set[tuple[int
     rules = list(rules)
     present = [file_id for file_id, fact in facts.items() if fact.present]
     result = Plan(membership=dict.fromkeys(facts))
-    for component in components(present, links, distinct):
+    for component in components(present, links, distinct, facts):
         if len(component) < 2:
             continue
         members = sorted(component)
