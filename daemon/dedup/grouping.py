@@ -272,13 +272,24 @@ def keeper_key(fact: Facts, rules: list[str]) -> tuple:
 
 
 def choose_keeper(members: list[Facts], rules: list[str]) -> tuple[int, str]:
-    """The copy to keep by the rule list, and why in words (the first rule that set it apart from the next best)."""
+    """The copy to keep by the rule list, and why in words: the first rule that set it apart from the next best
+    copy that is not byte-identical to it (identical copies only differ in when the engine saw them)."""
     ranked = sorted(members, key=lambda fact: keeper_key(fact, rules))
-    best, runner_up = ranked[0], ranked[1]
-    for rule in rules:
-        if keeper_key(best, [rule])[0] != keeper_key(runner_up, [rule])[0]:
-            return best.id, _why(rule, best, runner_up)
-    return best.id, "first seen (the copies are otherwise equal)"
+    best = ranked[0]
+    twins = [fact for fact in ranked[1:] if best.sha256 and fact.sha256 == best.sha256]
+    others = [fact for fact in ranked[1:] if fact not in twins]
+    reason = "first seen (the copies are otherwise equal)"
+    if others:
+        runner_up = others[0]
+        for rule in rules:
+            if keeper_key(best, [rule])[0] != keeper_key(runner_up, [rule])[0]:
+                reason = _why(rule, best, runner_up)
+                break
+        if twins:
+            reason += "; of its identical copies, the first seen"
+    elif twins:
+        reason = "first seen of identical copies"
+    return best.id, reason
 
 
 def _why(rule: str, best: Facts, other: Facts) -> str:

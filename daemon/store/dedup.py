@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from daemon.dedup.grouping import KEEPER_RULES, MIN_SIDE, Facts, Link, Plan, pair, plan
+from daemon.dedup.grouping import KEEPER_RULES, MIN_SIDE, Facts, Link, Plan, choose_keeper, pair, plan
 from daemon.errors import StoreError
 from daemon.store.records import recorder, unsigned64
 
@@ -209,11 +209,17 @@ def record_dedup(conn: sqlite3.Connection, job: Job, data: dict[str, Any]) -> No
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [(x.a, x.b, x.kind, x.phash, x.dhash, x.similarity, x.rotation, now) for x in new_links],
     )
-    write_plan(conn, new_plan, known)
+    write_plan(conn, new_plan, known, rules, newcomer=job.file_id)
 
 
-def write_plan(conn: sqlite3.Connection, new_plan: Plan, known: dict[int, Facts]) -> None:
-    """Replace the groups of the planned files by the plan; keeper changes are kept as history."""
+def write_plan(
+    conn: sqlite3.Connection, new_plan: Plan, known: dict[int, Facts], rules: list[str], newcomer: int | None = None
+) -> None:
+    """Replace the groups of the planned files by the plan; keeper changes are kept as history.
+
+    With a `newcomer` (the file just judged), the keeper before is the one its group would have without it: a
+    bigger copy arriving beside a photo that was alone is a change of keeper too.
+    """
     now = time.time()
     affected = list(new_plan.membership)
     before = groups_of(conn, affected)
@@ -225,8 +231,12 @@ def write_plan(conn: sqlite3.Connection, new_plan: Plan, known: dict[int, Facts]
     stale = set(before.values()) - set(new_plan.groups)
     _in(conn, "DELETE FROM dedup_groups WHERE id IN ({ids})", stale)
     for group in new_plan.groups.values():
-        previous = [old_keepers[before[m]] for m in group.members if m in before and before[m] in old_keepers]
-        kept_before = [keeper for keeper in previous if keeper in group.members]
+        if newcomer in group.members:
+            rest = [known[m] for m in group.members if m != newcomer]
+            kept_before = [choose_keeper(rest, rules)[0] if len(rest) > 1 else rest[0].id]
+        else:
+            previous = [old_keepers[before[m]] for m in group.members if m in before and before[m] in old_keepers]
+            kept_before = [keeper for keeper in previous if keeper in group.members]
         if kept_before and group.keeper not in kept_before:
             old = max(set(kept_before), key=kept_before.count)
             conn.execute(

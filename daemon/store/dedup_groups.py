@@ -141,8 +141,9 @@ def mark_distinct(conn: sqlite3.Connection, group_ids: list[int], file_ids: list
             "INSERT OR IGNORE INTO dedup_distinct (a, b, decided_at) VALUES (?, ?, ?)", [(a, b, now) for a, b in pairs]
         )
         seeds = {file_id for p in pairs for file_id in p}
-        new_plan, known, _ = dedup.replan(conn, seeds, dedup.keeper_rules(conn))
-        dedup.write_plan(conn, new_plan, known)
+        rules = dedup.keeper_rules(conn)
+        new_plan, known, _ = dedup.replan(conn, seeds, rules)
+        dedup.write_plan(conn, new_plan, known, rules)
     return {"pairs": len(pairs), "groups": sorted({g for f, g in new_plan.membership.items() if f in seeds and g})}
 
 
