@@ -30,7 +30,7 @@ def brute(ids: np.ndarray, values: np.ndarray, query: int, radius: int) -> list[
 @pytest.mark.parametrize("radius", [0, 1, 3, 4, 7, 8, 10, 11, 14, 16])
 def test_query_finds_exactly_what_brute_force_finds(radius: int) -> None:
     ids, values = random_hashes(20_000, seed=radius, planted=2_000)
-    index = HashIndex(ids, values)
+    index = HashIndex(ids, values, scan_below=0)  # always probe the bands (small indexes are scanned by default)
     rng = np.random.default_rng(100 + radius)
     queries = [int(v) for v in values[:150]]  # these have planted neighbours at 0-14 bits
     queries += [int(v) for v in rng.integers(0, 2**64, size=50, dtype=np.uint64)]  # and these mostly none
@@ -45,7 +45,7 @@ def test_query_finds_exactly_what_brute_force_finds(radius: int) -> None:
 
 def test_added_replaced_and_removed_entries_are_answered_like_brute_force() -> None:
     ids, values = random_hashes(5_000, seed=7, planted=500)
-    index = HashIndex(ids[:4000], values[:4000])
+    index = HashIndex(ids[:4000], values[:4000], scan_below=0)
     for entry_id, value in zip(ids[4000:].tolist(), values[4000:].tolist(), strict=True):
         index.add(entry_id, value)  # 1000 adds: some go to the delta, the rest trigger a compaction
     live_ids, live_values = ids.copy(), values.copy()
@@ -79,6 +79,13 @@ def test_pairs_are_every_pair_within_the_radius_once() -> None:
     assert len(got) == len(set(got)), "each pair once"
     assert set(got) == expected
     assert len(expected) > 100
+
+
+def test_a_small_index_scans_and_answers_the_same() -> None:
+    ids, values = random_hashes(4_000, seed=3, planted=400)
+    scanned, probed = HashIndex(ids, values), HashIndex(ids, values, scan_below=0)
+    for query in values[:300].tolist():
+        assert scanned.query(query, 10) == probed.query(query, 10) == brute(ids, values, query, 10)
 
 
 def test_an_empty_index_answers_nothing_and_grows() -> None:
