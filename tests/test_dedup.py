@@ -220,3 +220,14 @@ def test_bad_dedup_settings_name_the_key() -> None:
     text = str(caught.value)
     for expected in ("dedup.phash_distance", "dedup.keeper[1]", "dedup.folder", "dedup.embedding_similarity"):
         assert f"my.toml: {expected}" in text
+
+
+def test_the_example_config_documents_the_dedup_defaults() -> None:
+    from daemon.config import load_config
+    from tests.support import REPO
+
+    text = (REPO / "config.example.toml").read_text(encoding="utf-8")
+    section = text.split("[dedup]", 1)[1].split("\n[", 1)[0]
+    assert load_config(REPO / "config.example.toml").dedup == DedupConfig()
+    for key in DedupConfig.__dataclass_fields__:
+        assert f"\n{key} = " in section, f"[dedup] {key} is not documented in config.example.toml"
