@@ -17,7 +17,8 @@ from daemon.config import ConfigError, DedupConfig, parse_config
 from daemon.dedup.grouping import Facts, Link, plan
 from daemon.dedup.index import hamming
 from daemon.store import dedup as dedup_store
-from daemon.store import dedup_groups, embeddings, transaction
+from daemon.store import dedup_groups, embeddings, files, queue, transaction
+from daemon.store.dedup import StaleDecision
 from tests.dedup_support import VARIANTS, InProcessEngine, burst_frame, make_variant, make_variants, pair_scores
 from tests.support import corpus
 
@@ -231,3 +232,32 @@ def test_the_example_config_documents_the_dedup_defaults() -> None:
     assert load_config(REPO / "config.example.toml").dedup == DedupConfig()
     for key in DedupConfig.__dataclass_fields__:
         assert f"\n{key} = " in section, f"[dedup] {key} is not documented in config.example.toml"
+
+
+def test_a_decision_made_while_a_file_was_judged_sends_it_back_to_be_judged_again(engine: InProcessEngine) -> None:
+    original = copy("photos/Sony DSC-HX5V (2).jpg", engine.drop)
+    copy_of = make_variant(original, "jpeg_q50", engine.drop)
+    engine.add([original, copy_of])
+    assert dedup_groups.apply_decision(engine.conn, engine.file_id(copy_of), {}, "dedup") == "requeued"
+    worker = next(w for w in engine.workers if "dedup" in w.stage_names)
+    (job,) = queue.claim(engine.conn, "test", ["dedup"], 1, 60)
+    item = worker.make_item(job)
+    result = engine.pipeline.stage("dedup").run(item)  # judged: a duplicate of the original
+    assert result["keeper"] is False
+    dedup_groups.mark_distinct(engine.conn, [], [engine.file_id(original), engine.file_id(copy_of)])
+    with pytest.raises(StaleDecision):
+        queue.complete(engine.conn, job, result, 1.0, None, 60)
+    queue.release(engine.conn, job)
+    engine.run()
+    assert engine.result(copy_of)["keeper"] is True and engine.group_of(copy_of) is None
+
+
+def test_a_deleted_keeper_hands_over_to_the_best_remaining_copy(engine: InProcessEngine) -> None:
+    original = copy("photos/Nikon D5000.jpg", engine.drop)
+    variants = make_variants(original, engine.drop, ["resize50", "resize25"])
+    engine.add([original, *variants.values()])
+    original.unlink()
+    files.mark_missing(engine.conn, [str(original)])
+    assert dedup_groups.drop_missing(engine.conn) == 1
+    (group,) = dedup_groups.list_groups(engine.conn, "report")
+    assert group["keeper"] == str(variants["resize50"]) and len(group["members"]) == 2

@@ -51,6 +51,7 @@ def apply_policy(app: App) -> dict[str, Any]:
     action = app.config.dedup.action
     stages = {stage.name for stage in app.pipeline.stages}
     outcome: dict[str, Any] = {"action": action, "updated": 0, "requeued": {}, "not_applied": []}
+    outcome["regrouped_for_missing_files"] = dedup_groups.drop_missing(conn)
     for fact, current, before in dedup_groups.pending_decisions(conn, action):
         stage = None
         wanted = POLICY_STAGE.get(action)

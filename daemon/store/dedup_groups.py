@@ -147,6 +147,23 @@ def mark_distinct(conn: sqlite3.Connection, group_ids: list[int], file_ids: list
     return {"pairs": len(pairs), "groups": sorted({g for f, g in new_plan.membership.items() if f in seeds and g})}
 
 
+def drop_missing(conn: sqlite3.Connection) -> int:
+    """Regroup the groups that have members which no longer exist (deleted or moved away while unwatched): they
+    leave, and if the keeper was one of them the best remaining copy is kept. Returns how many groups changed."""
+    with transaction(conn):
+        rows = conn.execute(
+            "SELECT DISTINCT dedup_members.group_id FROM dedup_members JOIN files ON files.id = dedup_members.file_id"
+            " WHERE files.present = 0"
+        ).fetchall()
+        if not rows:
+            return 0
+        seeds = set(dedup.members_of(conn, [row[0] for row in rows]))
+        rules = dedup.keeper_rules(conn)
+        new_plan, known, _ = dedup.replan(conn, seeds, rules)
+        dedup.write_plan(conn, new_plan, known, rules)
+    return len(rows)
+
+
 def pending_decisions(conn: sqlite3.Connection, action: str) -> list[tuple[Facts, dict[str, Any], dict[str, Any]]]:
     """(file, current decision, recorded decision) for every file whose recorded dedup result is out of date
     (group number and kind included, though only POLICY_KEYS matter to later stages)."""
