@@ -91,17 +91,19 @@ def index_figures(kind: str, size: int, seeds: np.ndarray, radius: int, wide: in
     build = time.perf_counter() - started
     out: dict[str, Any] = {"build_s": round(build, 3), "index_mb": round(index.nbytes / 1e6, 1)}
     for label, r in (("", radius), (f"_r{wide}", wide)):
-        found, times = 0, []
+        answers, times = [], []
         for query in queries.tolist():
             started = time.perf_counter()
-            found += len(index.query(query, r))
+            answers.append(index.query_arrays(query, r)[0])  # what the dedup stage calls
             times.append(time.perf_counter() - started)
-        brute_times, expected = [], 0
-        for query in queries.tolist():
+        brute_times, expected, found = [], 0, 0
+        for query, answer in zip(queries.tolist(), answers, strict=True):
             started = time.perf_counter()
             hits = np.flatnonzero(np.bitwise_count(stored ^ np.uint64(query)) <= r)
             brute_times.append(time.perf_counter() - started)
             expected += len(hits)
+            found += len(np.intersect1d(hits, answer))  # ids are positions here
+            assert len(answer) == len(np.unique(answer)) and np.isin(answer, hits).all(), "index answered wrongly"
         out[f"query_ms{label}"] = round(1000 * float(np.mean(times)), 4)
         out[f"query_ms_p50{label}"] = round(1000 * float(np.median(times)), 4)
         out[f"brute_ms{label}"] = round(1000 * float(np.mean(brute_times)), 4)

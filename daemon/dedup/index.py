@@ -154,24 +154,34 @@ class HashIndex:
 
     def query(self, value: int, radius: int) -> list[tuple[int, int]]:
         """(id, distance) of every entry within `radius` bits of `value`, nearest first."""
+        ids, distances = self.query_arrays(value, radius)
+        order = np.lexsort((ids, distances))
+        return list(zip(ids[order].tolist(), distances[order].tolist(), strict=True))
+
+    def query_arrays(self, value: int, radius: int) -> tuple[np.ndarray, np.ndarray]:
+        """Ids and distances of every entry within `radius` bits of `value`, in no particular order."""
         query = np.uint64(value)
-        if len(self.ids) <= self.scan_below:  # a scan of a small table costs less than probing 4 x 137 buckets
+        probed = None if len(self.ids) <= self.scan_below else self._probe(query, radius)
+        if probed is None:  # a small table, or a crowded neighbourhood: one pass over everything costs less
             distances = np.bitwise_count(self.values ^ query)
             positions = np.flatnonzero((distances <= radius) & self.alive)
             distances = distances[positions]
         else:
-            positions, distances = self._probe(query, radius)
+            positions, distances = probed
         ids, dists = self.ids[positions], distances.astype(np.int64)
         if self._delta_used:
             delta_distances = np.bitwise_count(self._delta_values[: self._delta_used] ^ query)
             near = np.flatnonzero((delta_distances <= radius) & self._delta_alive[: self._delta_used])
             ids = np.concatenate([ids, self._delta_ids[near]])
             dists = np.concatenate([dists, delta_distances[near].astype(np.int64)])
-        order = np.lexsort((ids, dists))
-        return list(zip(ids[order].tolist(), dists[order].tolist(), strict=True))
+        return ids, dists
 
-    def _probe(self, query: np.uint64, radius: int) -> tuple[np.ndarray, np.ndarray]:
-        """Positions and distances of live static entries within `radius`: all four bands in one pass."""
+    def _probe(self, query: np.uint64, radius: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Positions and distances of live static entries within `radius`: all four bands in one pass.
+
+        None when the probed buckets hold more than a third of all entries (thousands of near-identical hashes):
+        then a plain scan is cheaper than gathering them.
+        """
         n = len(self.ids)
         sub_radius = radius // BANDS
         keys = ((query >> _SHIFTS) & _LOW16).astype(np.int64)
@@ -184,6 +194,8 @@ class HashIndex:
         total = int(lengths.sum())
         if total == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint8)
+        if 3 * total > n:
+            return None
         flat = _runs(low, lengths, total)
         xor = np.take(self._sorted_flat, flat, mode="clip") ^ query
         distances = np.bitwise_count(xor)

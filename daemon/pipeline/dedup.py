@@ -95,7 +95,8 @@ class DedupStage(Stage):
         index = self.hash_index()
         best: dict[int, tuple[int, int, int]] = {}  # candidate -> (pHash distance, rotation, dHash of me so rotated)
         for rotation, phash, dhash in self.rotations(item, me):
-            for candidate, distance in index.query(phash, self.thresholds.radius):
+            ids, distances = index.query_arrays(phash, self.thresholds.radius)
+            for candidate, distance in zip(ids.tolist(), distances.tolist(), strict=True):
                 if candidate != me.id and (candidate not in best or distance < best[candidate][0]):
                     best[candidate] = (distance, rotation, dhash)
         known = dedup_store.facts(conn, best)
