@@ -12,12 +12,21 @@ import logging
 import sqlite3
 import time
 from collections.abc import Iterable
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from daemon.dedup.grouping import KEEPER_RULES, MIN_SIDE, Facts, Link, Plan, choose_keeper, pair, plan
+from daemon.dedup.grouping import (
+    CAMERA_TIME_SOURCES,
+    KEEPER_RULES,
+    MIN_SIDE,
+    Facts,
+    Link,
+    Plan,
+    choose_keeper,
+    pair,
+    plan,
+)
 from daemon.errors import StoreError
 from daemon.store.records import recorder, unsigned64
 
@@ -63,7 +72,7 @@ def facts(conn: sqlite3.Connection, file_ids: Iterable[int]) -> dict[int, Facts]
             f" FROM files LEFT JOIN media ON media.file_id = files.id WHERE files.id IN ({marks})",
             chunk,
         ):
-            camera_time = row["taken_source"] in ("DateTimeOriginal", "CreateDate")
+            camera_time = row["taken_source"] in CAMERA_TIME_SOURCES
             found[row["id"]] = Facts(
                 id=row["id"],
                 path=row["path"],
@@ -135,11 +144,6 @@ def distinct_among(conn: sqlite3.Connection, file_ids: Iterable[int]) -> set[tup
     return {(row[0], row[1]) for row in rows if row[0] in ids and row[1] in ids}
 
 
-def distinct_partners(conn: sqlite3.Connection, file_id: int) -> set[int]:
-    rows = conn.execute("SELECT a, b FROM dedup_distinct WHERE a = ? OR b = ?", (file_id, file_id))
-    return {row[1] if row[0] == file_id else row[0] for row in rows}
-
-
 def keeper_rules(conn: sqlite3.Connection) -> list[str]:
     row = conn.execute("SELECT value FROM settings WHERE key = ?", (RULES_KEY,)).fetchone()
     return json.loads(row[0]) if row else list(KEEPER_RULES)
@@ -158,14 +162,15 @@ def set_keeper_rules(conn: sqlite3.Connection, rules: list[str]) -> None:
 
 
 def affected_by(conn: sqlite3.Connection, seeds: set[int]) -> set[int]:
-    """The files whose grouping may change with `seeds`: their groups, and what links into those (a few hops)."""
+    """The files whose grouping may change with `seeds`: what links to them (a few hops), and always every member
+    of every group touched (a plan rewrites whole groups)."""
     affected = set(seeds)
     for _ in range(3):
-        grown = affected | set(members_of(conn, groups_of(conn, affected).values())) | linked_to(conn, affected)
+        grown = affected | linked_to(conn, affected)
         if grown == affected:
             break
         affected = grown
-    return affected
+    return affected | set(members_of(conn, groups_of(conn, affected).values()))
 
 
 def plan_for(
@@ -261,10 +266,6 @@ def write_plan(
         conn.executemany(
             "INSERT INTO dedup_members (file_id, group_id) VALUES (?, ?)", [(m, group.id) for m in group.members]
         )
-
-
-def link_json(link: Link) -> dict[str, Any]:
-    return asdict(link)
 
 
 def pairs_of(file_ids: list[int]) -> list[tuple[int, int]]:
