@@ -11,8 +11,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("IMAGE_ENGINE_CORPUS", REPO.parent / "shared" / "corpus"))
 
@@ -26,6 +24,8 @@ def corpus_photos() -> list[Path]:
 
 def make_jpegs(folder: Path, count: int, size: tuple[int, int], quality: int = 90) -> list[Path]:
     """`count` JPEGs of `size` pixels, each resized from a different real corpus photo, with its EXIF."""
+    from PIL import Image
+
     folder.mkdir(parents=True, exist_ok=True)
     sources = corpus_photos()
     made = []

@@ -42,7 +42,7 @@ class App:
             os.chmod(config.data_dir, 0o700)
         self.store = Store(config.db_path)
         self.control = Control(paused=settings.get(self.store.conn, "paused") == "1")
-        self.pipeline: Pipeline = build_pipeline(config)
+        self.pipeline: Pipeline = build_pipeline(config, self.store)
         # Policy gates for heavy stages: work hours first (stable reason), then GPU busy / heat / battery.
         self.work_hours = WorkHours(config.schedule.work_hours if config.schedule.enabled else "")
         self.gpu = GpuMonitor(config.gpu, busy=lambda: queue.counts(self.store.conn)["running"] > 0)
@@ -70,10 +70,11 @@ class App:
 
     def routes(self) -> dict[tuple[str, str], Handler]:
         from daemon.control.api import core_routes
+        from daemon.control.dedup_api import dedup_routes
         from daemon.control.rename_api import rename_routes
         from daemon.control.tagging_api import tagging_routes
 
-        return {**core_routes(self), **tagging_routes(self), **rename_routes(self)}
+        return {**core_routes(self), **tagging_routes(self), **dedup_routes(self), **rename_routes(self)}
 
     def worker_counts(self) -> dict[str, int]:
         return {"cpu": self.config.engine.workers}

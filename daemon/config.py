@@ -122,15 +122,17 @@ class TaggingConfig:
 
 @dataclass
 class DedupConfig:
-    """[dedup]: exact and near-duplicate detection and policy (issue 4)."""
+    """[dedup]: exact and near-duplicate detection and policy (issue 4). Defaults measured: config.example.toml."""
 
     enabled: bool = True
     action: Literal["report", "tag", "move"] = "report"
-    # Hamming distance (of 64 bits) under which pHash calls two images near-duplicates; dHash must agree.
-    phash_distance: int = 8
-    dhash_distance: int = 12
-    # Cosine similarity of stored image embeddings above which two images are near-duplicates.
-    embedding_similarity: float = 0.95
+    # Hamming distance (of 64 bits) up to which pHash calls two images near-duplicates; dHash must agree.
+    phash_distance: int = 10
+    dhash_distance: int = 10
+    # Cosine similarity of stored image embeddings (same model) at or above which two images are near-duplicates,
+    # when their pHashes are at most embedding_phash_distance apart (crops and edits the hashes alone miss).
+    embedding_similarity: float = 0.97
+    embedding_phash_distance: int = 14
     use_embeddings: bool = True
     # Keeper rule, in order: "pixels", "size", "taken", "metadata".
     keeper: list[str] = field(default_factory=lambda: ["pixels", "size", "taken", "metadata"])
@@ -295,6 +297,7 @@ def _check_semantics(config: Config, source: Path, problems: list[str]) -> None:
     _check_tagging(config.tagging, source, problems)
     _check_gpu_and_schedule(config, source, problems)
     _check_rename(config, source, problems)
+    _check_dedup(config.dedup, source, problems)
 
 
 def _check_tagging(tagging: TaggingConfig, source: Path, problems: list[str]) -> None:
@@ -369,6 +372,26 @@ def _check_rename(config: Config, source: Path, problems: list[str]) -> None:
                 f"{source}: library.root: must not be inside the drop folder watch[{index}].path ({watch.path}),"
                 " or filed photos would land back in the drop folder"
             )
+
+
+def _check_dedup(dedup: DedupConfig, source: Path, problems: list[str]) -> None:
+    for key in ("phash_distance", "dhash_distance", "embedding_phash_distance"):
+        value = getattr(dedup, key)
+        if not 0 <= value <= 32:
+            problems.append(f"{source}: dedup.{key}: must be 0..32 bits of 64 (got {value})")
+    if not 0 < dedup.embedding_similarity <= 1:
+        problems.append(f"{source}: dedup.embedding_similarity: must be in (0, 1] (got {dedup.embedding_similarity})")
+    rules = ("pixels", "size", "taken", "metadata")
+    for index, rule in enumerate(dedup.keeper):
+        if rule not in rules:
+            problems.append(f"{source}: dedup.keeper[{index}]: unknown rule {rule!r} (use {', '.join(rules)})")
+    if not dedup.keeper or len(set(dedup.keeper)) != len(dedup.keeper):
+        problems.append(f"{source}: dedup.keeper: needs each rule at most once and at least one (got {dedup.keeper})")
+    if not dedup.tag_keyword.strip():
+        problems.append(f"{source}: dedup.tag_keyword: must not be empty")
+    folder = Path(dedup.folder)
+    if not dedup.folder.strip() or folder.is_absolute() or ".." in folder.parts:
+        problems.append(f"{source}: dedup.folder: must be a folder name inside the library (got {dedup.folder!r})")
 
 
 def _inside(path: Path, folder: Path) -> bool:

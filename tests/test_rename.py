@@ -250,7 +250,7 @@ def test_collisions_get_counters_and_identical_content_is_not_filed_twice(tmp_pa
 
 def test_folder_rules_and_the_dedup_result_decide_where_a_file_goes(tmp_path: Path) -> None:
     camera = tmp_path / "camera"
-    extra = f'[[watch]]\npath = "{camera}"\nmode = "in-place"\n\n[dedup]\nfolder = "../Dupes"\n\n'
+    extra = f'[[watch]]\npath = "{camera}"\nmode = "in-place"\n\n[dedup]\nfolder = "Dupes"\n\n'
     config = load_config(write_config(tmp_path, extra + rename_section("{taken:%Y}/{stem}{counter}.{ext}")))
     drop, library = config.watch[0].path, config.library.root
     for folder in (drop, camera):
@@ -266,7 +266,7 @@ def test_folder_rules_and_the_dedup_result_decide_where_a_file_goes(tmp_path: Pa
         )
         assert not skipped.move and f"exact duplicate of {library / 'x.jpg'}" in skipped.reason
         moved = planner.decide(store.conn, drop / "a.jpg", values, {"move_to_duplicates": True})
-        assert moved.dest == library / "_" / "Dupes" / "2011" / "a.jpg"  # the folder's ".." is defused
+        assert moved.dest == library / "Dupes" / "2011" / "a.jpg"  # ([dedup] folder = "../x" is a config error)
         kept = planner.decide(store.conn, camera / "a.jpg", values, {})
         assert not kept.move and kept.reason.startswith("kept in place")
         planner.settings.in_place = True
@@ -316,7 +316,8 @@ def test_a_drop_of_100_photos_is_filed_with_counters_and_undo_all_restores_every
     left = tree(engine.drop)
     assert len(left) == 3 and set(left.values()) <= set(filed.values())  # the identical copies stayed: not filed twice
     reasons = [json.loads(r["data"])["reason"] for r in engine.query("SELECT data FROM results WHERE stage = 'rename'")]
-    assert sum("identical file is already at" in reason for reason in reasons) == 3
+    # Caught by dedup (an exact copy of a file it already judged) or, racing it, by rename's content check.
+    assert sum("identical file is already at" in r or "exact duplicate of" in r for r in reasons) == 3, reasons
     assert len(journal_rows(engine, "done")) == 100 and not journal_rows(engine, "open")
     paths = {row["path"] for row in engine.query("SELECT path FROM files")}
     assert {str(engine.library / name) for name in filed} <= paths
@@ -342,7 +343,10 @@ def test_a_drop_of_100_photos_is_filed_with_counters_and_undo_all_restores_every
 
 
 def test_raw_jpeg_and_sidecars_move_together_under_one_new_stem(engine_factory) -> None:
-    engine: Engine = engine_factory(rename_section("{taken:%Y}/{taken:%Y%m%d_%H%M%S}_{stem}{counter}.{ext}"))
+    # Both pairs are made from the same two corpus photos (byte-identical copies): dedup would keep one of each.
+    engine: Engine = engine_factory(
+        rename_section("{taken:%Y}/{taken:%Y%m%d_%H%M%S}_{stem}{counter}.{ext}") + "\n[dedup]\nenabled = false\n"
+    )
     staging = engine.folder / "staging"
     staging.mkdir()
     jpeg, other = corpus() / "labelled" / "Nikon_D70.jpg", corpus() / "labelled" / "Canon_40D.jpg"

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from daemon.config import Config
 from daemon.pipeline.base import Stage
 from daemon.pipeline.reduced_cache import ReducedCache
+
+if TYPE_CHECKING:
+    from daemon.store import Store
 
 Gate = Callable[[Stage], "str | None"]
 
@@ -58,7 +62,8 @@ class Pipeline:
             stage.close()
 
 
-def build_pipeline(config: Config) -> Pipeline:
+def build_pipeline(config: Config, store: Store | None = None) -> Pipeline:
+    """The stages in flow order; stages that read the store (dedup) are left out when no store is given."""
     from daemon.pipeline.hashing import HashStage
     from daemon.pipeline.probe import ProbeStage
 
@@ -71,7 +76,10 @@ def build_pipeline(config: Config) -> Pipeline:
         from daemon.pipeline.tagging import build_tag_stage
 
         stages.append(build_tag_stage(config.tagging, config.db_path, config.cache_dir))
-    # Order of the later stages: tag (pool "gpu"), dedup (pool "dedup"), rename and metadata (pool "files").
+    if config.dedup.enabled and store is not None:
+        from daemon.pipeline.dedup import DedupStage
+
+        stages.append(DedupStage(config.dedup, store))
     if config.rename.enabled:
         from daemon.pipeline.rename import RenameStage
 

@@ -112,6 +112,8 @@ class RenameStage(Stage):
         move = renames.done_move_for_job(conn, item.job.id)
         if move is None or move.file_id != item.job.file_id:
             return None
+        if item.result("rename").get("journal") == move.id:
+            return None  # that move was recorded: this is a new pass (e.g. `dupes --resolve` moving a duplicate)
         dest = Path(move.dest)
         try:
             info = os.stat(dest, follow_symlinks=False)

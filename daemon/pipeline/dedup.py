@@ -1,0 +1,170 @@
+"""Stage `dedup`: is this file a copy of one already known? Exact copies by SHA-256, near-duplicates by pHash.
+
+pHash candidates come from the in-memory index (rebuilt from the store at the first job, then kept up to date: the
+"dedup" pool has one worker, so files are judged one at a time); dHash confirms, or a stored embedding does.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict
+from typing import Any
+
+import imagehash
+import numpy as np
+from PIL import Image
+
+from daemon.config import DedupConfig
+from daemon.dedup.grouping import Facts, Link, Thresholds, decide, judge
+from daemon.dedup.index import HashIndex, hamming
+from daemon.pipeline import imaging  # noqa: F401 - registers the HEIF opener for capture_subsec
+from daemon.pipeline.base import Stage, WorkItem
+from daemon.pipeline.hashing import hash_input
+from daemon.store import Store, embeddings
+from daemon.store import dedup as dedup_store
+
+log = logging.getLogger("image_engine.dedup")
+TAG_EXIF_IFD, TAG_SUBSEC_ORIGINAL = 0x8769, 0x9291
+
+
+class DedupStage(Stage):
+    name = "dedup"
+    pool = "dedup"
+
+    def __init__(self, config: DedupConfig, store: Store):
+        self.config = config
+        self.store = store
+        self.thresholds = Thresholds(
+            phash=config.phash_distance,
+            dhash=config.dhash_distance,
+            similarity=config.embedding_similarity,
+            embedding_phash=config.embedding_phash_distance,
+            use_embeddings=config.use_embeddings,
+        )
+        self.rules = list(config.keeper)
+        self.index: HashIndex | None = None
+        dedup_store.set_keeper_rules(store.conn, self.rules)
+
+    def hash_index(self) -> HashIndex:
+        if self.index is None:
+            started = time.perf_counter()
+            ids, values = dedup_store.load_hashes(self.store.conn)
+            self.index = HashIndex(ids, values)
+            log.info(
+                "dedup index loaded",
+                extra={
+                    "event": "dedup_index_loaded",
+                    "ms": round((time.perf_counter() - started) * 1000, 1),
+                    "detail": f"{len(ids)} pHashes, {self.index.nbytes / 1e6:.1f} MB",
+                },
+            )
+        return self.index
+
+    def run(self, item: WorkItem) -> dict[str, Any]:
+        conn = self.store.conn
+        file_id = item.job.file_id
+        me = dedup_store.facts(conn, [file_id])[file_id]
+        links, misses = self.find(item, me)
+        plan, known, all_links = dedup_store.plan_for(conn, file_id, links, self.rules)
+        alone = "no duplicates found"
+        if misses:
+            alone += "; similar to " + "; ".join(f"{path} but {why}" for path, why in misses[:3])
+        result = decide(known[file_id], plan.group_of(file_id), known, all_links, self.config.action, alone)
+        result["matches"] = [
+            {"file": link.other(file_id), "path": known[link.other(file_id)].path, "link": asdict(link)}
+            for link in links
+        ]
+        index = self.hash_index()
+        if me.comparable and me.phash is not None:
+            index.add(file_id, me.phash)
+        else:
+            index.remove(file_id)
+        return result
+
+    def find(self, item: WorkItem, me: Facts) -> tuple[list[Link], list[tuple[str, str]]]:
+        """Links to every known copy of `me`, and near misses worth telling the user about (path, why not)."""
+        conn = self.store.conn
+        links: dict[int, Link] = {}
+        if me.sha256:
+            for twin in dedup_store.exact_twins(conn, me.sha256, me.id):
+                links[twin] = Link(min(me.id, twin), max(me.id, twin), "exact")
+        misses: list[tuple[str, str]] = []
+        if not me.comparable:
+            return list(links.values()), misses
+        index = self.hash_index()
+        best: dict[int, tuple[int, int, int]] = {}  # candidate -> (pHash distance, rotation, dHash of me so rotated)
+        for rotation, phash, dhash in self.rotations(item, me):
+            ids, distances = index.query_arrays(phash, self.thresholds.radius)
+            for candidate, distance in zip(ids.tolist(), distances.tolist(), strict=True):
+                if candidate != me.id and (candidate not in best or distance < best[candidate][0]):
+                    best[candidate] = (distance, rotation, dhash)
+        known = dedup_store.facts(conn, best)
+        mine = self.embedding(me.id)
+        for candidate, (distance, rotation, dhash) in sorted(best.items(), key=lambda item: item[1][0]):
+            other = known.get(candidate)
+            if other is None or not other.present or other.dhash is None:
+                index.remove(candidate)
+                continue
+            if candidate in links:
+                continue
+            similarity = self.similarity(mine, candidate)
+            subsec = (None, None)
+            if me.camera_time and me.camera_time == other.camera_time:
+                subsec = (capture_subsec(me.path), capture_subsec(other.path))
+            verdict = judge(
+                me, other, self.thresholds, distance, hamming(dhash, other.dhash), similarity, rotation, subsec
+            )
+            if verdict.link is not None:
+                links[candidate] = verdict.link
+            elif distance <= self.thresholds.phash:
+                misses.append((other.path, verdict.why))
+        return list(links.values()), misses
+
+    def rotations(self, item: WorkItem, me: Facts) -> list[tuple[int, int, int]]:
+        """(degrees, pHash, dHash) of the file as stored and turned by 90, 180 and 270 degrees: a copy whose
+        Orientation tag was changed (or whose pixels were turned) is still found."""
+        assert me.phash is not None and me.dhash is not None
+        variants = [(0, me.phash, me.dhash)]
+        try:
+            reduced = item.reduced()
+        except Exception as exc:  # noqa: BLE001 - without the pixels only the upright hashes are compared
+            log.warning(
+                "no reduced image", extra={"event": "dedup_no_pixels", "path": str(item.path), "error": str(exc)}
+            )
+            return variants
+        for degrees in (90, 180, 270):
+            small = hash_input(reduced.transpose(_TURN[degrees]))
+            variants.append((degrees, int(str(imagehash.phash(small)), 16), int(str(imagehash.dhash(small)), 16)))
+        return variants
+
+    def embedding(self, file_id: int) -> tuple[str, np.ndarray] | None:
+        if not self.thresholds.use_embeddings:
+            return None
+        return embeddings.get(self.store.conn, file_id)
+
+    def similarity(self, mine: tuple[str, np.ndarray] | None, other_id: int) -> float | None:
+        if mine is None:
+            return None
+        other = embeddings.get(self.store.conn, other_id)
+        if other is None or other[0] != mine[0] or other[1].shape != mine[1].shape:
+            return None
+        a, b = mine[1], other[1]
+        norms = float(np.linalg.norm(a) * np.linalg.norm(b))
+        return round(float(a @ b) / norms, 4) if norms else None
+
+
+_TURN = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_270}
+
+
+def capture_subsec(path: str) -> str | None:
+    """EXIF SubSecTimeOriginal (the fraction of the capture second), which tells burst frames apart."""
+    try:
+        with Image.open(path) as image:
+            value = image.getexif().get_ifd(TAG_EXIF_IFD).get(TAG_SUBSEC_ORIGINAL)
+    except Exception:  # noqa: BLE001 - unreadable or vanished: unknown, never a reason to fail
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    text = str(value or "").strip("\x00 ")
+    return text or None

@@ -1,0 +1,272 @@
+"""Duplicate groups in SQLite: the facts pairs are judged by, the group plan for a change, and the dedup recorder.
+
+The dedup stage plans from a read snapshot; the recorder plans again inside the completion transaction and refuses a
+result the groups no longer agree with (a `dupes --not-duplicates` came in between): the job is then judged again.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from daemon.dedup.grouping import (
+    CAMERA_TIME_SOURCES,
+    KEEPER_RULES,
+    MIN_SIDE,
+    Facts,
+    Link,
+    Plan,
+    choose_keeper,
+    pair,
+    plan,
+)
+from daemon.errors import StoreError
+from daemon.store.records import recorder, unsigned64
+
+if TYPE_CHECKING:
+    from daemon.store.queue import Job
+
+log = logging.getLogger("image_engine.dedup")
+RULES_KEY = "dedup.keeper"
+_CHUNK = 500
+
+
+class StaleDecision(StoreError):
+    """The duplicate groups changed while this file was being judged; its job is released and judged again."""
+
+
+# -- reads ------------------------------------------------------------------------------------------------------
+
+
+def load_hashes(conn: sqlite3.Connection) -> tuple[np.ndarray, np.ndarray]:
+    """(file ids, unsigned pHashes) of every present file whose pHash is worth comparing, for the index."""
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    cursor.execute(
+        "SELECT media.file_id, media.phash FROM media JOIN files ON files.id = media.file_id"
+        " WHERE files.present = 1 AND media.phash IS NOT NULL AND media.dhash != 0"
+        " AND media.width >= ? AND media.height >= ? ORDER BY media.file_id",
+        (MIN_SIDE, MIN_SIDE),
+    )
+    flat = np.fromiter(itertools.chain.from_iterable(cursor), dtype=np.int64)
+    rows = flat.reshape(-1, 2)
+    return rows[:, 0].copy(), rows[:, 1].view(np.uint64).copy()
+
+
+def facts(conn: sqlite3.Connection, file_ids: Iterable[int]) -> dict[int, Facts]:
+    found: dict[int, Facts] = {}
+    ids = sorted(set(file_ids))
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(
+            "SELECT files.id, files.path, files.size, files.sha256, files.present, media.width, media.height,"
+            " media.taken, media.taken_source, media.phash, media.dhash, media.make, media.model, media.gps_lat"
+            f" FROM files LEFT JOIN media ON media.file_id = files.id WHERE files.id IN ({marks})",
+            chunk,
+        ):
+            camera_time = row["taken_source"] in CAMERA_TIME_SOURCES
+            found[row["id"]] = Facts(
+                id=row["id"],
+                path=row["path"],
+                size=row["size"],
+                width=row["width"],
+                height=row["height"],
+                taken=row["taken"],
+                taken_source=row["taken_source"],
+                sha256=row["sha256"],
+                phash=unsigned64(row["phash"]),
+                dhash=unsigned64(row["dhash"]),
+                metadata=sum(bool(x) for x in (camera_time, row["make"], row["model"], row["gps_lat"] is not None)),
+                present=bool(row["present"]),
+            )
+    return found
+
+
+def exact_twins(conn: sqlite3.Connection, sha256: str, file_id: int) -> list[int]:
+    rows = conn.execute("SELECT id FROM files WHERE sha256 = ? AND id != ? AND present = 1", (sha256, file_id))
+    return [row[0] for row in rows]
+
+
+def _in(conn: sqlite3.Connection, sql: str, ids: Iterable[int], repeat: int = 1) -> list[sqlite3.Row]:
+    """Run `sql` (with `{ids}` placeholders, `repeat` times) over `ids` in chunks."""
+    ids = sorted(set(ids))
+    rows: list[sqlite3.Row] = []
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        rows.extend(conn.execute(sql.format(ids=marks), chunk * repeat))
+    return rows
+
+
+def groups_of(conn: sqlite3.Connection, file_ids: Iterable[int]) -> dict[int, int]:
+    """file id -> group id, for the given files that are grouped."""
+    return {
+        row[0]: row[1]
+        for row in _in(conn, "SELECT file_id, group_id FROM dedup_members WHERE file_id IN ({ids})", file_ids)
+    }
+
+
+def members_of(conn: sqlite3.Connection, group_ids: Iterable[int]) -> dict[int, int]:
+    """file id -> group id, for every member of the given groups."""
+    return {
+        row[0]: row[1]
+        for row in _in(conn, "SELECT file_id, group_id FROM dedup_members WHERE group_id IN ({ids})", group_ids)
+    }
+
+
+def links_among(conn: sqlite3.Connection, file_ids: Iterable[int]) -> list[Link]:
+    ids = set(file_ids)
+    rows = _in(conn, "SELECT * FROM dedup_links WHERE a IN ({ids}) OR b IN ({ids})", ids, repeat=2)
+    unique = {(row["a"], row["b"]): row for row in rows}
+    return [
+        Link(row["a"], row["b"], row["kind"], row["phash"], row["dhash"], row["similarity"], row["rotation"])
+        for (a, b), row in unique.items()
+        if a in ids and b in ids
+    ]
+
+
+def linked_to(conn: sqlite3.Connection, file_ids: Iterable[int]) -> set[int]:
+    rows = _in(conn, "SELECT a, b FROM dedup_links WHERE a IN ({ids}) OR b IN ({ids})", file_ids, repeat=2)
+    return {value for row in rows for value in (row[0], row[1])}
+
+
+def distinct_among(conn: sqlite3.Connection, file_ids: Iterable[int]) -> set[tuple[int, int]]:
+    ids = set(file_ids)
+    rows = _in(conn, "SELECT a, b FROM dedup_distinct WHERE a IN ({ids}) OR b IN ({ids})", ids, repeat=2)
+    return {(row[0], row[1]) for row in rows if row[0] in ids and row[1] in ids}
+
+
+def keeper_rules(conn: sqlite3.Connection) -> list[str]:
+    row = conn.execute("SELECT value FROM settings WHERE key = ?", (RULES_KEY,)).fetchone()
+    return json.loads(row[0]) if row else list(KEEPER_RULES)
+
+
+def set_keeper_rules(conn: sqlite3.Connection, rules: list[str]) -> None:
+    """The recorder and `dupes` rank copies by the rules the stage was configured with."""
+    from daemon.store import settings
+
+    row = conn.execute("SELECT value FROM settings WHERE key = ?", (RULES_KEY,)).fetchone()
+    if row is None or json.loads(row[0]) != rules:
+        settings.put(conn, RULES_KEY, json.dumps(rules))
+
+
+# -- planning -------------------------------------------------------------------------------------------------
+
+
+def affected_by(conn: sqlite3.Connection, seeds: set[int]) -> set[int]:
+    """The files whose grouping may change with `seeds`: what links to them (a few hops), and always every member
+    of every group touched (a plan rewrites whole groups)."""
+    affected = set(seeds)
+    for _ in range(3):
+        grown = affected | linked_to(conn, affected)
+        if grown == affected:
+            break
+        affected = grown
+    return affected | set(members_of(conn, groups_of(conn, affected).values()))
+
+
+def plan_for(
+    conn: sqlite3.Connection, file_id: int, new_links: list[Link], rules: list[str]
+) -> tuple[Plan, dict[int, Facts], list[Link]]:
+    """Groups after `file_id` is judged (again): its stored links are replaced by `new_links`."""
+    affected = affected_by(conn, {file_id} | {link.other(file_id) for link in new_links})
+    links = [link for link in links_among(conn, affected) if file_id not in (link.a, link.b)] + new_links
+    known = facts(conn, affected)
+    return plan(known, links, distinct_among(conn, affected), rules), known, links
+
+
+def replan(conn: sqlite3.Connection, seeds: set[int], rules: list[str]) -> tuple[Plan, dict[int, Facts], list[Link]]:
+    """Groups of `seeds` and everything connected to them, from the stored links (after a user decision)."""
+    affected = affected_by(conn, seeds)
+    links = links_among(conn, affected)
+    known = facts(conn, affected)
+    return plan(known, links, distinct_among(conn, affected), rules), known, links
+
+
+# -- writes ---------------------------------------------------------------------------------------------------
+
+
+@recorder("dedup")
+def record_dedup(conn: sqlite3.Connection, job: Job, data: dict[str, Any]) -> None:
+    new_links = [Link(**match["link"]) for match in data.get("matches", [])]
+    rules = keeper_rules(conn)
+    new_plan, known, _ = plan_for(conn, job.file_id, new_links, rules)
+    group = new_plan.group_of(job.file_id)
+    expected = (
+        group.id if group else None,
+        group is None or group.keeper == job.file_id,
+        known[group.keeper].path if group and group.keeper != job.file_id else None,
+    )
+    if expected != (data.get("group"), data.get("keeper"), data.get("duplicate_of")):
+        raise StaleDecision(f"duplicate groups changed while {job.path} was judged; judging it again")
+    conn.execute("DELETE FROM dedup_links WHERE a = ? OR b = ?", (job.file_id, job.file_id))
+    now = time.time()
+    conn.executemany(
+        "INSERT OR REPLACE INTO dedup_links (a, b, kind, phash, dhash, similarity, rotation, found_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(x.a, x.b, x.kind, x.phash, x.dhash, x.similarity, x.rotation, now) for x in new_links],
+    )
+    write_plan(conn, new_plan, known, rules, newcomer=job.file_id)
+
+
+def write_plan(
+    conn: sqlite3.Connection, new_plan: Plan, known: dict[int, Facts], rules: list[str], newcomer: int | None = None
+) -> None:
+    """Replace the groups of the planned files by the plan; keeper changes are kept as history.
+
+    With a `newcomer` (the file just judged), the keeper before is the one its group would have without it: a
+    bigger copy arriving beside a photo that was alone is a change of keeper too.
+    """
+    now = time.time()
+    affected = list(new_plan.membership)
+    before = groups_of(conn, affected)
+    old_keepers = {
+        row["id"]: row["keeper"]
+        for row in _in(conn, "SELECT id, keeper FROM dedup_groups WHERE id IN ({ids})", set(before.values()))
+    }
+    _in(conn, "DELETE FROM dedup_members WHERE file_id IN ({ids})", affected)
+    stale = set(before.values()) - set(new_plan.groups)
+    _in(conn, "DELETE FROM dedup_groups WHERE id IN ({ids})", stale)
+    for group in new_plan.groups.values():
+        if newcomer in group.members:
+            rest = [known[m] for m in group.members if m != newcomer]
+            kept_before = [choose_keeper(rest, rules)[0] if len(rest) > 1 else rest[0].id]
+        else:
+            previous = [old_keepers[before[m]] for m in group.members if m in before and before[m] in old_keepers]
+            kept_before = [keeper for keeper in previous if keeper in group.members]
+        if kept_before and group.keeper not in kept_before:
+            old = max(set(kept_before), key=kept_before.count)
+            conn.execute(
+                "INSERT INTO dedup_keeper_changes (group_id, old_keeper, new_keeper, reason, at) VALUES (?, ?, ?, ?, ?)",
+                (group.id, old, group.keeper, group.keeper_reason, now),
+            )
+            log.info(
+                "keeper changed",
+                extra={
+                    "event": "dedup_keeper_changed",
+                    "path": known[group.keeper].path,
+                    "detail": f"group {group.id}: now keeps {known[group.keeper].path} instead of "
+                    f"{known[old].path}: {group.keeper_reason}",
+                },
+            )
+        conn.execute(
+            "INSERT INTO dedup_groups (id, keeper, keeper_reason, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET keeper = excluded.keeper, keeper_reason = excluded.keeper_reason,"
+            " updated_at = excluded.updated_at",
+            (group.id, group.keeper, group.keeper_reason, now, now),
+        )
+        conn.executemany(
+            "INSERT INTO dedup_members (file_id, group_id) VALUES (?, ?)", [(m, group.id) for m in group.members]
+        )
+
+
+def pairs_of(file_ids: list[int]) -> list[tuple[int, int]]:
+    return [pair(x, y) for x, y in itertools.combinations(sorted(set(file_ids)), 2)]
