@@ -77,3 +77,26 @@ def test_cli_bad_config_exits_2_with_one_line_naming_the_key(tmp_path: Path) -> 
         text=True,
     )
     assert good.returncode == 0 and "ok" in good.stdout
+
+
+def test_example_config_lists_every_key_of_every_section_with_its_default() -> None:
+    import dataclasses
+    import tomllib
+
+    from daemon.config import Config
+
+    raw = tomllib.loads((REPO / "config.example.toml").read_text())
+    defaults = Config()
+    for field in dataclasses.fields(Config):
+        section = getattr(defaults, field.name)
+        if not dataclasses.is_dataclass(section):
+            continue
+        written = raw.get(field.name, {})
+        names = {f.name for f in dataclasses.fields(section)}
+        assert set(written) == names, (field.name, names ^ set(written))
+        for key, value in written.items():
+            if field.name == "library":  # the default library folder depends on the platform
+                continue
+            assert value == getattr(section, key), (
+                f"[{field.name}] {key} = {value!r}, default {getattr(section, key)!r}"
+            )
