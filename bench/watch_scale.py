@@ -23,9 +23,10 @@ from PIL import Image
 from bench.common import REPO, emit, log
 
 
-def tiny_jpeg() -> bytes:
+def tiny_jpeg(number: int) -> bytes:
+    """A distinct tiny photo per number (identical files would all be one duplicate group, a different benchmark)."""
     buffer = io.BytesIO()
-    Image.new("RGB", (16, 16), (120, 80, 40)).save(buffer, "JPEG")
+    Image.new("RGB", (16, 16), (number % 256, number // 256 % 256, number // 65536 % 256)).save(buffer, "JPEG")
     return buffer.getvalue()
 
 
@@ -51,7 +52,6 @@ def main() -> None:
     parser.add_argument("--folders", type=int, default=5000)
     parser.add_argument("--per-folder", type=int, default=20)
     args = parser.parse_args()
-    data_bytes = tiny_jpeg()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         drop = folder / "drop"
@@ -60,10 +60,12 @@ def main() -> None:
             sub = drop / f"{index // 100:03d}" / f"{index:05d}"
             sub.mkdir(parents=True)
             for number in range(args.per_folder):
-                (sub / f"IMG_{number:04d}.jpg").write_bytes(data_bytes)
+                (sub / f"IMG_{number:04d}.jpg").write_bytes(tiny_jpeg(index * args.per_folder + number))
         config = folder / "config.toml"
         config.write_text(
             f'data_dir = "{folder / "data"}"\n[[watch]]\npath = "{drop}"\n[library]\nroot = "{folder / "lib"}"\n'
+            # Watching and the light stages are measured here: AI tagging, filing and metadata have benches of their own.
+            "[tagging]\nenabled = false\n[rename]\nenabled = false\n[metadata]\nenabled = false\n"
         )
         started = time.perf_counter()
         engine = subprocess.Popen(

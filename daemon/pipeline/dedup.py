@@ -26,6 +26,7 @@ from daemon.store import dedup as dedup_store
 
 log = logging.getLogger("image_engine.dedup")
 TAG_EXIF_IFD, TAG_SUBSEC_ORIGINAL = 0x8769, 0x9291
+MAX_EXACT_LINKS, MAX_NEAR_LINKS = 2, 16
 
 
 class DedupStage(Stage):
@@ -87,7 +88,8 @@ class DedupStage(Stage):
         conn = self.store.conn
         links: dict[int, Link] = {}
         if me.sha256:
-            for twin in dedup_store.exact_twins(conn, me.sha256, me.id):
+            # A link or two joins the group; linking to every copy made each new copy re-plan all pairs of them.
+            for twin in dedup_store.exact_twins(conn, me.sha256, me.id)[:MAX_EXACT_LINKS]:
                 links[twin] = Link(min(me.id, twin), max(me.id, twin), "exact")
         misses: list[tuple[str, str]] = []
         if not me.comparable:
@@ -101,13 +103,14 @@ class DedupStage(Stage):
                     best[candidate] = (distance, rotation, dhash)
         known = dedup_store.facts(conn, best)
         mine = self.embedding(me.id)
+        linked_contents = {me.sha256}
         for candidate, (distance, rotation, dhash) in sorted(best.items(), key=lambda item: item[1][0]):
             other = known.get(candidate)
             if other is None or not other.present or other.dhash is None:
                 index.remove(candidate)
                 continue
-            if candidate in links:
-                continue
+            if candidate in links or other.sha256 in linked_contents or len(links) >= MAX_NEAR_LINKS:
+                continue  # one link to each distinct content, the strongest first, is enough to join its group
             similarity = self.similarity(mine, candidate)
             subsec = (None, None)
             if me.camera_time and me.camera_time == other.camera_time:
@@ -117,6 +120,7 @@ class DedupStage(Stage):
             )
             if verdict.link is not None:
                 links[candidate] = verdict.link
+                linked_contents.add(other.sha256)
             elif distance <= self.thresholds.phash:
                 misses.append((other.path, verdict.why))
         return list(links.values()), misses

@@ -91,7 +91,9 @@ def facts(conn: sqlite3.Connection, file_ids: Iterable[int]) -> dict[int, Facts]
 
 
 def exact_twins(conn: sqlite3.Connection, sha256: str, file_id: int) -> list[int]:
-    rows = conn.execute("SELECT id FROM files WHERE sha256 = ? AND id != ? AND present = 1", (sha256, file_id))
+    rows = conn.execute(
+        "SELECT id FROM files WHERE sha256 = ? AND id != ? AND present = 1 ORDER BY id", (sha256, file_id)
+    )
     return [row[0] for row in rows]
 
 
