@@ -242,10 +242,13 @@ def job_position(conn: sqlite3.Connection, path: str, earlier: list[str]) -> str
 
 
 def partner_decision(conn: sqlite3.Connection, path: str) -> str | None:
-    """Where the shot `path` belongs to was filed (its partner's new path), if a move left it to follow."""
+    """Where the shot `path` belongs to was filed (its partner's new path), if a move left it to follow.
+
+    An open intent counts: its move has happened and waits to be confirmed with the rest of the worker's batch
+    (a failed move rolls its intent back at once), so a partner in the same batch follows it."""
     row = conn.execute(
         "SELECT rename_journal.dest FROM rename_partners JOIN rename_journal ON rename_journal.id ="
-        " rename_partners.move_id WHERE rename_partners.path = ? AND rename_journal.state = 'done'"
+        " rename_partners.move_id WHERE rename_partners.path = ? AND rename_journal.state IN ('open', 'done')"
         " ORDER BY rename_journal.id DESC LIMIT 1",
         (path,),
     ).fetchone()
