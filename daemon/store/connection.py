@@ -6,6 +6,7 @@ WAL, a busy timeout and foreign keys are set here once; errors become StoreError
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +14,9 @@ from pathlib import Path
 from daemon.errors import StoreError
 
 BUSY_TIMEOUT_MS = 30_000
+# Threads of this process take turns at writing here: SQLite's own busy handler sleeps up to 100 ms between tries,
+# which made the intake and the workers wait on each other at 100,000 queued files.
+_WRITE_TURN = threading.RLock()
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -43,20 +47,21 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as exc:
-        raise StoreError(f"database busy or read-only: {exc}") from exc
-    try:
-        yield conn
-    except BaseException:
-        if conn.in_transaction:  # SQLite already rolled back by itself on SQLITE_FULL and friends
-            conn.execute("ROLLBACK")
-        raise
-    else:
+    with _WRITE_TURN:
         try:
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"database busy or read-only: {exc}") from exc
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:  # SQLite already rolled back by itself on SQLITE_FULL and friends
                 conn.execute("ROLLBACK")
-            raise StoreError(f"cannot commit to database: {exc}") from exc
+            raise
+        else:
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise StoreError(f"cannot commit to database: {exc}") from exc
