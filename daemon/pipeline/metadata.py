@@ -207,7 +207,7 @@ class MetadataStage(Stage):
             reason=reason if not entry.target.sidecar else f"{reason} (sidecar: {entry.target.why})",
         )
         result.update(sidecar=entry.target.sidecar, keywords=plan.keywords, engine_keywords=plan.engine_keywords)
-        if plan.writes and not entry.target.sidecar:
+        if not entry.target.sidecar:  # also when up to date: a write a crash kept from being recorded is in the file
             info = os.stat(entry.target.path)
             result["stat"] = {"size": info.st_size, "mtime_ns": info.st_mtime_ns, "inode": info.st_ino}
         return result
