@@ -22,8 +22,10 @@ from PIL import Image
 from tests.chaos.integrity import (
     check_files,
     exiftool_litter,
+    filed_moves,
     journal_problems,
     metadata_problems,
+    pixels,
     rss_mb,
     sha,
     stuck_jobs,
@@ -272,31 +274,56 @@ def test_burst_of_10000_then_sustained_20000_small_images(engine_factory, ledger
 
 
 def test_files_changing_under_the_engine(engine_factory, ledger) -> None:
-    engine: Engine = engine_factory()
+    """Every stage on: files still being written, replaced mid-processing, renamed by the user while queued."""
+    engine: Engine = engine_factory(full_pipeline())
     big, other = corpus() / "photos" / "Apple iPhone 5.jpg", corpus() / "labelled" / "Nikon_D70.jpg"
-    # Replaced while being processed: the engine ends with the final content, processed.
-    target = engine.drop / "replaced.jpg"
-    shutil.copy2(big, target)
-    time.sleep(0.05)
-    shutil.copy2(other, target)
+    written_slowly = corpus() / "photos" / "Canon EOS-1D Mark III (via Adobe Lightroom).jpg"
+    third = corpus() / "labelled" / "Canon_40D.jpg"
+    # Still being written when first seen: the engine ends with the whole file, processed.
+    slow = engine.drop / "slow.jpg"
+    data = written_slowly.read_bytes()
+    with open(slow, "wb") as handle:
+        for chunk in range(8):
+            handle.write(data[chunk * len(data) // 8 : (chunk + 1) * len(data) // 8])
+            handle.flush()
+            time.sleep(0.15)
     ledger.faults_injected += 1
-    wait_for(lambda: engine.job_states().get(str(target)) == "done", 30)
-    time.sleep(1.0)
-    wait_for(lambda: engine.job_states().get(str(target)) == "done", 30)
-    row = engine.query("SELECT sha256, size FROM files WHERE path = ?", (str(target),))[0]
-    assert row["size"] == other.stat().st_size
-    # Renamed by the user while queued: one job, at the new path.
+    # Replaced while being processed (atomically, as editors save): the final content ends processed.
+    target = engine.drop / "replaced.jpg"
+    shutil.copyfile(big, target)
+    running = (
+        "SELECT COUNT(*) AS n FROM jobs JOIN files ON files.id = jobs.file_id WHERE path = ? AND state = 'running'"
+    )
+    wait_for(lambda: engine.query(running, (str(target),))[0]["n"], 30, 0.01)
+    shutil.copyfile(other, engine.drop / "incoming.tmp")
+    (engine.drop / "incoming.tmp").replace(target)
+    ledger.faults_injected += 1
+    ledger.peak_rss_mb = max(ledger.peak_rss_mb, rss_mb(engine))
+    engine.wait_idle(2, timeout=60)
+    # Renamed by the user while queued: one job, filed from the new name.
     assert engine.cli("pause").returncode == 0
-    shutil.copy2(other, engine.drop / "queued.jpg")
+    shutil.copyfile(third, engine.drop / "queued.jpg")
     wait_for(lambda: engine.status()["jobs"]["queued"] == 1, 20)
     (engine.drop / "queued.jpg").rename(engine.drop / "renamed-by-user.jpg")
     ledger.faults_injected += 1
     time.sleep(1.0)
     assert engine.cli("resume").returncode == 0
-    wait_for(lambda: engine.job_states().get(str(engine.drop / "renamed-by-user.jpg")) == "done", 30)
-    states = engine.job_states()
-    assert str(engine.drop / "queued.jpg") not in states
-    assert engine.process.poll() is None
+    engine.wait_idle(3, timeout=60)
+    assert engine.status()["jobs"]["failed"] == 0, engine.cli("jobs", "--state", "failed").stdout
+    assert stuck_jobs(engine) == 0
+    moves = filed_moves(engine)
+    assert str(engine.drop / "slow.jpg") in moves and str(engine.drop / "renamed-by-user.jpg") in moves, moves
+    assert not any("queued.jpg" in path for path in [*moves, *engine.job_states()])
+    present = [Path(row["path"]) for row in engine.query("SELECT path FROM files WHERE present = 1")]
+    wanted = {pixels(p): p.name for p in (big, other, written_slowly, third)}
+    contents = sorted(str(wanted.get(pixels(path))) for path in present)  # no file mixes two versions
+    # The replacement processed; the replaced version too if it was filed before the user replaced it.
+    expected = sorted([other.name, written_slowly.name, third.name])
+    assert contents in (expected, sorted([*expected, big.name])), contents
+    exactly_once(engine, len(present))
+    problems = journal_problems(engine) + metadata_problems(engine)
+    assert not problems and not exiftool_litter(engine.drop, engine.library), problems
+    ledger.files_checked += len(present)
     conn = sqlite3.connect(engine.data / "image-engine.db")
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
@@ -344,6 +371,7 @@ def test_exiftool_killed_mid_batch(engine_factory, ledger, tmp_path: Path) -> No
             ledger.faults_injected += 1
         time.sleep(0.02)
     assert killed, "exiftool was never seen at work on the batch"
+    ledger.peak_rss_mb = max(ledger.peak_rss_mb, rss_mb(engine))
     engine.wait_idle(len(photos), timeout=120)
     assert engine.status()["jobs"]["failed"] == 0, engine.cli("jobs", "--state", "failed").stdout
     log_text = (engine.data / "logs" / "image-engine.log").read_text()

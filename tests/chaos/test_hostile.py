@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from tests.chaos.integrity import rss_mb
 from tests.chaos.test_faults import full_pipeline
 from tests.support import REPO, Engine, corpus, exiftool_json, wait_for
 from tests.test_spine import huge_png
@@ -172,6 +173,7 @@ def test_keywords_and_templates_trying_to_escape_the_library(engine_factory, led
     engine.start()
     ledger.bad_inputs_tried += 2
     engine.wait_idle(2, timeout=60)
+    ledger.peak_rss_mb = max(ledger.peak_rss_mb, rss_mb(engine))
     assert engine.status()["jobs"]["failed"] == 0
     rows = engine.query(
         "SELECT files.path, tag.data AS tag, ren.data AS ren FROM files"
