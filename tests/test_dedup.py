@@ -261,3 +261,18 @@ def test_a_deleted_keeper_hands_over_to_the_best_remaining_copy(engine: InProces
     assert dedup_groups.drop_missing(engine.conn) == 1
     (group,) = dedup_groups.list_groups(engine.conn, "report")
     assert group["keeper"] == str(variants["resize50"]) and len(group["members"]) == 2
+
+
+def test_a_second_identical_copy_of_a_near_duplicate_is_not_filed_twice() -> None:
+    from daemon.dedup.grouping import Group, decide
+
+    keeper = Facts(1, "/library/elephants.jpg", 37_000, sha256="k")
+    grey = Facts(2, "/library/elephants_bw.jpg", 29_000, sha256="g")  # filed: a near duplicate, action report
+    again = Facts(3, "/drop/elephants_bw.jpg", 29_000, sha256="g")  # the same grey file dropped once more
+    facts = {fact.id: fact for fact in (keeper, grey, again)}
+    group = Group(7, [1, 2, 3], 1, "largest file")
+    links = [Link(1, 2, "near", 2, 0), Link(1, 3, "near", 2, 0), Link(2, 3, "exact")]
+    assert not decide(grey, group, facts, links, "report")["skip_filing"]
+    result = decide(again, group, facts, links, "report")
+    assert result["skip_filing"] and "identical to /library/elephants_bw.jpg" in result["reason"], result
+    assert decide(again, group, facts, links, "move")["move_to_duplicates"]

@@ -330,3 +330,22 @@ def test_backups_and_modification_time(tmp_path: Path, stage) -> None:
     assert os.stat(kept).st_mtime_ns == mtime and not Path(f"{kept}_original").exists()
     make_stage_run(stage(backups=True, keep_mtime=False), [backed], TAG)
     assert sha(Path(f"{backed}_original")) == original and "dog" in keywords_of(backed)
+
+
+def test_exiftool_temp_left_by_an_earlier_engine_is_removed_at_once(tmp_path: Path) -> None:
+    import os
+
+    from daemon.errors import RetryableError
+    from daemon.metadata import targets
+    from daemon.tools.exiftool import temp_file_of
+
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xd9")
+    temp = temp_file_of(photo)
+    temp.write_bytes(b"half written")
+    with pytest.raises(RetryableError, match="writing photo.jpg right now"):
+        targets.clear_stale_temp(photo)  # young and made while this process lives: someone is writing
+    earlier = targets.PROCESS_STARTED - 5  # a few seconds old, but from before this engine started (kill -9)
+    os.utime(temp, (earlier, earlier))
+    targets.clear_stale_temp(photo)
+    assert not temp.exists()

@@ -143,3 +143,18 @@ def test_advance_to_another_pool_queues_the_job_for_it_at_once(tmp_path: Path) -
     assert queue.complete(store.conn, job, {}, 1.0, "tag", 300, keep=False)
     (taken,) = queue.claim(store.conn, "gpu-worker", ["tag"], 1, 300)
     assert taken.id == job.id and taken.stage == "tag"
+    assert taken.claims == 1  # claims count deaths at this stage: passing through pools is not a crash
+
+
+def test_crashes_count_per_stage_not_across_the_pipeline(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    add(store, "a.jpg")
+    stages = ["probe", "second", "third", "fourth", "fifth", "last"]  # each in its own pool
+    for stage, following in zip(stages, [*stages[1:], None], strict=True):
+        for _ in range(queue.MAX_CLAIMS - 1):  # the engine killed at this stage, again and again
+            queue.claim(store.conn, "w", [stage], 1, 300)
+            queue.recover_orphans(store.conn)
+        (job,) = queue.claim(store.conn, "w", [stage], 1, 300)
+        assert job.claims == queue.MAX_CLAIMS, stage  # still under the poison limit at every stage
+        assert queue.complete(store.conn, job, {}, 1.0, following, 300, keep=False)
+    assert store.conn.execute("SELECT state FROM jobs").fetchone()[0] == "done"

@@ -344,12 +344,19 @@ def decide(
     direct = [link for link in mine if keeper.id in (link.a, link.b)]
     evidence = min(direct or mine, key=Link.strength, default=None)
     how = evidence.describe() if evidence else "linked through another copy"
+    # An identical copy seen earlier (a non-keeper too) is filed already or on its way: this one is not filed twice.
+    twins = sorted(
+        m for m in group.members if m < file.id and file.sha256 and m in facts and facts[m].sha256 == file.sha256
+    )
+    reason = f"{'exact' if exact else 'near'} duplicate of {keeper.path}: {how}; kept: {group.keeper_reason}"
+    if twins and not exact:
+        reason += f"; identical to {facts[twins[0]].path}, seen first"
     result.update(
         keeper=False,
         duplicate_of=keeper.path,
         kind="exact" if exact else "near",
-        reason=f"{'exact' if exact else 'near'} duplicate of {keeper.path}: {how}; kept: {group.keeper_reason}",
-        skip_filing=exact and action != "move",
+        reason=reason,
+        skip_filing=(exact or bool(twins)) and action != "move",
         move_to_duplicates=action == "move",
     )
     return result

@@ -23,6 +23,9 @@ log = logging.getLogger("image_engine.metadata")
 IN_PLACE = frozenset({".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".png", ".webp", ".gif", ".heic", ".heif", ".avif"})
 IPTC_TYPES = frozenset({"JPEG", "TIFF"})  # exiftool FileType values where IPTC is standard (elsewhere XMP only)
 STALE_TEMP_SECONDS = 120.0
+# A temp file older than this process was left by an exiftool that died with an earlier engine (kill -9, power cut):
+# our own exiftool's temp files are removed when it dies, so such a file is stale however young it is.
+PROCESS_STARTED = time.time()
 
 
 @dataclass
@@ -86,10 +89,10 @@ def clear_stale_temp(target: Path, now: float | None = None) -> None:
     """exiftool refuses to write while NAME_exiftool_tmp exists: remove one a crash left, wait for a live one."""
     temp = temp_file_of(target)
     try:
-        age = (time.time() if now is None else now) - temp.stat().st_mtime
+        modified = temp.stat().st_mtime
     except FileNotFoundError:
         return
-    if age < STALE_TEMP_SECONDS:
+    if (time.time() if now is None else now) - modified < STALE_TEMP_SECONDS and modified >= PROCESS_STARTED:
         raise RetryableError(f"another program (exiftool) is writing {target.name} right now ({temp.name} exists)")
     temp.unlink(missing_ok=True)
     log.warning("stale exiftool temp file removed", extra={"event": "stale_temp", "path": str(temp)})

@@ -207,7 +207,8 @@ class MetadataStage(Stage):
             reason=reason if not entry.target.sidecar else f"{reason} (sidecar: {entry.target.why})",
         )
         result.update(sidecar=entry.target.sidecar, keywords=plan.keywords, engine_keywords=plan.engine_keywords)
-        if plan.writes and not entry.target.sidecar:
+        # Also when up to date with our keywords in the file: a write that a crash kept from being recorded.
+        if not entry.target.sidecar and (plan.writes or plan.engine_keywords):
             info = os.stat(entry.target.path)
             result["stat"] = {"size": info.st_size, "mtime_ns": info.st_mtime_ns, "inode": info.st_ino}
         return result

@@ -192,15 +192,15 @@ def complete(
                 " updated_at = ?, finished_at = ? WHERE id = ?",
                 (now, now, job.id),
             )
-        elif keep:
+        elif keep:  # claims count the engine's deaths at the current stage: each stage starts afresh
             conn.execute(
-                "UPDATE jobs SET stage = ?, lease_until = ?, updated_at = ? WHERE id = ?",
+                "UPDATE jobs SET stage = ?, lease_until = ?, claims = 1, updated_at = ? WHERE id = ?",
                 (next_stage, now + lease_seconds, now, job.id),
             )
-            job.stage = next_stage
+            job.stage, job.claims = next_stage, 1
         else:
             conn.execute(
-                "UPDATE jobs SET stage = ?, state = 'queued', lease_owner = NULL, lease_until = NULL,"
+                "UPDATE jobs SET stage = ?, state = 'queued', lease_owner = NULL, lease_until = NULL, claims = 0,"
                 " updated_at = ? WHERE id = ?",
                 (next_stage, now, job.id),
             )

@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tests.support import REPO, Engine, corpus, wait_for
+from tests.chaos.integrity import rss_mb
+from tests.chaos.test_faults import full_pipeline
+from tests.support import REPO, Engine, corpus, exiftool_json, wait_for
 from tests.test_spine import huge_png
 
 
@@ -150,3 +152,55 @@ def test_configs_with_wrong_types_exit_2_naming_the_key(tmp_path: Path, ledger) 
         assert result.returncode == 2 and message in result.stderr and str(path) in result.stderr, result.stderr
     ledger.bad_inputs_tried += len(cases)
     wait_for(lambda: True, 1)
+
+
+def tree(root: Path) -> set[Path]:
+    return {path for path in root.rglob("*")}
+
+
+def test_keywords_and_templates_trying_to_escape_the_library(engine_factory, ledger, tmp_path: Path) -> None:
+    hostile = {"espresso": "../../escape", "leopard": "CON:", "jaguar": "CON:"}
+    synonyms = "synonyms = { " + ", ".join(f'"{label}" = "{word}"' for label, word in hostile.items()) + " }"
+    synonyms += '\nexclude = ["drink", "big cat", "wild animal", "wild cat"]\n'  # so the hostile word comes first
+    template = 'template = "{keywords:1}/{category}/{keywords:1}_{stem}{counter}.{ext}"'
+    engine: Engine = engine_factory(full_pipeline(template, synonyms), start=False)
+    names = ["skimage_coffee.png", "felix_301.jpg"]
+    engine.drop.mkdir(parents=True)
+    for name in names:
+        shutil.copyfile(corpus() / "labelled" / name, engine.drop / name)
+    outside = tmp_path.parent
+    before = {path for path in tree(outside) if tmp_path not in path.parents} | tree(tmp_path)
+    engine.start()
+    ledger.bad_inputs_tried += 2
+    engine.wait_idle(2, timeout=60)
+    ledger.peak_rss_mb = max(ledger.peak_rss_mb, rss_mb(engine))
+    assert engine.status()["jobs"]["failed"] == 0
+    rows = engine.query(
+        "SELECT files.path, tag.data AS tag, ren.data AS ren FROM files"
+        " JOIN results tag ON tag.file_id = files.id AND tag.stage = 'tag'"
+        " JOIN results ren ON ren.file_id = files.id AND ren.stage = 'rename'"
+    )
+    library = engine.library.resolve()
+    written = {}
+    for row in rows:
+        keywords = [k["keyword"] for k in json.loads(row["tag"])["keywords"]]
+        assert set(keywords) & set(hostile.values()), keywords  # the hostile keyword reached the template
+        filed = Path(json.loads(row["ren"])["to"])
+        assert json.loads(row["ren"])["moved"] and filed == Path(row["path"]) and filed.exists()
+        relative = filed.resolve().relative_to(library)  # raises when outside
+        for part in relative.parts:
+            assert part not in ("..", ".") and not set(part) & set('<>:"/\\|?*'), relative
+            assert part.split(".")[0].upper() not in ("CON", "PRN", "AUX", "NUL"), relative
+        assert keywords[0] in hostile.values(), keywords  # {keywords:1} renders the hostile keyword
+        assert keywords[0].strip("./:").lower() in relative.parts[0].lower(), relative  # its text, made safe
+        written[filed] = [word for word in hostile.values() if word in keywords]
+    after = {path for path in tree(outside) if tmp_path not in path.parents} | tree(tmp_path)
+    new = {path for path in after - before if library not in path.resolve().parents and path.resolve() != library}
+    new -= {path for path in new if engine.data in path.parents or path.parent == engine.folder}
+    assert not new, sorted(new)  # nothing created outside the library (the data folder and engine log aside)
+    for entry in exiftool_json(*written, args=("-XMP-dc:Subject",)):
+        subject = entry.get("Subject", [])
+        subject = subject if isinstance(subject, list) else [subject]
+        assert set(written[Path(entry["SourceFile"])]) <= set(subject), entry  # plain text, as the tagger said it
+    ledger.files_checked += len(written)
+    ledger.notes.append(f"escaping keywords filed as {[str(p.relative_to(engine.library)) for p in written]}")
