@@ -87,7 +87,6 @@ class App:
 
         settle_on_start(self.store.conn, self.config)  # interrupted moves, before any worker runs
         self.server.start()
-        write_endpoint(self.config.data_dir, Endpoint(self.config.control.host, self.server.port, os.getpid()))
         self.intake.start()
         self.gpu.start()
         gpu.install(self.gpu)
@@ -102,6 +101,9 @@ class App:
         self.watchers.start()
         self.start_scan(None)
         self.schedule.start()
+        # Clients find the service only now that its folders exist and are watched (a drop right after
+        # `status` answers must not land in a folder that is not there yet).
+        write_endpoint(self.config.data_dir, Endpoint(self.config.control.host, self.server.port, os.getpid()))
         log.info(
             "started",
             extra={
