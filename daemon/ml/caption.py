@@ -34,24 +34,19 @@ class Captioner:
         return hub.missing_reason(self.model_name, "[tagging] caption_model", "caption model")
 
     def load(self, device: str) -> None:
-        import torch
-        from transformers import AutoModelForImageTextToText, AutoTokenizer
+        from transformers import AutoModelForImageTextToText
 
         reason = self.missing()
         if reason:
             raise ModelMissing(reason)
         started = time.monotonic()
-        folder = hub.fetch(self.model_name)
-        dtype = torch.float16 if device.startswith("cuda") else torch.float32
-        try:
-            model = AutoModelForImageTextToText.from_pretrained(folder, dtype=dtype).to(device).eval()
-            tokenizer = AutoTokenizer.from_pretrained(folder)
-        except (OSError, ValueError) as exc:
-            raise ModelMissing(f"cannot load caption model from {folder} ([tagging] caption_model): {exc}") from exc
+        model, tokenizer, folder = hub.load_pretrained(
+            AutoModelForImageTextToText, self.model_name, device, "caption model", "[tagging] caption_model"
+        )
         vision = getattr(model.config, "vision_config", None)
         if vision is None or not hasattr(model, "generate"):
             raise ModelMissing(f"{self.model_name} is not an image-to-text model ([tagging] caption_model)")
-        self._model, self._tokenizer, self._device, self._dtype = model, tokenizer, device, dtype
+        self._model, self._tokenizer, self._device, self._dtype = model, tokenizer, device, model.dtype
         self._preprocess = Preprocess.for_model(folder, int(vision.image_size))
         log.info(
             "caption model loaded",

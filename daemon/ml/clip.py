@@ -114,18 +114,13 @@ class ClipBackend(Backend):
             return used
 
     def _load(self, device: str) -> _Loaded:
-        import torch
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoModel
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()  # our own log lines say what loads and how long it took
-        folder = hub.fetch(self.model_name)
-        dtype = torch.float16 if device.startswith("cuda") else torch.float32
-        try:
-            model = AutoModel.from_pretrained(folder, dtype=dtype).to(device).eval()
-            tokenizer = AutoTokenizer.from_pretrained(folder)
-        except (OSError, ValueError) as exc:
-            raise ModelMissing(f"cannot load CLIP model from {folder} ([tagging] model): {exc}") from exc
+        model, tokenizer, folder = hub.load_pretrained(
+            AutoModel, self.model_name, device, "CLIP model", "[tagging] model"
+        )
         if not (hasattr(model, "get_image_features") and hasattr(model, "get_text_features")):
             raise ModelMissing(
                 f"{self.model_id} is a {type(model).__name__}, not a CLIP/SigLIP model ([tagging] model, backend clip)"
@@ -136,7 +131,7 @@ class ClipBackend(Backend):
             model=model,
             tokenizer=tokenizer,
             device=device,
-            dtype=dtype,
+            dtype=model.dtype,
             preprocess=Preprocess.for_model(folder, int(model.config.vision_config.image_size)),
             siglip=siglip,
             logit_scale=float(model.logit_scale.detach().float().exp().item()),

@@ -11,7 +11,10 @@ import os
 import socket
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
+
+from daemon.ml.base import ModelMissing
 
 log = logging.getLogger("image_engine.ml")
 
@@ -163,3 +166,20 @@ def fingerprint(folder: Path) -> str:
             stat = path.stat()
             parts.append(f"{weights}:{stat.st_size}:{int(stat.st_mtime)}")
     return ";".join(parts)
+
+
+def load_pretrained(auto_class: Any, name: str, device: str, what: str, key: str) -> tuple[Any, Any, Path]:
+    """(model in eval mode on `device`, fp16 on CUDA; its tokenizer; the folder) for a hub name or a folder.
+
+    `what` and `key` name the model and its config key in the error, e.g. "CLIP model", "[tagging] model"."""
+    import torch
+    from transformers import AutoTokenizer
+
+    folder = fetch(name)
+    dtype = torch.float16 if device.startswith("cuda") else torch.float32
+    try:
+        model = auto_class.from_pretrained(folder, dtype=dtype).to(device).eval()
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+    except (OSError, ValueError) as exc:
+        raise ModelMissing(f"cannot load {what} from {folder} ({key}): {exc}") from exc
+    return model, tokenizer, folder
