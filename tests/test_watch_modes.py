@@ -11,9 +11,16 @@ from pathlib import Path
 from watchdog.events import FileSystemEventHandler
 from watchdog.observers import Observer
 
+from daemon.config import WatchConfig
 from daemon.store import Store
 from daemon.watch.intake import Intake
-from daemon.watch.observer import NETWORK_FILESYSTEMS, count_folders, filesystem_type, own_inotify_watches
+from daemon.watch.observer import (
+    NETWORK_FILESYSTEMS,
+    WatchManager,
+    count_folders,
+    filesystem_type,
+    own_inotify_watches,
+)
 from tests.support import Engine, corpus, wait_for
 
 
@@ -42,6 +49,36 @@ def test_inotify_places_one_watch_per_folder_and_we_can_count_them(tmp_path: Pat
     finally:
         observer.stop()
         observer.join()
+
+
+def inotify_masks() -> list[int]:
+    masks = []
+    for fd in os.listdir("/proc/self/fdinfo"):
+        try:
+            lines = Path(f"/proc/self/fdinfo/{fd}").read_text().splitlines()
+        except OSError:
+            continue
+        masks += [int(line.split("mask:")[1].split()[0], 16) for line in lines if line.startswith("inotify wd:")]
+    return masks
+
+
+def test_reading_a_watched_photo_queues_no_inotify_event(tmp_path: Path) -> None:
+    """Probing 100,000 photos must not fill the kernel's event queue (an overflow means a full rescan)."""
+    in_access, in_close_write, in_close_nowrite, in_open = 0x1, 0x8, 0x10, 0x20
+    (tmp_path / "drop" / "sub").mkdir(parents=True)
+    store = Store(tmp_path / "db.sqlite")
+    manager = WatchManager([WatchConfig(tmp_path / "drop")], Intake(store, "probe", 0, []), store, [])
+    before = len(inotify_masks())
+    manager.start()
+    try:
+        masks = inotify_masks()
+        assert len(masks) - before == 2  # one watch per folder
+        for mask in masks[-2:]:
+            assert mask & in_close_write, hex(mask)  # a finished copy is still seen at once
+            assert not mask & (in_access | in_open | in_close_nowrite), hex(mask)
+    finally:
+        manager.stop()
+        store.close()
 
 
 def test_filesystem_type_reads_mounts() -> None:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
     DirMovedEvent,
     FileClosedEvent,
     FileCreatedEvent,
@@ -100,6 +102,20 @@ class RootHandler(FileSystemEventHandler):
             files.mark_missing(self.store.conn, [src])
 
     writes_close = True
+
+
+# Asked of inotify by name: by default watchdog also asks for IN_OPEN and IN_CLOSE_NOWRITE, so every read of a
+# photo (ours included) queued two events, and reading 100,000 photos overflowed the kernel's queue again and again.
+HANDLED_EVENTS = (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+)
 
 
 @dataclass
@@ -235,7 +251,7 @@ class WatchManager:
         observer = Observer()
         handler = RootHandler(str(watch.path), self.intake, self.store, self.ignore)
         try:
-            observer.schedule(handler, str(watch.path), recursive=watch.recursive)
+            observer.schedule(handler, str(watch.path), recursive=watch.recursive, event_filter=list(HANDLED_EVENTS))
             observer.start()
         except OSError as exc:
             return self._polling(watch, f"cannot watch {watch.path} with inotify ({exc}); {SYSCTL_HINT}")
