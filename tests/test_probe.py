@@ -11,7 +11,7 @@ from daemon.errors import PermanentError
 from daemon.pipeline.base import WorkItem
 from daemon.pipeline.hashing import HashStage
 from daemon.pipeline.probe import ProbeStage
-from daemon.pipeline.reduced_cache import ReducedCache
+from daemon.pipeline.reduced_cache import IMAGE_OVERHEAD, ReducedCache
 from daemon.store.queue import Job
 from tests.support import corpus
 
@@ -57,7 +57,7 @@ def test_all_eight_orientations_reduce_to_the_same_upright_picture(tmp_path: Pat
 def test_reduced_copies_stay_in_memory_and_spill_to_disk_past_the_budget(tmp_path: Path) -> None:
     _, _, item = run_stages(corpus() / "labelled" / "Nikon_D70.jpg", tmp_path)
     picture = item.reduced()
-    one = picture.width * picture.height * 3
+    one = picture.width * picture.height * 4 + IMAGE_OVERHEAD  # what Pillow holds for an RGB image
     cache = ReducedCache(tmp_path, max_bytes=2 * one)
     for file_id in (1, 2, 3):
         cache.put(file_id, picture)

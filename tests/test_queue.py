@@ -158,3 +158,25 @@ def test_crashes_count_per_stage_not_across_the_pipeline(tmp_path: Path) -> None
         assert job.claims == queue.MAX_CLAIMS, stage  # still under the poison limit at every stage
         assert queue.complete(store.conn, job, {}, 1.0, following, 300, keep=False)
     assert store.conn.execute("SELECT state FROM jobs").fetchone()[0] == "done"
+
+
+def test_claim_takes_the_oldest_jobs_across_stages_and_parked_ones_when_due(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    for index in range(4):
+        add(store, f"{index}.jpg", inode=index)
+    (oldest,) = queue.claim(store.conn, "w", ["probe"], 1, 60, now=10)
+    assert queue.complete(store.conn, oldest, {}, 1.0, "hash", 60, now=10, keep=False)  # now queued at hash
+    (second,) = queue.claim(store.conn, "w", ["probe"], 1, 60, now=10)
+    assert queue.wait(store.conn, second, "model missing", retry_after=100, now=10)
+    taken = queue.claim(store.conn, "w", ["probe", "hash"], 2, 600, now=20)
+    assert [(job.id, job.stage) for job in taken] == [(oldest.id, "hash"), (second.id + 1, "probe")]
+    assert [job.id for job in queue.claim(store.conn, "w", ["probe"], 5, 600, now=50)] == [second.id + 2]
+    assert [job.id for job in queue.claim(store.conn, "w", ["probe"], 5, 60, now=111)] == [second.id]  # due again
+
+
+def test_claim_reads_the_backlog_in_index_order_without_sorting_it(tmp_path: Path) -> None:
+    """A claim must cost the same with a million jobs queued: no query of it may sort the whole backlog."""
+    store = make_store(tmp_path)
+    for sql in queue._CANDIDATES:
+        plan = " | ".join(row[3] for row in store.conn.execute(f"EXPLAIN QUERY PLAN {sql}", ("probe", 0.0, 16)))
+        assert "TEMP B-TREE" not in plan and "SCAN jobs" not in plan, plan

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from daemon.store import Store
 
 Gate = Callable[[Stage], "str | None"]
+AHEAD_MIN = 256
 
 
 @dataclass
@@ -39,6 +40,12 @@ class Pipeline:
         names = [stage.name for stage in self.stages]
         index = names.index(name)
         return names[index + 1] if index + 1 < len(names) else None
+
+    @property
+    def ahead_limit(self) -> int:
+        """How many jobs may be past the first stage and not finished: enough to fill every later batch a few
+        times over, few enough that their reduced copies do not pile up while a slow stage (CPU tagging) works."""
+        return max(AHEAD_MIN, 4 * max((stage.batch_size for stage in self.stages[1:]), default=1))
 
     def pools(self) -> dict[str, list[Stage]]:
         pools: dict[str, list[Stage]] = {}

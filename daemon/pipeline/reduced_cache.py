@@ -12,6 +12,8 @@ from pathlib import Path
 
 from PIL import Image
 
+IMAGE_OVERHEAD = 1024
+
 
 class ReducedCache:
     def __init__(self, folder: Path, max_bytes: int = 64 << 20):
@@ -61,7 +63,9 @@ class ReducedCache:
 
 
 def _size(image: Image.Image) -> int:
-    return image.width * image.height * len(image.getbands())
+    """What the image really holds: Pillow keeps 3-band pixels in 4 bytes, and each image costs ~1 KB besides."""
+    pixel_bytes = 1 if len(image.getbands()) == 1 else 4
+    return image.width * image.height * pixel_bytes + IMAGE_OVERHEAD
 
 
 def _save(image: Image.Image, path: Path) -> None:

@@ -95,12 +95,19 @@ class StageWorker(threading.Thread):
     def runnable_stages(self) -> list[str]:
         runnable = []
         for stage in self.stages:
+            if stage.name == self.pipeline.first and self.later_stages_full():
+                continue  # the backlog stays queued at the start, not as reduced copies in memory or on disk
             reason = self.pipeline.blocked_reason(stage)
             if reason:
                 queue.mark_stage_waiting(self.store.conn, stage.name, reason, retry_after=5.0)
             else:
                 runnable.append(stage.name)
         return runnable
+
+    def later_stages_full(self) -> bool:
+        later = [stage.name for stage in self.pipeline.stages[1:]]
+        limit = self.pipeline.ahead_limit
+        return bool(later) and queue.count_active(self.store.conn, later, cap=limit) >= limit
 
     def tick(self) -> bool:
         self.release_unsettled()
@@ -228,6 +235,7 @@ class StageWorker(threading.Thread):
 
     def finish(self, item: WorkItem) -> None:
         self.pipeline.reduced.drop(item.job.file_id)
+        self.control.work_available.set()  # room for one more past the first stage
         path = queue.take_dirty(self.store.conn, item.job.file_id)
         if path is not None:
             self.recheck(path)
