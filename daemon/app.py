@@ -192,6 +192,8 @@ class App:
             except Exception as exc:  # noqa: BLE001 - a scan failure is reported, not fatal
                 progress["state"], progress["error"] = "failed", str(exc)
                 log.exception("scan failed", extra={"event": "scan_failed"})
+            finally:
+                self.store.release_thread()
 
         threading.Thread(target=work, name=f"scan-{scan_id}", daemon=True).start()
         return scan_id

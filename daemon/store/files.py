@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from daemon.store.connection import transaction
@@ -61,13 +60,17 @@ def record_own_write(conn: sqlite3.Connection, file_id: int, path: str, stat: Fi
     )
 
 
-def known_under(conn: sqlite3.Connection, folder: str, sep: str) -> Iterator[tuple[str, FileStat]]:
+def known_stat(conn: sqlite3.Connection, path: str) -> FileStat | None:
+    row = conn.execute("SELECT size, mtime_ns, inode FROM files WHERE path = ? AND present = 1", (path,)).fetchone()
+    return None if row is None else FileStat(row[0], row[1], row[2])
+
+
+def count_under(conn: sqlite3.Connection, folder: str, sep: str) -> int:
     prefix = folder.rstrip(sep) + sep
-    for row in conn.execute(
-        "SELECT path, size, mtime_ns, inode FROM files WHERE present = 1 AND substr(path, 1, ?) = ?",
-        (len(prefix), prefix),
-    ):
-        yield row["path"], FileStat(row["size"], row["mtime_ns"], row["inode"])
+    return conn.execute(
+        "SELECT COUNT(*) FROM files WHERE path >= ? AND path < ? AND present = 1",
+        (prefix, prefix[:-1] + chr(ord(sep) + 1)),
+    ).fetchone()[0]
 
 
 def file_info(conn: sqlite3.Connection, path: str) -> dict[str, Any] | None:

@@ -23,6 +23,8 @@ from daemon.watch.filters import group_key, kind_of
 
 log = logging.getLogger("image_engine.intake")
 LOST_CLOSE_FACTOR = 20
+# A scan waits while this many paths are still settling: every pending path is looked at on each round.
+MAX_PENDING_FROM_SCAN = 5000
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Intake:
         self.on_enqueued = on_enqueued
         self.clock = clock
         self._pending: dict[str, Pending] = {}
+        self.max_pending_from_scan = MAX_PENDING_FROM_SCAN
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -74,6 +77,17 @@ class Intake:
             elif writing:
                 entry.state = "writing"
         self._wake.set()
+
+    def wait_for_room(self) -> None:
+        """Back-pressure for scans (never for watch handlers): wait while too many paths are settling."""
+        while (
+            self.pending_count() >= self.max_pending_from_scan
+            and not self._stop.is_set()
+            and self._thread
+            and self._thread.is_alive()
+        ):
+            self._wake.set()
+            time.sleep(0.05)
 
     def forget(self, path: str) -> None:
         with self._lock:

@@ -1,6 +1,6 @@
 """Reconcile a watched root with the store: find files added, changed or removed while nobody watched.
 
-Unchanged files (same size, mtime and inode) cost one stat; only the rest reach the settle step.
+Unchanged files (same size, mtime and inode) cost one stat and one lookup; only the rest reach the settle step.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from daemon.store import Store, files
 from daemon.store.queue import FileStat
+from daemon.store.seen import SeenPaths
 from daemon.watch.filters import kind_of
 from daemon.watch.intake import Intake
 
@@ -52,23 +53,28 @@ def walk_images(root: Path, recursive: bool, ignore: list[str]) -> Iterator[tupl
 def reconcile(
     root: Path, recursive: bool, store: Store, intake: Intake, ignore: list[str], progress: Progress | None = None
 ) -> dict[str, int]:
-    known = dict(files.known_under(store.conn, str(root), os.sep))
-    on_disk = list(walk_images(root, recursive, ignore))
-    total = len(on_disk)
-    seen: set[str] = set()
-    submitted = 0
-    for index, (path, info) in enumerate(on_disk, 1):
-        seen.add(path)
-        current = FileStat(info.st_size, info.st_mtime_ns, info.st_ino)
-        if known.get(path) != current:
-            intake.submit(path, str(root))
-            submitted += 1
-        if progress and (index % 200 == 0 or index == total):
-            progress(index, total)
-    if not recursive:
-        known = {p: s for p, s in known.items() if os.path.dirname(p) == str(root)}
-    missing = [path for path in known if path not in seen]
-    files.mark_missing(store.conn, missing)
-    if progress and total == 0:
-        progress(0, 0)
-    return {"seen": total, "submitted": submitted, "missing": len(missing)}
+    """Walk `root` once, streaming: memory stays flat whether it holds a hundred files or a million."""
+    conn = store.conn
+    expected = files.count_under(conn, str(root), os.sep)
+    seen = SeenPaths(conn)
+    index = submitted = missing = 0
+    try:
+        for index, (path, info) in enumerate(walk_images(root, recursive, ignore), 1):
+            seen.add(path)
+            if files.known_stat(conn, path) != FileStat(info.st_size, info.st_mtime_ns, info.st_ino):
+                intake.wait_for_room()
+                intake.submit(path, str(root))
+                submitted += 1
+            if progress and index % 200 == 0:
+                progress(index, max(expected, index))
+        after = ""
+        while page := seen.unseen_under(str(root), os.sep, after):
+            after = page[-1]
+            missing += files.mark_missing(
+                conn, [path for path in page if recursive or os.path.dirname(path) == str(root)]
+            )
+    finally:
+        seen.close()
+    if progress:
+        progress(index, index)
+    return {"seen": index, "submitted": submitted, "missing": missing}
