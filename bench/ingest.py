@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import math
 import multiprocessing
 import tempfile
 import time
@@ -84,21 +85,33 @@ def _ours_worker(args: tuple[list[str], str, int]) -> int:
     return len(paths)
 
 
-def two_processes(paths: list[Path], cache: Path) -> float:
+def two_processes(paths: list[Path], cache: Path, rounds: int = 2) -> float:
+    """Best of `rounds`, like the one-core rate; each round gives each process about a second of work."""
     halves = [[str(p) for p in paths[0::2]], [str(p) for p in paths[1::2]]]
+    best = 0.0
     with multiprocessing.get_context("spawn").Pool(2) as pool:
         pool.map(_ours_worker, [(halves[0][:1], str(cache), 0), (halves[1][:1], str(cache), 10**6)])  # warm up
-        started = time.perf_counter()
-        pool.map(_ours_worker, [(half, str(cache), 10**6 * (2 + i)) for i, half in enumerate(halves)])
-        return round(len(paths) / (time.perf_counter() - started), 2)
+        for round_ in range(rounds):
+            started = time.perf_counter()
+            pool.map(_ours_worker, [(half, str(cache), 10**6 * (2 + 2 * round_ + i)) for i, half in enumerate(halves)])
+            best = max(best, len(paths) / (time.perf_counter() - started))
+    return round(best, 2)
 
 
-def two_threads(paths: list[Path], cache: Path) -> float:
+def two_threads(paths: list[Path], cache: Path, rounds: int = 2) -> float:
     stages = engine_stages(cache)
-    started = time.perf_counter()
+    best = 0.0
     with ThreadPoolExecutor(2) as pool:
-        list(pool.map(lambda pair: ours(pair[1], pair[0], stages), enumerate(paths)))
-    return round(len(paths) / (time.perf_counter() - started), 2)
+        for round_ in range(rounds):
+            started = time.perf_counter()
+            list(pool.map(lambda pair: ours(pair[1], pair[0], stages), enumerate(paths, 10**6 * (round_ + 1))))
+            best = max(best, len(paths) / (time.perf_counter() - started))
+    return round(best, 2)
+
+
+def enough_for(seconds: float, paths: list[Path], per_second: float) -> list[Path]:
+    """`paths` repeated so that two workers at the one-core rate take about `seconds`: IPC and start-up amortised."""
+    return paths * max(2, math.ceil(2 * seconds * per_second / len(paths)))
 
 
 def main() -> None:
@@ -119,8 +132,9 @@ def main() -> None:
                 "same_decode_per_core": rate(same_decode, paths),
                 "ours_per_core": rate(lambda p, c=counter, s=stages: ours(p, next(c), s), paths),
             }
-            results["ours_2_processes"] = two_processes(paths * 2, cache)
-            results["ours_2_threads"] = two_threads(paths * 2, cache)
+            batch = enough_for(1.0, paths, results["ours_per_core"])
+            results["ours_2_processes"] = two_processes(batch, cache)
+            results["ours_2_threads"] = two_threads(batch, cache)
             results["ours_vs_floor"] = round(results["ours_per_core"] / results["floor_per_core"], 3)
             results["ours_vs_same_decode"] = round(results["ours_per_core"] / results["same_decode_per_core"], 3)
             results["ours_vs_naive"] = round(results["ours_per_core"] / results["naive_per_core"], 2)

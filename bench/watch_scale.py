@@ -30,10 +30,10 @@ def tiny_jpeg(number: int) -> bytes:
     return buffer.getvalue()
 
 
-def status(data: Path) -> dict:
+def status(data: Path, route: str = "/status") -> dict:
     endpoint = json.loads((data / "control.json").read_text())
     token = (data / "token").read_text().strip()
-    request = urllib.request.Request(f"http://127.0.0.1:{endpoint['port']}/v1/status")
+    request = urllib.request.Request(f"http://127.0.0.1:{endpoint['port']}/v1{route}")
     request.add_header("Authorization", f"Bearer {token}")
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
@@ -45,6 +45,71 @@ def polling_snapshot_rss(root: Path) -> float:
         f"s=DirectorySnapshot({str(root)!r});print(psutil.Process().memory_info().rss)"
     )
     return int(subprocess.check_output([sys.executable, "-c", code])) / 2**20
+
+
+def start_engine(config: Path, data: Path) -> subprocess.Popen:
+    (data / "control.json").unlink(missing_ok=True)
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "daemon", "--config", str(config), "run"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    while not (data / "control.json").exists():
+        time.sleep(0.2)
+    return engine
+
+
+def stop_engine(engine: subprocess.Popen) -> None:
+    engine.terminate()
+    engine.wait(timeout=60)
+
+
+def run_until_done(config: Path, data: Path, total: int) -> tuple[list[dict], list[dict]]:
+    """Start on a tree nobody has seen; sample RSS until every file is done or failed."""
+    started = time.perf_counter()
+    engine = start_engine(config, data)
+    samples = []
+    try:
+        process = psutil.Process(engine.pid)
+        while True:
+            current = status(data)
+            jobs = current["jobs"]
+            samples.append(
+                {
+                    "t": round(time.perf_counter() - started, 1),
+                    "rss_mb": round(process.memory_info().rss / 2**20, 1),
+                    "files": current["files"],
+                    "done": jobs["done"],
+                }
+            )
+            if jobs["done"] + jobs["failed"] >= total:
+                return samples, current["watching"]
+            time.sleep(2)
+    finally:
+        stop_engine(engine)
+
+
+def restart_over_unchanged(config: Path, data: Path) -> dict:
+    """Start again over the same tree: the start-up reconcile must find nothing to do, quickly."""
+    started = time.perf_counter()
+    engine = start_engine(config, data)
+    try:
+        process = psutil.Process(engine.pid)
+        peak = 0.0
+        while (scan := status(data, "/scan?id=1"))["state"] == "running":
+            peak = max(peak, process.memory_info().rss / 2**20)
+            time.sleep(0.5)
+        current = status(data)
+        return {
+            "start_to_scan_done_s": round(time.perf_counter() - started, 1),
+            "seen": scan["done"],
+            "queued_again": scan["submitted"],
+            "jobs_queued": current["jobs"]["queued"],
+            "peak_rss_mb": round(max(peak, process.memory_info().rss / 2**20), 1),
+        }
+    finally:
+        stop_engine(engine)
 
 
 def main() -> None:
@@ -67,38 +132,8 @@ def main() -> None:
             # Watching and the light stages are measured here: AI tagging, filing and metadata have benches of their own.
             "[tagging]\nenabled = false\n[rename]\nenabled = false\n[metadata]\nenabled = false\n"
         )
-        started = time.perf_counter()
-        engine = subprocess.Popen(
-            [sys.executable, "-m", "daemon", "--config", str(config), "run"],
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        samples = []
-        try:
-            process = psutil.Process(engine.pid)
-            while not (folder / "data" / "control.json").exists():
-                time.sleep(0.2)
-            total = args.folders * args.per_folder
-            while True:
-                current = status(folder / "data")
-                jobs = current["jobs"]
-                rss = process.memory_info().rss / 2**20
-                samples.append(
-                    {
-                        "t": round(time.perf_counter() - started, 1),
-                        "rss_mb": round(rss, 1),
-                        "files": current["files"],
-                        "done": jobs["done"],
-                    }
-                )
-                if jobs["done"] + jobs["failed"] >= total:
-                    break
-                time.sleep(2)
-            watching = current["watching"]
-        finally:
-            engine.terminate()
-            engine.wait(timeout=60)
+        samples, watching = run_until_done(config, folder / "data", args.folders * args.per_folder)
+        restart = restart_over_unchanged(config, folder / "data")
         naive = polling_snapshot_rss(drop)
     figures = {
         "files": args.folders * args.per_folder,
@@ -108,6 +143,7 @@ def main() -> None:
         "peak_rss_mb": max(s["rss_mb"] for s in samples),
         "final_rss_mb": samples[-1]["rss_mb"],
         "naive_polling_snapshot_process_rss_mb": round(naive, 1),
+        "restart_over_unchanged": restart,
         "rss_over_time": samples[:: max(1, len(samples) // 15)],
     }
     log(json.dumps(figures))
