@@ -26,6 +26,10 @@ class PermanentError(StageError):
     """The file itself is the problem (corrupt, unsupported): fail now, retry only when it changes."""
 
 
+class GoneError(PermanentError):
+    """The file is no longer at its path (deleted, or moved before its job ran): it is marked missing, not failed."""
+
+
 class RetryableError(StageError):
     """A passing problem (locked file, busy tool): retry with back-off up to the attempt limit."""
 

@@ -180,3 +180,28 @@ def test_claim_reads_the_backlog_in_index_order_without_sorting_it(tmp_path: Pat
     for sql in queue._CANDIDATES:
         plan = " | ".join(row[3] for row in store.conn.execute(f"EXPLAIN QUERY PLAN {sql}", ("probe", 0.0, 16)))
         assert "TEMP B-TREE" not in plan and "SCAN jobs" not in plan, plan
+
+
+def test_a_file_gone_before_its_job_ran_is_missing_not_failed(tmp_path: Path) -> None:
+    from daemon.config import Config
+    from daemon.pipeline import Pipeline
+    from daemon.pipeline.probe import ProbeStage
+    from daemon.pipeline.reduced_cache import ReducedCache
+    from daemon.pipeline.workers import Control, StageWorker
+
+    store = make_store(tmp_path)
+    photo = tmp_path / "gone.jpg"
+    photo.write_bytes(b"\xff\xd8 soon gone")
+    info = photo.stat()
+    queue.enqueue(store.conn, str(photo), str(tmp_path), FileStat(info.st_size, info.st_mtime_ns, info.st_ino), "probe")
+    photo.unlink()  # e.g. moved away between the watcher's event and the probe
+    cache = ReducedCache(tmp_path / "cache")
+    pipeline = Pipeline([ProbeStage(384, 10**8, cache)], cache)
+    worker = StageWorker(
+        "cpu", 0, pipeline.stages, pipeline, store, Config(data_dir=tmp_path), Control(), recheck=lambda p: None
+    )
+    assert worker.tick()
+    assert queue.counts(store.conn)["failed"] == 0
+    job = store.conn.execute("SELECT state, error FROM jobs").fetchone()
+    assert tuple(job) == ("superseded", "file disappeared before it could be read")
+    assert store.conn.execute("SELECT present FROM files").fetchone()[0] == 0

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from daemon.errors import PermanentError, RetryableError
+from daemon.errors import GoneError, PermanentError, RetryableError
 from daemon.pipeline import exif, imaging
 from daemon.pipeline.base import Stage, WorkItem
 from daemon.pipeline.reduced_cache import ReducedCache
@@ -50,7 +50,7 @@ def read_bytes(path: Path) -> bytes:
         with open(path, "rb") as handle:
             return handle.read()
     except FileNotFoundError:
-        raise PermanentError("file disappeared before it could be read") from None
+        raise GoneError("file disappeared before it could be read") from None
     except IsADirectoryError:
         raise PermanentError("is a folder, not a file") from None
     except PermissionError:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.config import Config
-from daemon.errors import PermanentError, RetryableError
+from daemon.errors import GoneError, PermanentError, RetryableError
 from daemon.naming.journal import journaled_move, resolve
 from daemon.naming.mover import TargetExists
 from daemon.naming.planner import Decision, Planner
@@ -53,7 +53,7 @@ class RenameStage(Stage):
             return finished
         src = item.path
         if not os.path.lexists(src):
-            raise PermanentError("file disappeared before it could be filed")
+            raise GoneError("file disappeared before it could be filed")
         values = naming_values(
             src, item.result("probe"), item.result("hash"), item.result("tag"), self.settings.jpeg_as_jpg
         )

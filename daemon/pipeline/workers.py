@@ -18,7 +18,7 @@ from typing import Any
 from PIL import Image
 
 from daemon.config import Config
-from daemon.errors import PermanentError, StageError, WaitingError
+from daemon.errors import GoneError, PermanentError, StageError, WaitingError
 from daemon.pipeline import Pipeline
 from daemon.pipeline.base import Stage, WorkItem
 from daemon.pipeline.imaging import reduce
@@ -193,6 +193,11 @@ class StageWorker(threading.Thread):
         extra = {"job": job.id, "path": job.path, "stage": stage.name, "ms": round(ms, 1)}
         if isinstance(outcome, OSError) and outcome.errno in (errno.ENOSPC, errno.EDQUOT):
             outcome = WaitingError(f"disk full: {outcome.filename or ''}: {outcome.strerror}; free some space", 30.0)
+        if isinstance(outcome, GoneError):
+            queue.gone(conn, job, str(outcome), ms)
+            log.info("file gone", extra={**extra, "event": "file_gone", "error": str(outcome)})
+            self.finish(item)
+            return False
         if isinstance(outcome, WaitingError):
             queue.wait(conn, job, outcome.reason, outcome.retry_after)
             log.info("job waiting", extra={**extra, "event": "job_waiting", "error": outcome.reason})

@@ -262,6 +262,22 @@ def fail(
         return "retry"
 
 
+def gone(conn: sqlite3.Connection, job: Job, reason: str, ms: float = 0.0, now: float | None = None) -> bool:
+    """The file left its path before its job could finish: it is missing now, and the job has nothing to do."""
+    now = time.time() if now is None else now
+    with transaction(conn):
+        if not _holds_lease(conn, job):
+            return False
+        _stage_run(conn, job, "gone", ms, now)
+        conn.execute("UPDATE files SET present = 0 WHERE id = ?", (job.file_id,))
+        conn.execute(
+            "UPDATE jobs SET state = 'superseded', error = ?, lease_owner = NULL, lease_until = NULL,"
+            " updated_at = ?, finished_at = ? WHERE id = ?",
+            (reason, now, now, job.id),
+        )
+    return True
+
+
 def wait(conn: sqlite3.Connection, job: Job, reason: str, retry_after: float, now: float | None = None) -> bool:
     """Park a job for a cause outside the file; it is claimable again after `retry_after`."""
     now = time.time() if now is None else now
