@@ -28,13 +28,13 @@ def moved(conn: sqlite3.Connection, src: str, dest: str, root: str) -> bool:
 
 def moved_folder(conn: sqlite3.Connection, src: str, dest: str, root: str, sep: str) -> int:
     """A folder was moved: rewrite the paths of every known file under it."""
-    prefix = src.rstrip(sep) + sep
+    low, high = path_range(src, sep)
     with transaction(conn):
-        rows = conn.execute("SELECT id, path FROM files WHERE substr(path, 1, ?) = ?", (len(prefix), prefix)).fetchall()
+        rows = conn.execute("SELECT id, path FROM files WHERE path >= ? AND path < ?", (low, high)).fetchall()
         for row in rows:
             conn.execute(
                 "UPDATE files SET path = ?, root = ? WHERE id = ?",
-                (dest.rstrip(sep) + sep + row["path"][len(prefix) :], root, row["id"]),
+                (dest.rstrip(sep) + sep + row["path"][len(low) :], root, row["id"]),
             )
         return len(rows)
 
@@ -65,11 +65,15 @@ def known_stat(conn: sqlite3.Connection, path: str) -> FileStat | None:
     return None if row is None else FileStat(row[0], row[1], row[2])
 
 
+def path_range(folder: str, sep: str) -> tuple[str, str]:
+    """[low, high): exactly the paths under `folder`, as a range the path index answers (no scan)."""
+    low = folder.rstrip(sep) + sep
+    return low, low[:-1] + chr(ord(sep) + 1)
+
+
 def count_under(conn: sqlite3.Connection, folder: str, sep: str) -> int:
-    prefix = folder.rstrip(sep) + sep
     return conn.execute(
-        "SELECT COUNT(*) FROM files WHERE path >= ? AND path < ? AND present = 1",
-        (prefix, prefix[:-1] + chr(ord(sep) + 1)),
+        "SELECT COUNT(*) FROM files WHERE path >= ? AND path < ? AND present = 1", path_range(folder, sep)
     ).fetchone()[0]
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from daemon.store.files import path_range
+
 BATCH = 1000
 
 
@@ -30,14 +32,13 @@ class SeenPaths:
     def unseen_under(self, folder: str, sep: str, after: str = "") -> list[str]:
         """The next page (by path, after `after`) of present files under `folder` that the walk did not meet."""
         self.flush()
-        prefix = folder.rstrip(sep) + sep
-        upper = prefix[:-1] + chr(ord(sep) + 1)
+        low, high = path_range(folder, sep)
         return [
             row[0]
             for row in self.conn.execute(
                 "SELECT path FROM files WHERE path >= ? AND path < ? AND path > ? AND present = 1"
                 " AND path NOT IN (SELECT path FROM temp.scan_seen) ORDER BY path LIMIT ?",
-                (prefix, upper, after, BATCH),
+                (low, high, after, BATCH),
             )
         ]
 
