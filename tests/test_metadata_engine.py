@@ -13,6 +13,7 @@ from daemon.pipeline.base import WorkItem
 from daemon.store import Store, queue
 from daemon.store.metadata_records import last_write
 from daemon.store.queue import FileStat
+from daemon.watch.intake import Intake
 from tests.metadata_support import copy, exif, keywords_of, make_stage, tag_result
 from tests.support import Engine, wait_for
 
@@ -47,6 +48,36 @@ def test_recorded_stat_makes_the_echo_of_our_write_unchanged(tmp_path: Path) -> 
         # A user's own later edit is a real change and is queued.
         os.system(f"exiftool -q -overwrite_original -XMP-dc:Subject+=mine '{photo}'")
         assert queue.enqueue(store.conn, str(photo), str(photo.parent), file_stat(photo), "probe") == "changed"
+    finally:
+        metadata.close()
+        store.close()
+
+
+def test_a_look_between_exiftools_write_and_the_mtime_restore_queues_nothing(tmp_path: Path) -> None:
+    """The watcher sees exiftool's rename while the stage still has to put back the nanosecond mtime (-P keeps
+    whole seconds); by the time the intake compares, the stage has recorded the final stat. Seen in a kill -9 storm:
+    the photo went through every stage twice."""
+    store = Store(tmp_path / "engine.db")
+    metadata = make_stage(tmp_path)
+    intake = Intake(store, "probe", settle_seconds=0.2, ignore=[])
+    try:
+        photo = copy("labelled/felix_605.jpg", tmp_path / "photos")
+        os.utime(photo, ns=(1_600_000_000_123_456_789, 1_600_000_000_123_456_789))
+        assert queue.enqueue(store.conn, str(photo), str(photo.parent), file_stat(photo), "metadata") == "new"
+        [job] = queue.claim(store.conn, "test", ["metadata"], 1, 60)
+        item = WorkItem(job=job, results={"tag": tag_result("cat")}.get, reduced_loader=lambda _: None)  # type: ignore[arg-type]
+        [outcome] = metadata.run_batch([item])
+        assert queue.complete(store.conn, job, outcome, 5.0, None, 60)
+        after = file_stat(photo)
+        assert after.mtime_ns == 1_600_000_000_123_456_789
+        seen_midway = FileStat(after.size, 1_600_000_000_000_000_000, after.inode)
+
+        assert intake.enqueue(str(photo), str(photo.parent), seen_midway) == "unsettled"
+        intake.submit(str(photo), str(photo.parent), closed=True)
+        intake.settle_once()
+        assert intake.pending_count() == 0
+        assert store.conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 1
+        assert store.conn.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 1
     finally:
         metadata.close()
         store.close()

@@ -205,3 +205,17 @@ def test_a_file_gone_before_its_job_ran_is_missing_not_failed(tmp_path: Path) ->
     job = store.conn.execute("SELECT state, error FROM jobs").fetchone()
     assert tuple(job) == ("superseded", "file disappeared before it could be read")
     assert store.conn.execute("SELECT present FROM files").fetchone()[0] == 0
+
+
+def test_restat_records_only_the_file_as_it_is_now(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(b"\xff\xd8 first")
+    info = photo.stat()
+    seen = FileStat(info.st_size, info.st_mtime_ns, info.st_ino)
+    photo.write_bytes(b"\xff\xd8 written again since")
+    assert queue.enqueue(store.conn, str(photo), str(tmp_path), seen, "probe", restat=True) == "unsettled"
+    photo.unlink()
+    assert queue.enqueue(store.conn, str(photo), str(tmp_path), seen, "probe", restat=True) == "gone"
+    assert store.conn.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 0
+    assert store.conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 0

@@ -52,14 +52,24 @@ def enqueue(
     first_stage: str,
     content_sha256: str | None = None,
     now: float | None = None,
+    restat: bool = False,
 ) -> str:
     """Record that `path` exists with `stat`; queue a job when it is new or changed.
 
     Returns what happened: new, changed, unchanged, moved, deferred (a job is running; it rechecks
     after), or doubt (same size, other mtime, and a known hash: call again with content_sha256).
+    With `restat`, the file is looked at again under the write lock, so no stage can record its own write
+    between that look and the comparison: gone when it has left, unsettled when it is no longer `stat`.
     """
     now = time.time() if now is None else now
     with transaction(conn):
+        if restat:
+            try:
+                info = os.stat(path, follow_symlinks=False)
+            except OSError:
+                return "gone"
+            if FileStat(info.st_size, info.st_mtime_ns, info.st_ino) != stat:
+                return "unsettled"
         row = conn.execute("SELECT * FROM files WHERE path = ?", (path,)).fetchone()
         if row is None:
             candidates = conn.execute(

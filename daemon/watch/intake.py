@@ -135,7 +135,10 @@ class Intake:
                 continue
             for entry in members:
                 if entry.kind == "image" and entry.stat is not None:
-                    self.enqueue(entry.path, entry.root, entry.stat)  # raises: the entry stays pending
+                    outcome = self.enqueue(entry.path, entry.root, entry.stat)  # raises: the entry stays pending
+                    if outcome == "unsettled":
+                        entry.state, entry.stat, entry.stable_since = "unknown", None, now
+                        continue
                 with self._lock:
                     if self._pending.get(entry.path) is entry:
                         del self._pending[entry.path]
@@ -172,13 +175,15 @@ class Intake:
         return time.time() - result.st_mtime > max(self.settle_seconds, 0.5) * 2
 
     def enqueue(self, path: str, root: str, stat: FileStat) -> str:
-        outcome = queue.enqueue(self.store.conn, path, root, stat, self.first_stage)
+        outcome = queue.enqueue(self.store.conn, path, root, stat, self.first_stage, restat=True)
         if outcome == "doubt":
             try:
                 digest = sha256_file(path)
             except OSError:
                 return "gone"
-            outcome = queue.enqueue(self.store.conn, path, root, stat, self.first_stage, content_sha256=digest)
+            outcome = queue.enqueue(
+                self.store.conn, path, root, stat, self.first_stage, content_sha256=digest, restat=True
+            )
         if outcome in ("new", "changed"):
             log.info("queued", extra={"event": "queued", "path": path, "detail": outcome})
             self.on_enqueued()

@@ -55,7 +55,14 @@ def exactly_once(engine: Engine, count: int) -> None:
         " JOIN jobs ON jobs.file_id = files.id AND jobs.state != 'superseded' GROUP BY files.id"
     )
     assert len(rows) == count
-    assert all(row["jobs"] == 1 and row["done"] == 1 for row in rows)
+    odd = [row["id"] for row in rows if row["jobs"] != 1 or row["done"] != 1]
+    history = engine.query(
+        "SELECT files.id, files.path, files.present, jobs.id AS job, jobs.stage, jobs.state, jobs.error,"
+        " jobs.created_at, jobs.finished_at FROM files JOIN jobs ON jobs.file_id = files.id"
+        f" WHERE files.id IN ({','.join('?' * len(odd))}) ORDER BY files.id, jobs.id",
+        tuple(odd),
+    ) if odd else []
+    assert not odd, [tuple(row) for row in history]
 
 
 def full_pipeline(template: str = "", synonyms: str = "", filing: bool = True) -> str:
