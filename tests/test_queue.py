@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sqlite3
 from pathlib import Path
 
@@ -219,3 +220,28 @@ def test_restat_records_only_the_file_as_it_is_now(tmp_path: Path) -> None:
     assert queue.enqueue(store.conn, str(photo), str(tmp_path), seen, "probe", restat=True) == "gone"
     assert store.conn.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 0
     assert store.conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 0
+
+
+def test_intake_settles_again_a_file_that_changed_after_its_look(tmp_path: Path) -> None:
+    from daemon.watch.intake import Intake
+
+    store = make_store(tmp_path)
+    intake = Intake(store, "probe", settle_seconds=0.2, ignore=[])
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(b"\xff\xd8 first")
+    look_then_write = intake.enqueue
+
+    def written_after_the_look(path: str, root: str, stat: FileStat) -> str:
+        photo.write_bytes(b"\xff\xd8 written again after the intake looked")
+        intake.enqueue = look_then_write  # type: ignore[method-assign]
+        return look_then_write(path, root, stat)
+
+    intake.enqueue = written_after_the_look  # type: ignore[method-assign]
+    intake.submit(str(photo), str(tmp_path), closed=True)
+    intake.settle_once()
+    assert intake.pending_count() == 1 and queue.counts(store.conn)["queued"] == 0
+    os.utime(photo, (1_600_000_000, 1_600_000_000))  # long quiet: settled at the next look
+    intake.settle_once()
+    assert intake.pending_count() == 0
+    [row] = store.conn.execute("SELECT size FROM files").fetchall()
+    assert row[0] == photo.stat().st_size and queue.counts(store.conn)["queued"] == 1
