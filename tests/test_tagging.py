@@ -248,6 +248,7 @@ def test_missing_model_waits_then_tags_once_the_file_appears(engine_factory, tmp
     engine: Engine = engine_factory(
         f'[tagging]\nbackend = "onnx"\nmodel = "{model}"\nlabels = "{labels}"\nbatch_size = 4\n'
         f'idle_unload_seconds = 1\nexclude = ["drink"]\nsynonyms = {{ "espresso" = "coffee" }}\n'
+        "[metadata]\nenabled = false\n"  # this test is about the tag stage: nothing writes into the photos
     )
     idle = models_info(engine)
     assert idle["enabled"] and not idle["loaded"] and not idle["present"]
@@ -257,6 +258,8 @@ def test_missing_model_waits_then_tags_once_the_file_appears(engine_factory, tmp
     root = corpus() / "labelled"
     names = ["skimage_coffee.png", "african_elephants.jpg", "african_elephants_cmyk.jpg", "felix_316.jpg"]
     dropped = copy_in([root / name for name in names], engine.drop)
+    for path in dropped:  # writable, as after a fresh clone: a read-only corpus copy would get a sidecar instead
+        path.chmod(0o644)
     before = {path: path.read_bytes() for path in dropped}
 
     def waiting() -> list:
