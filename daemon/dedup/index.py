@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from daemon.dedup.popcount import popcount
+
 BANDS = 4
 BAND_BITS = 16
 BUCKETS = 1 << BAND_BITS
@@ -163,14 +165,14 @@ class HashIndex:
         query = np.uint64(value)
         probed = None if len(self.ids) <= self.scan_below else self._probe(query, radius)
         if probed is None:  # a small table, or a crowded neighbourhood: one pass over everything costs less
-            distances = np.bitwise_count(self.values ^ query)
+            distances = popcount(self.values ^ query)
             positions = np.flatnonzero((distances <= radius) & self.alive)
             distances = distances[positions]
         else:
             positions, distances = probed
         ids, dists = self.ids[positions], distances.astype(np.int64)
         if self._delta_used:
-            delta_distances = np.bitwise_count(self._delta_values[: self._delta_used] ^ query)
+            delta_distances = popcount(self._delta_values[: self._delta_used] ^ query)
             near = np.flatnonzero((delta_distances <= radius) & self._delta_alive[: self._delta_used])
             ids = np.concatenate([ids, self._delta_ids[near]])
             dists = np.concatenate([dists, delta_distances[near].astype(np.int64)])
@@ -198,13 +200,13 @@ class HashIndex:
             return None
         flat = _runs(low, lengths, total)
         xor = np.take(self._sorted_flat, flat, mode="clip") ^ query
-        distances = np.bitwise_count(xor)
+        distances = popcount(xor)
         hits = np.flatnonzero(distances <= radius)
         flat, xor, distances = flat[hits], xor[hits], distances[hits]
         band = flat // n
         keep = np.ones(len(hits), dtype=bool)
         for earlier in range(BANDS - 1):  # found again in a later band: keep the first band's copy only
-            keep &= (band <= earlier) | (np.bitwise_count((xor >> _SHIFTS[earlier]) & _LOW16) > sub_radius)
+            keep &= (band <= earlier) | (popcount((xor >> _SHIFTS[earlier]) & _LOW16) > sub_radius)
         positions = self._order_flat[flat[keep]].astype(np.int64)
         alive = self.alive[positions]
         return positions[alive], distances[keep][alive]
@@ -253,7 +255,7 @@ class HashIndex:
         masks = self._masks.get(sub_radius)
         if masks is None:
             keys = np.arange(BUCKETS, dtype=np.uint32)
-            masks = keys[np.bitwise_count(keys) <= sub_radius].astype(np.int64)
+            masks = keys[popcount(keys) <= sub_radius].astype(np.int64)
             self._masks[sub_radius] = masks
         return masks
 
@@ -299,7 +301,7 @@ class HashIndex:
                 flat = _runs(low, lengths, total)
                 candidates = np.take(self._sorted[band], flat, mode="clip")
                 candidates ^= np.repeat(chunk, per_query)  # a query's candidates are contiguous: long runs
-                distances = np.bitwise_count(candidates)
+                distances = popcount(candidates)
                 hits = np.flatnonzero(distances <= radius)
                 if len(hits) == 0:
                     continue
@@ -309,7 +311,7 @@ class HashIndex:
                 # A pair may sit within sub_radius in several bands: keep it for the first such band only.
                 keep = self.alive[positions]
                 for earlier in range(band):
-                    keep &= np.bitwise_count((xor >> _SHIFTS[earlier]) & _LOW16) > sub_radius
+                    keep &= popcount((xor >> _SHIFTS[earlier]) & _LOW16) > sub_radius
                 yield query_rows[keep] + start, positions[keep], distances[keep]
 
 
