@@ -11,6 +11,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+from daemon.metadata.locations import union_of_locations
+
 FILE_TYPE = "File:FileType"
 SUBJECT = "XMP-dc:Subject"
 IPTC_KEYWORDS = "IPTC:Keywords"
@@ -188,6 +190,7 @@ def _first(existing: dict[str, list[str]], tag: str) -> str:
 
 
 def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) -> Plan:
+    existing = union_of_locations(existing)  # a keyword in any IPTC block is the user's
     root = clean_hierarchy(options.hierarchy_root)
     previous = dict(parse_engine_entry(e) for e in existing.get(ENGINE_KEYWORDS, []))
     previous_keys = {fold(text) for text in previous}

@@ -21,6 +21,8 @@ from typing import Any
 
 import exiftool as pyexiftool
 
+from daemon.tools.trailers import has_metadata_trailer
+
 log = logging.getLogger("image_engine.exiftool")
 
 CONFIG_FILE = Path(__file__).with_name("image_engine.exiftool.config")
@@ -82,7 +84,7 @@ def find_executable(configured: str = "") -> str | None:
 def fast_option(path: Path) -> list[str]:
     """-fast2 skips maker notes (a third of the read time on camera JPEGs), but also stops at PNG's IDAT and
     HEIC's mdat, and -fast at a GIF's first comment, where XMP may follow: so only for JPEG and TIFF."""
-    return ["-fast2"] if path.suffix.lower() in FAST_SUFFIXES else []
+    return ["-fast2"] if path.suffix.lower() in FAST_SUFFIXES and not has_metadata_trailer(path) else []
 
 
 def temp_file_of(target: Path) -> Path:
