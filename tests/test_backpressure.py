@@ -77,3 +77,32 @@ def test_the_limit_fills_every_later_batch_a_few_times(batch: int) -> None:
     tagger.batch_size = batch
     pipeline = Pipeline([Probe(), tagger], ReducedCache(Path("/nonexistent")))
     assert pipeline.ahead_limit == max(daemon.pipeline.AHEAD_MIN, 4 * batch)
+
+
+def test_jobs_waiting_for_the_gpu_or_work_hours_do_not_stop_new_files_being_probed(tmp_path: Path, monkeypatch) -> None:
+    """Waiting jobs are not work in flight: with the heavy stage shut, every new file still gets its probe."""
+    monkeypatch.setattr(daemon.pipeline, "AHEAD_MIN", 5)
+    store = Store(tmp_path / "engine.db")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for index in range(20):
+        path = photos / f"{index}.jpg"
+        path.write_bytes(b"x" * (100 + index))
+        info = path.stat()
+        queue.enqueue(
+            store.conn, str(path), str(photos), queue.FileStat(info.st_size, info.st_mtime_ns, info.st_ino), "probe"
+        )
+    tagger = Tagger()
+    tagger.heavy = True
+    pipeline = Pipeline([Probe(), tagger], ReducedCache(tmp_path / "cache"))
+    pipeline.gates.append(lambda stage: "the GPU is busy (a game)" if stage.heavy else None)
+    control = Control()
+    worker = StageWorker("cpu", 0, pipeline.stages, pipeline, store, Config(data_dir=tmp_path), control, lambda p: None)
+    worker.start()
+    try:
+        wait_for(lambda: at_stages(store) == {("tag", "waiting"): 20}, 30, message="all 20 probed, waiting at tag")
+    finally:
+        control.stop.set()
+        control.work_available.set()
+        worker.join(timeout=5)
+        store.close()

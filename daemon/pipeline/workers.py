@@ -107,7 +107,9 @@ class StageWorker(threading.Thread):
     def later_stages_full(self) -> bool:
         later = [stage.name for stage in self.pipeline.stages[1:]]
         limit = self.pipeline.ahead_limit
-        return bool(later) and queue.count_active(self.store.conn, later, cap=limit) >= limit
+        # Waiting jobs (GPU busy, outside work hours, model missing) do not hold back the probing of new files.
+        moving = queue.count_active(self.store.conn, later, cap=limit, states=("queued", "running"))
+        return bool(later) and moving >= limit
 
     def tick(self) -> bool:
         self.release_unsettled()

@@ -378,11 +378,12 @@ def counts(conn: sqlite3.Connection) -> dict[str, int]:
     return result
 
 
-def count_active(conn: sqlite3.Connection, stages: list[str], cap: int) -> int:
-    """Jobs queued, running or waiting at any of `stages`, counted up to `cap` (each count reads an index range)."""
+def count_active(conn: sqlite3.Connection, stages: list[str], cap: int, states: tuple[str, ...] = ACTIVE_STATES) -> int:
+    """Jobs in `states` (queued, running or waiting) at any of `stages`, counted up to `cap` (each count reads an
+    index range)."""
     total = 0
     for stage in stages:
-        for state in ACTIVE_STATES:
+        for state in states:
             total += conn.execute(
                 "SELECT COUNT(*) FROM (SELECT 1 FROM jobs INDEXED BY jobs_order WHERE state = ? AND stage = ? LIMIT ?)",
                 (state, stage, cap - total),
