@@ -5,17 +5,17 @@ Flow: watchers -> intake (settle) -> store queue -> stage workers -> store.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from daemon import __version__, gpu
-from daemon.config import Config
+from daemon.config import Config, WatchConfig
 from daemon.control.protocol import Endpoint, Status, ensure_token, write_endpoint
 from daemon.control.server import ControlServer, Handler
 from daemon.gpu import GpuMonitor
@@ -26,6 +26,7 @@ from daemon.store import Store, files, queue, settings
 from daemon.watch.intake import Intake
 from daemon.watch.observer import WatchManager
 from daemon.watch.reconcile import reconcile
+from daemon.watch.scans import ScanBook
 from daemon.workhours import WorkHours
 
 log = logging.getLogger("image_engine.app")
@@ -60,9 +61,7 @@ class App:
         self.watchers = WatchManager(config.watch, self.intake, self.store, config.engine.ignore, self.rescan_soon)
         self.workers: list[StageWorker] = []
         self.tickers: list[Ticker] = []
-        self.scans: dict[int, dict[str, Any]] = {}
-        self._scan_ids = itertools.count(1)
-        self._rescan_again = False
+        self.scans = ScanBook()
         self.token = ensure_token(config.data_dir)
         self.server = ControlServer(
             config.control.host, config.control.port, self.token, self.routes(), after_request=self.store.release_thread
@@ -158,20 +157,26 @@ class App:
 
     def rescan_soon(self, path: Path | None) -> None:
         """A rescan asked for by the watchers (queue overflow, a root that came back); at most one running."""
-        if any(scan["state"] == "running" for scan in self.scans.values()):
-            self._rescan_again = True
-            return
-        self.start_scan(path)
+        roots = self._roots_for(path)
+        progress = self.scans.open_unless_running()
+        if progress is not None:
+            self._scan_in_background(progress, roots, path)
 
     def start_scan(self, path: Path | None) -> int:
+        roots = self._roots_for(path)
+        progress = self.scans.open()
+        self._scan_in_background(progress, roots, path)
+        return progress["id"]
+
+    def _roots_for(self, path: Path | None) -> list[WatchConfig]:
         roots = [w for w in self.config.watch if path is None or _contains(w.path, path)]
         if path is not None and not roots:
             raise ValueError(f"{path} is not inside a watched folder")
-        scan_id = next(self._scan_ids)
-        progress = {"id": scan_id, "state": "running", "done": 0, "total": 0, "submitted": 0, "missing": 0}
-        self.scans[scan_id] = progress
+        return roots
 
+    def _scan_in_background(self, progress: dict[str, Any], roots: list[WatchConfig], path: Path | None) -> None:
         def work() -> None:
+            again = False
             try:
                 for watch in roots:
                     target = path if path is not None else watch.path
@@ -184,24 +189,22 @@ class App:
                     )
                     progress["submitted"] += outcome["submitted"]
                     progress["missing"] += outcome["missing"]
-                progress["state"] = "done"
+                again = self.scans.finish(progress, "done")
                 log.info("scan done", extra={"event": "scan_done", "detail": str(progress)})
-                if self._rescan_again:
-                    self._rescan_again = False
-                    self.start_scan(None)
             except Exception as exc:  # noqa: BLE001 - a scan failure is reported, not fatal
-                progress["state"], progress["error"] = "failed", str(exc)
+                again = self.scans.finish(progress, "failed", str(exc))
                 log.exception("scan failed", extra={"event": "scan_failed"})
             finally:
                 self.store.release_thread()
+            if again:
+                self.rescan_soon(None)
 
-        threading.Thread(target=work, name=f"scan-{scan_id}", daemon=True).start()
-        return scan_id
+        threading.Thread(target=work, name=f"scan-{progress['id']}", daemon=True).start()
 
     def status(self) -> Status:
         conn = self.store.conn
         counts = queue.counts(conn)
-        today = time.time() - (time.time() % 86400)
+        today = local_midnight(time.time())
         done_today = conn.execute(
             "SELECT COUNT(*) FROM jobs WHERE state = 'done' AND finished_at >= ?", (today,)
         ).fetchone()[0]
@@ -222,6 +225,11 @@ class App:
             gpu=self.gpu.status(),
             version=__version__,
         )
+
+
+def local_midnight(now: float) -> float:
+    """The start of the user's day (their time zone), in epoch seconds: what "done today" counts from."""
+    return datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()  # DST-aware
 
 
 def _contains(folder: Path, path: Path) -> bool:

@@ -27,7 +27,10 @@ def tagging_routes(app: App) -> dict[tuple[str, str], Handler]:
         except KeyError:
             return None
 
-    def file_id(path: str) -> int:
+    def file_id(query: dict[str, str]) -> int:
+        path = query.get("path")
+        if not path:  # a bad request, not an unknown photo (a KeyError here would read as "not found")
+            raise ValueError("path is missing: ask with ?path=PHOTO")
         conn = app.store.conn
         for candidate in (path, os.path.abspath(path), os.path.realpath(path)):
             found = tagging.file_id_of(conn, candidate)
@@ -44,7 +47,7 @@ def tagging_routes(app: App) -> dict[tuple[str, str], Handler]:
     def similar(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
         limit = _limit(query.get("limit"))
         try:
-            wanted = file_id(query["path"])
+            wanted = file_id(query)
         except LookupError as exc:
             return 404, {"error": str(exc)}
         stored = embeddings.get(app.store.conn, wanted)
@@ -78,7 +81,7 @@ def tagging_routes(app: App) -> dict[tuple[str, str], Handler]:
 
     def tags(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
         try:
-            wanted = file_id(query["path"])
+            wanted = file_id(query)
         except LookupError as exc:
             return 404, {"error": str(exc)}
         return 200, {"path": query["path"], **tagging.tags_of(app.store.conn, wanted)}

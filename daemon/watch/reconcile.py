@@ -59,13 +59,15 @@ def reconcile(
     seen = SeenPaths(conn)
     index = submitted = missing = 0
     try:
-        for index, (path, info) in enumerate(walk_images(root, recursive, ignore), 1):
+        for path, info in walk_images(root, recursive, ignore):
             seen.add(path)
+            photo = kind_of(Path(path), ignore) == "image"  # a sidecar (.xmp) goes with its photo: not counted
+            index += photo
             if files.known_stat(conn, path) != FileStat(info.st_size, info.st_mtime_ns, info.st_ino):
                 intake.wait_for_room()
                 intake.submit(path, str(root))
-                submitted += 1
-            if progress and index % 200 == 0:
+                submitted += photo
+            if progress and photo and index % 200 == 0:
                 progress(index, max(expected, index))
         after = ""
         while page := seen.unseen_under(str(root), os.sep, after):
