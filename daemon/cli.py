@@ -74,7 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
     load_feature_commands()
     for extend in EXTENSIONS:
         extend(sub)
+    _accept_config_after_the_command(sub)
     return parser
+
+
+def _accept_config_after_the_command(sub: Any) -> None:
+    """`image-engine run --config my.toml` as well as `image-engine --config my.toml run` (git-style CLIs allow
+    both). SUPPRESS: a subcommand without the flag leaves the one given before the subcommand in place."""
+    for subparser in set(sub.choices.values()):
+        if "--config" not in subparser._option_string_actions:  # `service install` has its own
+            subparser.add_argument("--config", default=argparse.SUPPRESS, help="config file (as before the command)")
+        for action in subparser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _accept_config_after_the_command(action)
 
 
 EXTENSIONS: list[Callable[[Any], None]] = []
