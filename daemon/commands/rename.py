@@ -1,6 +1,6 @@
 """`image-engine undo` and `image-engine plan`: undo filing moves and show the dry-run plan, via the control API.
 
-The running engine does the moves and updates the store; the CLI only asks and prints.
+The running engine does the moves and updates the store; with no engine running, the CLI undoes on the store itself.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ def add_parsers(sub: Any) -> None:
     which.add_argument("--since", help="undo moves made since TIME: 2024-05-01, '2024-05-01 14:30', or 2h / 3d ago")
     which.add_argument("--all", action="store_true", help="undo every move not undone yet")
     undo.add_argument("--dry-run", action="store_true", help="show what would move back, move nothing")
+    undo.add_argument("--refile", action="store_true", help="queue the files moved back, to be filed again")
     undo.add_argument("--json", action="store_true")
     plan = sub.add_parser("plan", help="what a dry run ([rename] dry_run = true) would move where")
     plan.add_argument("--json", action="store_true")
@@ -48,9 +49,10 @@ def parse_since(text: str, now: float | None = None) -> float:
 
 @cli.command("undo")
 def undo(args: argparse.Namespace) -> int:
-    from daemon.control.client import ApiError, ControlClient
+    from daemon.control.client import ApiError, ControlClient, ServiceUnreachable
+    from daemon.naming.undo import UndoRefused
 
-    body: dict[str, Any] = {"dry_run": args.dry_run}
+    body: dict[str, Any] = {"dry_run": args.dry_run, "refile": args.refile}
     if args.job is not None:
         body["job"] = args.job
     elif args.since:
@@ -61,9 +63,16 @@ def undo(args: argparse.Namespace) -> int:
             return cli.EXIT_CONFIG
     else:
         body["all"] = True
-    client = ControlClient(cli.get_config(args).data_dir, timeout=UNDO_TIMEOUT)
+    config = cli.get_config(args)
+    client = ControlClient(config.data_dir, timeout=UNDO_TIMEOUT)
     try:
         data = client.post("/rename/undo", body)
+    except ServiceUnreachable:
+        try:
+            data = undo_without_service(config, body)
+        except UndoRefused as refused:
+            print(f"image-engine: undo refused, {refused}", file=sys.stderr)
+            return cli.EXIT_RUNTIME
     except ApiError as exc:
         if exc.status == 409:
             print(f"image-engine: undo refused, {str(exc).split(': ', 1)[-1]}", file=sys.stderr)
@@ -88,7 +97,22 @@ def undo(args: argparse.Namespace) -> int:
         print(f"dry run: {counts.get('ready', 0)} file(s) would move back; nothing was moved")
     else:
         print(f"{counts.get('undone', 0)} file(s) moved back, {len(steps) - counts.get('undone', 0)} not")
+        if data.get("refiled"):
+            when = "" if data.get("service", True) else " once the service runs"
+            print(f"{data['refiled']} file(s) queued to be filed again{when}")
+        elif counts.get("undone"):
+            print("files moved back are not filed again until they change; `undo --refile` queues them again")
     return 0 if all(step["status"] in ("undone", "ready") for step in steps) else cli.EXIT_RUNTIME
+
+
+def undo_without_service(config: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """No service answers: undo directly on the store, under the engine's run lock."""
+    from daemon.control.offline import store_without_service
+    from daemon.naming.undo_request import perform_undo
+    from daemon.pipeline.probe import ProbeStage
+
+    with store_without_service(config) as store:
+        return {**perform_undo(store.conn, config, body, ProbeStage.name), "service": False}
 
 
 @cli.command("plan")

@@ -8,7 +8,8 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from daemon.control.server import Handler
-from daemon.naming.undo import UndoRefused, plan_undo, run_undo
+from daemon.naming.undo import UndoRefused
+from daemon.naming.undo_request import perform_undo
 from daemon.store import renames
 
 if TYPE_CHECKING:
@@ -19,27 +20,17 @@ def rename_routes(app: App) -> dict[tuple[str, str], Handler]:
     undo_lock = threading.Lock()
 
     def undo(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
-        job, since, everything = body.get("job"), body.get("since"), bool(body.get("all"))
-        if sum((job is not None, since is not None, everything)) != 1:
-            raise ValueError("give exactly one of job, since, all")
         if not undo_lock.acquire(blocking=False):
             return 409, {"error": "another undo is running"}
         try:
-            conn = app.store.conn
-            steps = plan_undo(
-                conn,
-                job_id=None if job is None else int(job),
-                since=None if since is None else float(since),
-                everything=everything,
-            )
-            if not body.get("dry_run"):
-                try:
-                    steps = run_undo(conn, app.config, steps)
-                except UndoRefused as refused:
-                    return 409, {"error": str(refused), "conflicts": [step.to_json() for step in refused.conflicts]}
-            return 200, {"dry_run": bool(body.get("dry_run")), "steps": [step.to_json() for step in steps]}
+            answer = perform_undo(app.store.conn, app.config, body, app.pipeline.first)
+        except UndoRefused as refused:
+            return 409, {"error": str(refused), "conflicts": [step.to_json() for step in refused.conflicts]}
         finally:
             undo_lock.release()
+        if answer["refiled"]:
+            app.control.work_available.set()
+        return 200, answer
 
     def plan(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
         moves = renames.planned(app.store.conn)
