@@ -300,7 +300,10 @@ def test_memory_budget_caps_the_batch() -> None:
         monitor.stop()
     assert gpu.batch_cap(100 * 2**20) is None  # no monitor installed: no cap
     no_budget = monitor_for(ScriptedSampler(card(used=40 * GiB)))
-    assert no_budget.batch_cap(GiB) == 40  # only the free memory limits
+    try:
+        assert no_budget.batch_cap(GiB) == 40  # only the free memory limits
+    finally:
+        no_budget.stop()
 
 
 def test_gpu_gate_holds_heavy_jobs_waiting_then_runs_them(tmp_path: Path) -> None:
