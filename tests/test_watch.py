@@ -10,6 +10,9 @@ from pathlib import Path
 from daemon.watch.filters import group_key, kind_of
 from tests.support import Engine, copy_in, corpus, wait_for
 
+# How long to watch for something that must not happen: settle time (0.3-0.5 s) plus an intake poll, with margin.
+QUIET_SECONDS = 1.0
+
 
 def test_filters_ignore_temp_and_partial_files() -> None:
     ignored = [
@@ -42,7 +45,7 @@ def test_slow_chunked_copy_is_processed_once_after_it_is_whole(engine_factory) -
             handle.flush()
             time.sleep(0.4)  # slower than the settle time: only the close says it is complete
     wait_for(lambda: engine.job_states().get(str(target)) == "done", 30)
-    time.sleep(1.0)
+    time.sleep(QUIET_SECONDS)  # a non-event: a second job for the chunks would be queued by now, none may be
     rows = engine.query("SELECT state FROM jobs")
     assert [row["state"] for row in rows] == ["done"]
     assert engine.query("SELECT size FROM files")[0]["size"] == len(data)
@@ -65,7 +68,7 @@ def test_user_move_is_followed_without_reprocessing_and_delete_marks_missing(eng
     (engine.drop / "sub").mkdir()
     os.rename(engine.drop / "Nikon_D70.jpg", engine.drop / "sub" / "renamed.jpg")
     wait_for(lambda: engine.query("SELECT path FROM files")[0]["path"] == str(engine.drop / "sub" / "renamed.jpg"), 10)
-    time.sleep(1.0)
+    time.sleep(QUIET_SECONDS)  # a non-event: the move's later events would queue a second job by now
     assert len(engine.query("SELECT * FROM jobs")) == 1  # no second job
     (engine.drop / "sub" / "renamed.jpg").unlink()
     wait_for(lambda: engine.query("SELECT present FROM files")[0]["present"] == 0, 10)

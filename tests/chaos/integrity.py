@@ -40,11 +40,8 @@ def _pixel_digest(path: Path) -> str | None:
 
 
 def filed_moves(engine: Engine) -> dict[str, str]:
-    """Confirmed filing moves, source -> destination (empty when the rename journal does not exist)."""
-    try:
-        rows = engine.query("SELECT src, dest FROM rename_journal WHERE kind = 'file' AND state = 'done'")
-    except Exception:  # noqa: BLE001 - no rename table in this store
-        return {}
+    """Confirmed filing moves, source -> destination. An SQL error raises: a broken store must not look clean."""
+    rows = engine.query("SELECT src, dest FROM rename_journal WHERE kind = 'file' AND state = 'done'")
     return {row["src"]: row["dest"] for row in rows}
 
 
