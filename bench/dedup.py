@@ -29,6 +29,7 @@ from bench.common import CORPUS, emit, log
 from daemon.config import DedupConfig
 from daemon.dedup.grouping import Link, components
 from daemon.dedup.index import HashIndex
+from daemon.dedup.popcount import popcount
 from daemon.store import Store
 from daemon.store import dedup as dedup_store
 
@@ -102,7 +103,7 @@ def index_figures(kind: str, size: int, seeds: np.ndarray, radius: int, wide: in
         brute_times, expected, found = [], 0, 0
         for query, answer in zip(queries.tolist(), answers, strict=True):
             started = time.perf_counter()
-            hits = np.flatnonzero(np.bitwise_count(stored ^ np.uint64(query)) <= r)
+            hits = np.flatnonzero(popcount(stored ^ np.uint64(query)) <= r)
             brute_times.append(time.perf_counter() - started)
             expected += len(hits)
             found += len(np.intersect1d(hits, answer))  # ids are positions here
@@ -181,7 +182,7 @@ def from_scratch_figures(size: int, radius: int, dhash_radius: int, workers: int
     built = time.perf_counter()
     first, second, distances = index.pairs(radius, workers=workers)
     paired = time.perf_counter()
-    confirmed = np.bitwise_count(dhash[first] ^ dhash[second]) <= dhash_radius
+    confirmed = popcount(dhash[first] ^ dhash[second]) <= dhash_radius
     links = [
         Link(int(a), int(b), "near", int(d))
         for a, b, d in zip(first[confirmed], second[confirmed], distances[confirmed], strict=True)
@@ -192,7 +193,7 @@ def from_scratch_figures(size: int, radius: int, dhash_radius: int, workers: int
     sample = phash[RNG.integers(0, size, size=200)]
     brute_started = time.perf_counter()
     for query in sample.tolist():
-        np.flatnonzero(np.bitwise_count(phash ^ np.uint64(query)) <= radius)
+        np.flatnonzero(popcount(phash ^ np.uint64(query)) <= radius)
     brute_per_row = (time.perf_counter() - brute_started) / len(sample)
     return {
         "hashes": size,
