@@ -47,8 +47,10 @@ def get_config(args: argparse.Namespace) -> Config:
 
 def client_for(args: argparse.Namespace):  # noqa: ANN201 - lazy import keeps the CLI light
     from daemon.control.client import ControlClient
+    from daemon.control.offline import StoreOnlyFallback
 
-    return ControlClient(get_config(args).data_dir)
+    config = get_config(args)
+    return StoreOnlyFallback(ControlClient(config.data_dir), config)  # jobs, retry, plan work with no service
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -383,16 +383,22 @@ def test_out_of_memory_halves_the_batch_and_retries(caplog) -> None:
     photos = [reduced_copy(corpus() / "labelled" / n) for n in ("skimage_coffee.png", "felix_301.jpg", "felix_316.jpg")]
     backend = small_gpu_backend(config, fits=2)
     session = ModelSession(config, lambda: backend)
-    with caplog.at_level("WARNING", logger="image_engine.ml"):
-        predictions = session.predict(photos * 2)
-    assert backend.batches[:3] == [6, 3, 1] and session.batch_size == 1  # 6 > 2 -> 3 > 2 -> 1, then 1s
-    assert [p.labels[0][0] for p in predictions] == [backend.predict([p])[0].labels[0][0] for p in photos] * 2
-    halved = [r for r in caplog.records if getattr(r, "event", "") == "oom_batch_halved"]
-    assert [r.detail for r in halved] == ["6 -> 3", "3 -> 1"]
+    try:
+        with caplog.at_level("WARNING", logger="image_engine.ml"):
+            predictions = session.predict(photos * 2)
+        assert backend.batches[:3] == [6, 3, 1] and session.batch_size == 1  # 6 > 2 -> 3 > 2 -> 1, then 1s
+        assert [p.labels[0][0] for p in predictions] == [backend.predict([p])[0].labels[0][0] for p in photos] * 2
+        halved = [r for r in caplog.records if getattr(r, "event", "") == "oom_batch_halved"]
+        assert [r.detail for r in halved] == ["6 -> 3", "3 -> 1"]
+    finally:
+        session.close()
 
     hopeless = ModelSession(config, lambda: small_gpu_backend(config, fits=0))
-    with pytest.raises(GpuMemoryExhausted, match="too little free memory"):
-        hopeless.predict(photos[:1])
+    try:
+        with pytest.raises(GpuMemoryExhausted, match="too little free memory"):
+            hopeless.predict(photos[:1])
+    finally:
+        hopeless.close()
 
 
 def test_model_session_loads_lazily_and_unloads_when_idle(tmp_path: Path) -> None:

@@ -1,8 +1,10 @@
-"""`image-engine undo` with the service stopped works on the store under the run lock; it says that files moved back
-stay put until they change, and `--refile` queues them to be filed again (offline: once the service runs)."""
+"""`image-engine undo` (and `jobs`) with the service stopped work on the store under the run lock; undo says that
+files moved back stay put until they change, and `--refile` queues them to be filed again (offline: once the
+service runs)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.support import Engine, copy_in, wait_for
@@ -23,6 +25,11 @@ def test_undo_without_the_service_then_refile_with_and_without_it(engine_factory
     assert len(filed(engine)) == 2 and not kept.exists() and not refiled.exists()
     job_of = {Path(row["src"]).name: row["job_id"] for row in journal_rows(engine, "done")}
     engine.stop()
+
+    listed = engine.cli("jobs", "--state", "done", "--json")  # store-only commands answer without the service
+    assert listed.returncode == 0 and len(json.loads(listed.stdout)) == 2, listed
+    status = engine.cli("status")  # ... the rest still say how to start it
+    assert status.returncode == 3 and "Start it with `image-engine run`" in status.stderr
 
     undone = engine.cli("undo", "--job", str(job_of[kept.name]))
     assert undone.returncode == 0, undone.stdout + undone.stderr

@@ -49,8 +49,8 @@ def parse_since(text: str, now: float | None = None) -> float:
 
 @cli.command("undo")
 def undo(args: argparse.Namespace) -> int:
-    from daemon.control.client import ApiError, ControlClient, ServiceUnreachable
-    from daemon.naming.undo import UndoRefused
+    from daemon.control.client import ApiError, ControlClient
+    from daemon.control.offline import StoreOnlyFallback
 
     body: dict[str, Any] = {"dry_run": args.dry_run, "refile": args.refile}
     if args.job is not None:
@@ -64,15 +64,9 @@ def undo(args: argparse.Namespace) -> int:
     else:
         body["all"] = True
     config = cli.get_config(args)
-    client = ControlClient(config.data_dir, timeout=UNDO_TIMEOUT)
+    client = StoreOnlyFallback(ControlClient(config.data_dir, timeout=UNDO_TIMEOUT), config)
     try:
         data = client.post("/rename/undo", body)
-    except ServiceUnreachable:
-        try:
-            data = undo_without_service(config, body)
-        except UndoRefused as refused:
-            print(f"image-engine: undo refused, {refused}", file=sys.stderr)
-            return cli.EXIT_RUNTIME
     except ApiError as exc:
         if exc.status == 409:
             print(f"image-engine: undo refused, {str(exc).split(': ', 1)[-1]}", file=sys.stderr)
@@ -103,16 +97,6 @@ def undo(args: argparse.Namespace) -> int:
         elif counts.get("undone"):
             print("files moved back are not filed again until they change; `undo --refile` queues them again")
     return 0 if all(step["status"] in ("undone", "ready") for step in steps) else cli.EXIT_RUNTIME
-
-
-def undo_without_service(config: Any, body: dict[str, Any]) -> dict[str, Any]:
-    """No service answers: undo directly on the store, under the engine's run lock."""
-    from daemon.control.offline import store_without_service
-    from daemon.naming.undo_request import perform_undo
-    from daemon.pipeline.probe import ProbeStage
-
-    with store_without_service(config) as store:
-        return {**perform_undo(store.conn, config, body, ProbeStage.name), "service": False}
 
 
 @cli.command("plan")

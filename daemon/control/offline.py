@@ -1,17 +1,34 @@
-"""Store-only requests without the service: when no engine holds the data folder, the CLI opens the store itself.
+"""Store-only requests without the service: when no engine holds the data folder, the CLI answers them itself.
 
-It takes the engine's own run lock first, so a service starting meanwhile waits its turn instead of racing it.
+It takes the engine's own run lock first (a service starting meanwhile waits its turn), opens the store and runs
+the very route handlers the service runs. Answers made this way carry `"service": false`.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
 
 from daemon.config import Config
-from daemon.control.client import ServiceUnreachable
+from daemon.control.client import ApiError, ControlClient, ServiceUnreachable
 from daemon.runlock import RunLock
 from daemon.store import Store
+
+# Requests that need only the store (and the config): the job list, retry, and renaming's plan, journal and undo.
+STORE_ONLY = frozenset(
+    {
+        ("GET", "/jobs"),
+        ("POST", "/retry"),
+        ("GET", "/rename/plan"),
+        ("GET", "/rename/journal"),
+        ("POST", "/rename/undo"),
+    }
+)
+FIRST_STAGE = "probe"  # where re-queued work starts; the service's pipeline begins there too
 
 
 @contextmanager
@@ -30,3 +47,62 @@ def store_without_service(config: Config) -> Iterator[Store]:
             store.close()
     finally:
         lock.release()
+
+
+class StoreOnlyFallback:
+    """A ControlClient that runs store-only requests on the store itself when no service answers."""
+
+    def __init__(self, client: ControlClient, config: Config):
+        self.client = client
+        self.config = config
+
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        try:
+            return self.client.request(method, path, body)
+        except ServiceUnreachable:
+            route, _, query_text = path.partition("?")
+            if (method, route) not in STORE_ONLY:
+                raise
+            query = {key: values[-1] for key, values in parse_qs(query_text).items()}
+            return self._answer(method, route, query, body or {})
+
+    def get(self, path: str) -> Any:
+        return self.request("GET", path)
+
+    def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        return self.request("POST", path, body or {})
+
+    def _answer(self, method: str, route: str, query: dict[str, str], body: dict[str, Any]) -> Any:
+        from daemon.control.api import core_routes
+        from daemon.control.rename_api import rename_routes
+
+        with store_without_service(self.config) as store:
+            service = _StoreOnlyService(store, self.config)
+            handler = {**core_routes(service), **rename_routes(service)}[(method, route)]  # type: ignore[arg-type]
+            try:
+                status, payload = handler(query, body)
+            except (ValueError, KeyError) as exc:
+                status, payload = 400, {"error": str(exc)}
+        if status >= 400:
+            raise ApiError(status, payload.get("error", "") if isinstance(payload, dict) else str(payload))
+        return {**payload, "service": False} if isinstance(payload, dict) else payload
+
+
+@dataclass
+class _Pipeline:
+    first: str = FIRST_STAGE
+
+
+@dataclass
+class _Control:
+    work_available: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class _StoreOnlyService:
+    """What the store-only route handlers use of the service."""
+
+    store: Store
+    config: Config
+    pipeline: _Pipeline = field(default_factory=_Pipeline)
+    control: _Control = field(default_factory=_Control)
