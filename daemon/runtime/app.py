@@ -65,7 +65,11 @@ class App:
             on_enqueued=self.control.work_available.set,
         )
         self.watchers = WatchManager(config.watch, self.intake, self.store, config.engine.ignore, self.rescan_soon)
-        self.workers: list[StageWorker] = []
+        self.workers: list[StageWorker] = [
+            StageWorker(pool, index, stages, self.pipeline, self.store, config, self.control, self.intake.recheck)
+            for pool, stages in self.pipeline.pools().items()
+            for index in range(self.worker_counts().get(pool, 1))
+        ]
         self.tickers: list[Ticker] = []
         self.scans: dict[int, dict[str, Any]] = {}
         self._scan_ids = itertools.count(1)
@@ -73,12 +77,6 @@ class App:
         self.token = ensure_token(config.data_dir)
         self.server = ControlServer(
             config.control.host, config.control.port, self.token, self.routes(), after_request=self.store.release_thread
-        )
-        # Last, the stage workers (not started yet): they share the pipeline, the store and the run control.
-        self.workers.extend(
-            StageWorker(pool, index, stages, self.pipeline, self.store, config, self.control, self.intake.recheck)
-            for pool, stages in self.pipeline.pools().items()
-            for index in range(self.worker_counts().get(pool, 1))
         )
 
     def routes(self) -> dict[tuple[str, str], Handler]:
