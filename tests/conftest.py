@@ -11,6 +11,7 @@ import pytest
 
 from tests.support import Engine, write_config
 
+pytest_plugins = ["tests.markers"]  # unit / integration / e2e / chaos / slow / desktop
 THREAD_GRACE_SECONDS = 2.0  # a stopped worker finishes its current poll (<= 1 s) and returns
 
 

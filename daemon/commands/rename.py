@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Any
 
-from daemon import cli
+from daemon.commands import base
 
 UNDO_TIMEOUT = 600.0
 RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
@@ -33,9 +33,6 @@ def add_parsers(sub: Any) -> None:
     plan.add_argument("--json", action="store_true")
 
 
-cli.EXTENSIONS.append(add_parsers)
-
-
 def parse_since(text: str, now: float | None = None) -> float:
     """An absolute local date/time or an age like 90m, 2h, 3d; returns epoch seconds."""
     match = RELATIVE.match(text)
@@ -47,7 +44,6 @@ def parse_since(text: str, now: float | None = None) -> float:
         raise ValueError(f"--since: cannot read {text!r}; use 2024-05-01, '2024-05-01 14:30' or 2h / 3d") from None
 
 
-@cli.command("undo")
 def undo(args: argparse.Namespace) -> int:
     from daemon.control.client import ApiError, ControlClient
     from daemon.control.offline import StoreOnlyFallback
@@ -60,17 +56,17 @@ def undo(args: argparse.Namespace) -> int:
             body["since"] = parse_since(args.since)
         except ValueError as exc:
             print(f"image-engine: {exc}", file=sys.stderr)
-            return cli.EXIT_CONFIG
+            return base.EXIT_CONFIG
     else:
         body["all"] = True
-    config = cli.get_config(args)
+    config = base.get_config(args)
     client = StoreOnlyFallback(ControlClient(config.data_dir, timeout=UNDO_TIMEOUT), config)
     try:
         data = client.post("/rename/undo", body)
     except ApiError as exc:
         if exc.status == 409:
             print(f"image-engine: undo refused, {str(exc).split(': ', 1)[-1]}", file=sys.stderr)
-            return cli.EXIT_RUNTIME
+            return base.EXIT_RUNTIME
         raise
     if args.json:
         print(json.dumps(data, indent=2))
@@ -96,12 +92,11 @@ def undo(args: argparse.Namespace) -> int:
             print(f"{data['refiled']} file(s) queued to be filed again{when}")
         elif counts.get("undone"):
             print("files moved back are not filed again until they change; `undo --refile` queues them again")
-    return 0 if all(step["status"] in ("undone", "ready") for step in steps) else cli.EXIT_RUNTIME
+    return 0 if all(step["status"] in ("undone", "ready") for step in steps) else base.EXIT_RUNTIME
 
 
-@cli.command("plan")
 def plan(args: argparse.Namespace) -> int:
-    data = cli.client_for(args).get("/rename/plan")
+    data = base.client_for(args).get("/rename/plan")
     if args.json:
         print(json.dumps(data["plan"], indent=2))
         return 0
@@ -113,3 +108,6 @@ def plan(args: argparse.Namespace) -> int:
     else:
         print(f"{len(data['plan'])} planned move(s); nothing was moved (dry run)")
     return 0
+
+
+COMMANDS: dict[str, base.Command] = {"undo": undo, "plan": plan}

@@ -9,13 +9,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
 from daemon.config import Config
 from daemon.control.client import ApiError, ControlClient, ServiceUnreachable
-from daemon.runlock import RunLock
+from daemon.runtime.runlock import RunLock
 from daemon.store import Store
 
 # Requests that need only the store (and the config): the job list, retry, and renaming's plan, journal and undo.
@@ -74,13 +73,16 @@ class StoreOnlyFallback:
 
     def _answer(self, method: str, route: str, query: dict[str, str], body: dict[str, Any]) -> Any:
         from daemon.control.api import core_routes
-        from daemon.control.rename_api import rename_routes
+        from daemon.control.rename import rename_routes
 
         with store_without_service(self.config) as store:
-            service = _StoreOnlyService(store, self.config)
-            handler = {**core_routes(service), **rename_routes(service)}[(method, route)]  # type: ignore[arg-type]
+            nothing_to_wake = threading.Event().set  # no workers run: queued work waits for the service
+            routes = {
+                **core_routes(_NoEngine(), store, nothing_to_wake),
+                **rename_routes(store, self.config, FIRST_STAGE, nothing_to_wake),
+            }
             try:
-                status, payload = handler(query, body)
+                status, payload = routes[(method, route)](query, body)
             except (ValueError, KeyError) as exc:
                 status, payload = 400, {"error": str(exc)}
         if status >= 400:
@@ -88,21 +90,8 @@ class StoreOnlyFallback:
         return {**payload, "service": False} if isinstance(payload, dict) else payload
 
 
-@dataclass
-class _Pipeline:
-    first: str = FIRST_STAGE
+class _NoEngine:
+    """The core routes' engine, for the store-only routes that never ask it anything."""
 
-
-@dataclass
-class _Control:
-    work_available: threading.Event = field(default_factory=threading.Event)
-
-
-@dataclass
-class _StoreOnlyService:
-    """What the store-only route handlers use of the service."""
-
-    store: Store
-    config: Config
-    pipeline: _Pipeline = field(default_factory=_Pipeline)
-    control: _Control = field(default_factory=_Control)
+    def __getattr__(self, name: str) -> Any:
+        raise ServiceUnreachable(f"{name} needs the running service")

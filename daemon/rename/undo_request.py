@@ -9,7 +9,7 @@ import sqlite3
 from typing import Any
 
 from daemon.config import Config
-from daemon.naming.undo import plan_undo, run_undo
+from daemon.rename.undo import plan_undo, run_undo
 from daemon.store.requeue import requeue_files
 
 
