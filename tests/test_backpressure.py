@@ -53,7 +53,7 @@ def test_the_first_stage_waits_while_later_stages_hold_the_limit(tmp_path: Path,
     first.start()
     try:
         wait_for(lambda: at_stages(store).get(("tag", "queued")) == 5, message="five jobs pass probe")
-        time.sleep(0.5)
+        time.sleep(0.5)  # a non-event: the first stage would pass a sixth job within a few polls; it must not
         assert at_stages(store) == {("tag", "queued"): 5, ("probe", "queued"): 35}  # the rest wait, still queued
         later.start()
         most_ahead = 0
