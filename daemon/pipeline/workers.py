@@ -181,10 +181,18 @@ class StageWorker(threading.Thread):
         if runnable:
             try:
                 results = stage.run_batch(runnable)
-            except Exception as exc:  # noqa: BLE001 - a whole-batch failure is each item's failure
-                results = [exc] * len(runnable)
+            except Exception as exc:  # noqa: BLE001 - one file's error must not fail its batch mates
+                results = [exc] if len(runnable) == 1 else [self.run_alone(stage, item) for item in runnable]
             outcomes.update({id(item): result for item, result in zip(runnable, results, strict=True)})
         return [outcomes[id(item)] for item in batch]
+
+    @staticmethod
+    def run_alone(stage: Stage, item: WorkItem) -> dict[str, Any] | BaseException:
+        """One file of a batch that raised, run by itself: the file at fault fails, the others finish."""
+        try:
+            return stage.run_batch([item])[0]
+        except Exception as exc:  # noqa: BLE001 - now it is this file's own error
+            return exc
 
     def settle_outcome(self, stage: Stage, item: WorkItem, outcome: dict[str, Any] | BaseException, ms: float) -> bool:
         """Record one item's outcome; True when it stays with this worker for its next stage."""
