@@ -20,6 +20,7 @@ from daemon.control.protocol import Endpoint, Status, ensure_token, write_endpoi
 from daemon.control.server import ControlServer, Handler
 from daemon.gpu import GpuMonitor
 from daemon.pipeline import Pipeline, build_pipeline
+from daemon.pipeline.crash_retry import CrashRetry
 from daemon.pipeline.workers import Control, StageWorker
 from daemon.schedule import Schedule
 from daemon.store import Store, files, queue, settings
@@ -59,7 +60,7 @@ class App:
         )
         self.watchers = WatchManager(config.watch, self.intake, self.store, config.engine.ignore, self.rescan_soon)
         self.workers: list[StageWorker] = []
-        self.tickers: list[Ticker] = []
+        self.tickers: list[Ticker] = [CrashRetry(self.store, config, self.control.work_available.set).tick]
         self.scans: dict[int, dict[str, Any]] = {}
         self._scan_ids = itertools.count(1)
         self._rescan_again = False

@@ -60,6 +60,10 @@ class Stage:
         """None when the stage can run now, else the reason its jobs wait (model missing, quiet hours)."""
         return None
 
+    def prepare(self) -> None:
+        """Get ready before any file is touched (load the model, start a tool). The worker calls it before each
+        batch and only then counts an engine death against the batch's files; errors are left to `run_batch`."""
+
     def run(self, item: WorkItem) -> dict[str, Any]:
         raise NotImplementedError
 

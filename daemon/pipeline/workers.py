@@ -19,7 +19,7 @@ from PIL import Image
 
 from daemon.config import Config
 from daemon.errors import GoneError, PermanentError, StageError, WaitingError
-from daemon.pipeline import Pipeline
+from daemon.pipeline import Pipeline, crash_retry
 from daemon.pipeline.base import Stage, WorkItem
 from daemon.pipeline.imaging import reduce
 from daemon.store import Store, files, queue
@@ -157,6 +157,10 @@ class StageWorker(threading.Thread):
             stage = self.pipeline.stage(stage_name)
             batch = [item for item in working if item.job.stage == stage_name]
             rest = [item for item in working if item.job.stage != stage_name]
+            suspect = next((item for item in batch if item.job.touched), None)
+            if suspect is not None and len(batch) > 1:  # the engine died while working on it: alone, so a
+                rest += [item for item in batch if item is not suspect]  # second death is blamed on it only
+                batch = [suspect]
             if self.pipeline.blocked_reason(stage):
                 for item in batch:
                     queue.release(self.store.conn, item.job)
@@ -172,13 +176,21 @@ class StageWorker(threading.Thread):
             working = rest + carried
 
     def run_batch(self, stage: Stage, batch: list[WorkItem]) -> list[dict[str, Any] | BaseException]:
-        over = [item for item in batch if item.job.claims > queue.MAX_CLAIMS]
-        runnable = [item for item in batch if item.job.claims <= queue.MAX_CLAIMS]
+        over = [item for item in batch if item.job.touched >= queue.MAX_CLAIMS]
+        runnable = [item for item in batch if item.job.touched < queue.MAX_CLAIMS]
         outcomes: dict[int, dict[str, Any] | BaseException] = {
-            id(item): PermanentError(f"the worker stopped {item.job.claims - 1} times while processing this file")
+            id(item): PermanentError(
+                f"the engine stopped {item.job.touched} times while working on this file at {stage.name}; it is"
+                f" tried again by itself once the engine has run {crash_retry.describe(self.config)} without stopping"
+            )
             for item in over
         }
         if runnable:
+            try:
+                stage.prepare()  # load a model, start a tool: a death here is not the files' fault
+            except Exception:  # noqa: BLE001 - the stage meets the same cause in run_batch and says it per file
+                log.debug("stage not ready", extra={"event": "prepare_failed", "stage": stage.name})
+            queue.begin(self.store.conn, [item.job for item in runnable])
             try:
                 results = stage.run_batch(runnable)
             except Exception as exc:  # noqa: BLE001 - one file's error must not fail its batch mates
