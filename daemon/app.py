@@ -186,7 +186,7 @@ class App:
                     progress["submitted"] += outcome["submitted"]
                     progress["missing"] += outcome["missing"]
                 progress["state"] = "done"
-                log.info("scan done", extra={"event": "scan_done", "detail": str(progress)})
+                log.info("scan done", extra={"event": "scan_done", "detail": dict(progress)})
                 if self._rescan_again:
                     self._rescan_again = False
                     self.start_scan(None)

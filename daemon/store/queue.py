@@ -409,6 +409,16 @@ def retry_crash_failures(conn: sqlite3.Connection, now: float | None = None) -> 
         ).rowcount
 
 
+def active_job_of(conn: sqlite3.Connection, path: str) -> int | None:
+    """The id of the job queued, running or waiting for the file at `path` (for log lines), or None."""
+    row = conn.execute(
+        "SELECT jobs.id FROM files JOIN jobs ON jobs.file_id = files.id WHERE files.path = ?"
+        " AND jobs.state IN ('queued', 'running', 'waiting') ORDER BY jobs.id DESC LIMIT 1",
+        (path,),
+    ).fetchone()
+    return None if row is None else row[0]
+
+
 def counts(conn: sqlite3.Connection) -> dict[str, int]:
     result = dict.fromkeys(JOB_STATES, 0)
     for row in conn.execute("SELECT state, COUNT(*) FROM jobs WHERE state != 'superseded' GROUP BY state"):
