@@ -6,9 +6,11 @@ start-up recovery of a job a killed engine left running.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from daemon.config import Config, EngineConfig
 from daemon.pipeline import Pipeline
+from daemon.pipeline.base import Stage, WorkItem
 from daemon.pipeline.crash_retry import CrashRetry
 from daemon.pipeline.hashing import HashStage
 from daemon.pipeline.probe import ProbeStage
@@ -84,3 +86,62 @@ def test_a_claim_that_ends_with_an_outcome_takes_back_its_own_mark_only(tmp_path
     assert queue.complete(store.conn, job, {}, 1.0, "hash", 300, keep=False)
     (job,) = queue.claim(store.conn, "w", ["hash"], 1, 300)
     assert job.touched == 0  # each stage starts afresh
+
+
+class RecordingStage(Stage):
+    """A stage (the contract any stage follows) that remembers its batches and, like a tool that chokes on one
+    file, raises for the whole batch when `bad` is in it."""
+
+    name = "look"
+    pool = "cpu"
+    batch_size = 8
+
+    def __init__(self, bad: str = "") -> None:
+        self.bad = bad
+        self.batches: list[list[str]] = []
+
+    def run_batch(self, items: list[WorkItem]) -> list[dict[str, Any] | BaseException]:
+        names = [item.path.name for item in items]
+        self.batches.append(names)
+        if self.bad in names:
+            raise ValueError(f"cannot read {self.bad}")
+        return [{"looked": True} for _ in items]
+
+
+def batch_setup(tmp_path: Path, stage: RecordingStage, count: int) -> tuple[Store, StageWorker]:
+    store = Store(tmp_path / "engine.db")
+    for index in range(count):
+        queue.enqueue(store.conn, f"/photos/{index}.jpg", "/photos", FileStat(10, 1, index + 1), "look")
+    pipeline = Pipeline([stage], ReducedCache(tmp_path / "cache"))
+    config = Config(data_dir=tmp_path / "data")
+    worker = StageWorker("cpu", 0, [stage], pipeline, store, config, Control(), recheck=lambda _: None)
+    return store, worker
+
+
+def test_a_batch_that_raises_for_one_file_is_retried_file_by_file(tmp_path: Path) -> None:
+    stage = RecordingStage(bad="2.jpg")
+    store, worker = batch_setup(tmp_path, stage, 4)
+    assert worker.tick()
+    states = dict(store.conn.execute("SELECT files.path, jobs.state FROM jobs JOIN files ON files.id = jobs.file_id"))
+    assert states == {
+        "/photos/0.jpg": "done",
+        "/photos/1.jpg": "done",
+        "/photos/2.jpg": "queued",
+        "/photos/3.jpg": "done",
+    }
+    error = store.conn.execute("SELECT error FROM jobs WHERE state = 'queued'").fetchone()[0]
+    assert error == "internal error: ValueError: cannot read 2.jpg"  # its own error, retried later by itself
+    assert stage.batches[0] == ["0.jpg", "1.jpg", "2.jpg", "3.jpg"] and stage.batches[1:] == [
+        [n] for n in stage.batches[0]
+    ]
+
+
+def test_a_file_the_engine_died_on_is_worked_on_alone(tmp_path: Path) -> None:
+    stage = RecordingStage()
+    store, worker = batch_setup(tmp_path, stage, 4)
+    jobs = queue.claim(store.conn, "killed-engine", ["look"], 4, 300)
+    queue.begin(store.conn, [jobs[2]])  # the engine died while the stage had only 2.jpg open
+    queue.recover_orphans(store.conn)
+    assert worker.tick()
+    assert stage.batches == [["2.jpg"], ["0.jpg", "1.jpg", "3.jpg"]]
+    assert queue.counts(store.conn)["done"] == 4
