@@ -44,7 +44,8 @@ def test_deaths_before_the_stage_touched_the_file_never_fail_it(tmp_path: Path) 
     JPEG ended failed with "the worker stopped 10 times while processing this file"."""
     store, worker, _ = setup(tmp_path)
     for _ in range(3 * queue.MAX_CLAIMS):
-        assert queue.claim(store.conn, "killed-engine", ["probe"], 1, 300)  # claimed, still getting ready ...
+        jobs = queue.claim(store.conn, "killed-engine", ["probe"], 1, 300)
+        queue.set_aside(store.conn, jobs)  # what the worker does while its stage loads a model ...
         queue.recover_orphans(store.conn)  # ... when the engine died; the next start resumes the job
     assert worker.tick()
     assert state(store) == ("done", None)
@@ -54,7 +55,8 @@ def test_deaths_while_working_fail_the_file_and_a_clean_run_retries_it(tmp_path:
     store, worker, config = setup(tmp_path)
     for _ in range(queue.MAX_CLAIMS):
         jobs = queue.claim(store.conn, "killed-engine", ["probe"], 1, 300)
-        queue.begin(store.conn, jobs)  # the stage had opened the file when the engine died
+        queue.set_aside(store.conn, jobs)
+        queue.begin(store.conn, jobs)  # the stage was ready and had opened the file when the engine died
         queue.recover_orphans(store.conn)
     assert worker.tick()
     assert state(store) == (
@@ -140,6 +142,7 @@ def test_a_file_the_engine_died_on_is_worked_on_alone(tmp_path: Path) -> None:
     stage = RecordingStage()
     store, worker = batch_setup(tmp_path, stage, 4)
     jobs = queue.claim(store.conn, "killed-engine", ["look"], 4, 300)
+    queue.set_aside(store.conn, jobs)
     queue.begin(store.conn, [jobs[2]])  # the engine died while the stage had only 2.jpg open
     queue.recover_orphans(store.conn)
     assert worker.tick()

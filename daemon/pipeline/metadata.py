@@ -57,9 +57,11 @@ class MetadataStage(Stage):
     def close(self) -> None:
         self.tool.close()
 
+    def ready(self) -> bool:
+        return self.tool.pid is not None or self.tool.path is None
+
     def prepare(self) -> None:
-        if self.tool.path is not None:
-            _ = self.tool.version  # starts exiftool (Perl start-up) before any file is touched
+        _ = self.tool.version  # starts exiftool (Perl start-up) before any file is touched
 
     def run_batch(self, items: list[WorkItem]) -> list[dict[str, Any] | BaseException]:
         outcomes: list[dict[str, Any] | BaseException | None] = [None] * len(items)

@@ -39,6 +39,9 @@ class TagStage(Stage):
     def available(self) -> str | None:
         return self.session.missing()
 
+    def ready(self) -> bool:
+        return self.session.loaded
+
     def prepare(self) -> None:
         self.session.load()
 

@@ -186,11 +186,14 @@ class StageWorker(threading.Thread):
             for item in over
         }
         if runnable:
-            try:
-                stage.prepare()  # load a model, start a tool: a death here is not the files' fault
-            except Exception:  # noqa: BLE001 - the stage meets the same cause in run_batch and says it per file
-                log.debug("stage not ready", extra={"event": "prepare_failed", "stage": stage.name})
-            queue.begin(self.store.conn, [item.job for item in runnable])
+            if not stage.ready():  # a model to load, a tool to start: a death meanwhile is not the files' fault
+                claimed = [item.job for item in runnable]
+                queue.set_aside(self.store.conn, claimed)
+                try:
+                    stage.prepare()
+                except Exception:  # noqa: BLE001 - the stage meets the same cause in run_batch and says it per file
+                    log.debug("stage not ready", extra={"event": "prepare_failed", "stage": stage.name})
+                queue.begin(self.store.conn, claimed)
             try:
                 results = stage.run_batch(runnable)
             except Exception as exc:  # noqa: BLE001 - one file's error must not fail its batch mates

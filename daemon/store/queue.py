@@ -43,7 +43,7 @@ class Job:
     claims: int
     lease_owner: str
     touched: int = 0  # deaths of the engine while a stage worked on this file, before this claim
-    began: bool = False  # this claim's stage has begun working on the file (see `begin`)
+    began: bool = True  # a death now counts against the file (a claim starts so; see `set_aside` and `begin`)
 
 
 def enqueue(
@@ -156,7 +156,7 @@ def claim(
         marks = ",".join("?" for _ in chosen)
         rows = conn.execute(
             f"UPDATE jobs SET state = 'running', lease_owner = ?, lease_until = ?, claims = claims + 1,"
-            f" wait_reason = NULL, updated_at = ? WHERE id IN ({marks})"
+            f" touched = touched + 1, wait_reason = NULL, updated_at = ? WHERE id IN ({marks})"
             f" RETURNING id, file_id, fingerprint, stage, attempts, claims, touched",
             (owner, now + lease_seconds, now, *chosen),
         ).fetchall()
@@ -174,7 +174,7 @@ def claim(
                     row["attempts"],
                     row["claims"],
                     owner,
-                    row["touched"],
+                    row["touched"] - 1,  # this claim's own mark is not a death (yet)
                 )
             )
     jobs.sort(key=lambda job: job.id)
@@ -192,19 +192,28 @@ _CANDIDATES = (
 )
 
 
+def set_aside(conn: sqlite3.Connection, jobs: list[Job]) -> None:
+    """The stage must get ready before it touches these files (load a model, start a tool): until `begin`, a
+    death of the engine is not the files' fault. (A claim counts a death from the start: most stages are ready,
+    and that costs no write.)"""
+    _mark(conn, [job for job in jobs if job.began], -1)
+
+
 def begin(conn: sqlite3.Connection, jobs: list[Job]) -> None:
-    """The stage starts working on these jobs' files now (models loaded, tools started): from here until the
-    claim ends, a death of the engine counts against the file. A death before this point is not the file's fault."""
-    fresh = [job for job in jobs if not job.began]
-    if not fresh:
+    """The stage is ready and works on these files now: from here until the claim ends, a death counts."""
+    _mark(conn, [job for job in jobs if not job.began], +1)
+
+
+def _mark(conn: sqlite3.Connection, jobs: list[Job], step: int) -> None:
+    if not jobs:
         return
     with transaction(conn):
-        for job in fresh:
+        for job in jobs:
             conn.execute(
-                "UPDATE jobs SET touched = touched + 1 WHERE id = ? AND state = 'running' AND lease_owner = ?",
-                (job.id, job.lease_owner),
+                "UPDATE jobs SET touched = touched + ? WHERE id = ? AND state = 'running' AND lease_owner = ?",
+                (step, job.id, job.lease_owner),
             )
-            job.began = True
+            job.began = step > 0
 
 
 def _ended(job: Job) -> int:
@@ -245,20 +254,19 @@ def complete(
                 " updated_at = ?, finished_at = ? WHERE id = ?",
                 (now, now, job.id),
             )
-        elif keep:  # claims and deaths count at the current stage: each stage starts afresh
+        elif keep:  # claims and deaths count at the current stage: each stage starts afresh, claimed
             conn.execute(
-                "UPDATE jobs SET stage = ?, lease_until = ?, claims = 1, touched = 0, updated_at = ? WHERE id = ?",
+                "UPDATE jobs SET stage = ?, lease_until = ?, claims = 1, touched = 1, updated_at = ? WHERE id = ?",
                 (next_stage, now + lease_seconds, now, job.id),
             )
-            job.stage, job.claims, job.touched = next_stage, 1, 0
+            job.stage, job.claims, job.touched, job.began = next_stage, 1, 0, True
         else:
             conn.execute(
                 "UPDATE jobs SET stage = ?, state = 'queued', lease_owner = NULL, lease_until = NULL, claims = 0,"
                 " touched = 0, updated_at = ? WHERE id = ?",
                 (next_stage, now, job.id),
             )
-            job.stage = next_stage
-        job.began = False
+            job.stage, job.began = next_stage, False
     return True
 
 

@@ -30,12 +30,15 @@ def test_kill_9_while_the_model_loads_never_fails_the_photo(engine_factory, ledg
     kills = queue.MAX_CLAIMS + 2
     for _ in range(kills):
         engine.start()
-        wait_for(
-            lambda: engine.query("SELECT 1 FROM jobs WHERE stage = 'tag' AND state = 'running'"),
+        (row,) = wait_for(
+            lambda: engine.query(
+                "SELECT state, error FROM jobs WHERE stage = 'tag' AND state IN ('running', 'failed')"
+            ),
             60,
             0.05,
             "the job claimed at tag",
         )
+        assert row["state"] == "running", row["error"]  # before: "the worker stopped 10 times ..."
         assert not model_loaded(engine), "the model loaded before the kill: this machine is too fast for the test"
         engine.stop(signal.SIGKILL)
         ledger.faults_injected += 1
