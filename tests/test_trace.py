@@ -45,6 +45,8 @@ def test_a_filed_photo_can_be_traced_from_its_old_and_new_name(engine_factory) -
         f"log   filed job {job} {dropped} -> {filed}",
         f"store job {job} probe: ok",
         f"store job {job} move done: {dropped} -> {filed}",
+        f"store job {job} rename: ok",
+        f"store job {job} metadata: ok",
         f"log   job_done job {job} [metadata]",
     ):
         assert expected in story, story

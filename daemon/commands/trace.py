@@ -54,7 +54,8 @@ def log_story(log_path: Path, paths: set[str], jobs: set[int]) -> list[dict[str,
 def trace(args: argparse.Namespace) -> int:
     config = cli.get_config(args)
     path = os.path.abspath(args.trace)
-    stored: dict[str, Any] = {"files": [], "jobs": [], "runs": [], "moves": [], "events": [], "paths": [path]}
+    stored: dict[str, Any] = {"files": [], "jobs": [], "runs": [], "results": [], "moves": [], "events": []}
+    stored["paths"] = [path]
     if config.db_path.exists():
         conn = connect(config.db_path, readonly=True)
         try:
@@ -84,8 +85,11 @@ def timeline(stored: dict[str, Any], logged: list[dict[str, Any]]) -> Iterator[t
     for record in logged:
         at = dt.datetime.fromisoformat(record["ts"]).timestamp()
         yield at, "log", _log_line(record)
+    reasons = {(result["job_id"], result["stage"]): result["reason"] for result in stored["results"]}
     for run in stored["runs"]:
-        yield run["at"], "store", f"job {run['job_id']} {run['stage']}: {run['outcome']} ({run['ms']:.0f} ms)"
+        text = f"job {run['job_id']} {run['stage']}: {run['outcome']} ({run['ms']:.0f} ms)"
+        reason = reasons.get((run["job_id"], run["stage"])) if run["outcome"] == "ok" else None
+        yield run["at"], "store", text + (f": {reason}" if reason else "")
     for move in stored["moves"]:
         text = f"job {move['job_id']} move {move['state']}: {move['src']} -> {move['dest']}"
         yield move["created_at"], "store", text + (f" ({move['reason']})" if move["reason"] else "")

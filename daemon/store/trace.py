@@ -1,5 +1,5 @@
 """What the store knows about one photo, for `image-engine jobs --trace PATH`: the file under every name it had
-(the rename journal links them), its jobs, each stage run, its moves and stored events. Read-only queries.
+(the rename journal links them), its jobs, each stage run (and the reason its last result gives), its moves and stored events. Read-only queries.
 """
 
 from __future__ import annotations
@@ -43,6 +43,14 @@ def story(conn: sqlite3.Connection, path: str) -> dict[str, Any]:
             job_ids,
         )
     ]
+    results = [
+        dict(row)
+        for row in conn.execute(
+            f"SELECT file_id, stage, job_id, json_extract(data, '$.reason') AS reason, recorded_at FROM results"
+            f" WHERE file_id IN ({marks})",
+            ids,
+        )
+    ]
     moves = [
         dict(row)
         for row in conn.execute(
@@ -59,4 +67,12 @@ def story(conn: sqlite3.Connection, path: str) -> dict[str, Any]:
             f"SELECT at, level, event, path, detail FROM events WHERE path IN ({path_marks}) ORDER BY at", paths
         )
     ]
-    return {"files": files, "jobs": jobs, "runs": runs, "moves": moves, "events": events, "paths": paths}
+    return {
+        "files": files,
+        "jobs": jobs,
+        "runs": runs,
+        "results": results,
+        "moves": moves,
+        "events": events,
+        "paths": paths,
+    }
