@@ -9,12 +9,12 @@ import re
 from pathlib import Path
 
 from daemon.config import Config, MetadataConfig
-from daemon.naming.safety import MAX_COMPONENT_BYTES
-from daemon.naming.template import parse_template
 from daemon.pipeline import Pipeline
 from daemon.pipeline.metadata import MetadataStage
 from daemon.pipeline.reduced_cache import ReducedCache
 from daemon.pipeline.workers import Control, StageWorker
+from daemon.rename.safety import MAX_COMPONENT_BYTES
+from daemon.rename.template import parse_template
 from daemon.store import Store, queue
 from daemon.store.queue import FileStat
 from daemon.tools.exiftool import temp_file_of

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from daemon import cli
+from daemon.commands import base
 from daemon.store import trace as store_trace
 from daemon.store.connection import connect
 
@@ -52,7 +52,7 @@ def log_story(log_path: Path, paths: set[str], jobs: set[int]) -> list[dict[str,
 
 
 def trace(args: argparse.Namespace) -> int:
-    config = cli.get_config(args)
+    config = base.get_config(args)
     path = os.path.abspath(args.trace)
     stored: dict[str, Any] = {"files": [], "jobs": [], "runs": [], "results": [], "moves": [], "events": []}
     stored["paths"] = [path]
@@ -65,10 +65,10 @@ def trace(args: argparse.Namespace) -> int:
     logged = log_story(config.log_path, set(stored["paths"]), {job["id"] for job in stored["jobs"]})
     if args.json:
         print(json.dumps({"path": path, "store": stored, "log": logged}, indent=2, default=str))
-        return 0 if stored["files"] or logged else cli.EXIT_RUNTIME
+        return 0 if stored["files"] or logged else base.EXIT_RUNTIME
     if not stored["files"] and not logged:
         print(f"nothing known about {path}: not in the store ({config.db_path}) nor in the log ({config.log_path})")
-        return cli.EXIT_RUNTIME
+        return base.EXIT_RUNTIME
     print(path)
     for file in stored["files"]:
         print(f"  file: {file['path']} ({'present' if file['present'] else 'missing'})")
