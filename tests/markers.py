@@ -18,7 +18,7 @@ HARMLESS_FIXTURES = frozenset({"request", "monkeypatch", "caplog", "capsys", "ca
 E2E_FIXTURES = frozenset({"engine_factory"})
 DESKTOP_FILES = frozenset({"test_tray_desktop.py"})
 # Files whose tests start the engine process through tests.support.Engine themselves.
-E2E_FILES = frozenset({"test_crash.py", "test_service.py", "test_tray_desktop.py"})
+E2E_FILES = frozenset({"test_crash.py", "test_service.py", "test_service_tmp.py", "test_tray_desktop.py"})
 # Test files (every test in them) and single tests that take several seconds each (measured with --durations).
 SLOW_FILES = frozenset({"test_crash.py", "test_tray_desktop.py"})
 SLOW_TESTS = frozenset(
