@@ -63,6 +63,8 @@ class EngineConfig:
     max_image_pixels: int = 200_000_000
     rescan_minutes: float = 60.0
     ignore: list[str] = field(default_factory=list)
+    # A file failed because the engine kept dying while working on it is tried again after this clean run.
+    crash_retry_minutes: float = 15.0
 
 
 @dataclass
@@ -330,6 +332,7 @@ def _check_gpu_and_schedule(config: Config, source: Path, problems: list[str]) -
     gpu, schedule = config.gpu, config.schedule
     checks = [
         ("engine.rescan_minutes", config.engine.rescan_minutes, config.engine.rescan_minutes >= 0, ">= 0 (0 = off)"),
+        ("engine.crash_retry_minutes", config.engine.crash_retry_minutes, config.engine.crash_retry_minutes > 0, "> 0"),
         ("gpu.sample_seconds", gpu.sample_seconds, gpu.sample_seconds > 0, "> 0"),
         ("gpu.yield_above_share", gpu.yield_above_share, 0 <= gpu.yield_above_share <= 1, "0..1 (1 = never)"),
         ("gpu.memory_budget_mb", gpu.memory_budget_mb, gpu.memory_budget_mb >= 0, ">= 0 (0 = no cap)"),

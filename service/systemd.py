@@ -121,7 +121,7 @@ def render_unit(config: Config, paths: ServicePaths, mode: Mode) -> str:
         ("... except the data folder, the library, every watched folder (renames and metadata writes happen", ""),
         ('there) and model caches. A folder missing at start ("-") is skipped: restart once it exists.', ""),
         ("", f"ReadWritePaths={' '.join(rw)}"),
-        _private_tmp(writable_paths(config)),
+        _private_tmp([*writable_paths(config), *mode.extra_writable, *_program_paths(paths)]),
         ("Mounts made inside the service stay inside it.", "PrivateMounts=yes"),
         ("No writes to /proc/sys and /sys.", "ProtectKernelTunables=yes"),
         ("No loading of kernel modules.", "ProtectKernelModules=yes"),
@@ -165,11 +165,29 @@ def render_unit(config: Config, paths: ServicePaths, mode: Mode) -> str:
     return "\n".join(out) + "\n"
 
 
-def _private_tmp(writable: Sequence[Path]) -> tuple[str, str]:
-    shared = [str(path) for path in writable if path.parts[1:2] == ("tmp",) or path.parts[1:3] == ("var", "tmp")]
+def _private_tmp(needed: Sequence[PurePath]) -> tuple[str, str]:
+    """PrivateTmp=yes hides the real /tmp and /var/tmp: off when the service needs anything there (its program,
+    config, code or folders); otherwise ExecStart fails with 203/EXEC, which `systemd-analyze verify` misses."""
+    shared = []
+    for path in needed:
+        if (path.parts[1:2] == ("tmp",) or path.parts[1:3] == ("var", "tmp")) and str(path) not in shared:
+            shared.append(str(path))
     if shared:
         return (f"PrivateTmp= stays off: {', '.join(shared)} is under /tmp, which it would hide.", "")
     return ("A private /tmp, emptied when the service stops.", "PrivateTmp=yes")
+
+
+def _program_paths(paths: ServicePaths) -> list[PurePath]:
+    """What the service runs and reads at start: the entry point, its interpreter, the config file, the engine's
+    code, each as written and (when it exists here) with its symlinks resolved."""
+    import daemon
+
+    found: list[PurePath] = []
+    for path in (paths.executable, paths.python, paths.config_file, Path(daemon.__file__).parent):
+        found.append(path)
+        if isinstance(path, Path) and path.exists():
+            found.append(path.resolve())
+    return found
 
 
 # Characters systemd refuses in an executable path ("contains special characters"); argv[0] is not unescaped.

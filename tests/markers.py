@@ -18,7 +18,9 @@ HARMLESS_FIXTURES = frozenset({"request", "monkeypatch", "caplog", "capsys", "ca
 E2E_FIXTURES = frozenset({"engine_factory"})
 DESKTOP_FILES = frozenset({"test_tray_desktop.py"})
 # Files whose tests start the engine process through tests.support.Engine themselves.
-E2E_FILES = frozenset({"test_cli_config_anywhere.py", "test_crash.py", "test_service.py", "test_tray_desktop.py"})
+E2E_FILES = frozenset(
+    {"test_cli_config_anywhere.py", "test_crash.py", "test_service.py", "test_service_tmp.py", "test_tray_desktop.py"}
+)
 # Slow: whole files, tests that share a model loaded once per module, and single tests that took 7 s or more in a
 # full run (`--durations=0`, on the 2-core test machine under load: about a third of that when idle).
 SLOW_FILES = frozenset({"test_clip.py", "test_crash.py", "test_tray_desktop.py"})
@@ -53,12 +55,14 @@ SLOW_TESTS = frozenset(
         "test_schedule.py::test_periodic_rescan_finds_a_file_the_polling_watcher_has_not_seen",
         "test_service.py::test_engine_reports_ready_status_watchdog_and_stopping",
         "test_service.py::test_real_user_manager_runs_the_unit",
+        "test_service_tmp.py::test_real_user_manager_starts_a_unit_run_from_tmp",
         "test_spine.py::test_broken_files_fail_with_a_reason_and_stay_byte_identical",
         "test_spine.py::test_control_api_needs_the_token_and_refuses_browsers",
         "test_spine.py::test_fifty_photos_are_done_with_the_exif_exiftool_reports",
         "test_spine.py::test_pause_and_resume_through_the_cli_and_pause_survives_restart",
         "test_tagging.py::test_idle_engine_with_the_default_tagger_imports_no_framework",
         "test_tagging.py::test_missing_model_waits_then_tags_once_the_file_appears",
+        "test_trace.py::test_a_filed_photo_can_be_traced_from_its_old_and_new_name",
         "test_tray.py::test_poller_and_actions_drive_the_real_service_and_survive_its_restart",
         "test_undo_offline_and_refile.py::test_undo_without_the_service_then_refile_with_and_without_it",
         "test_watch.py::test_restart_reconciles_what_changed_while_down",

@@ -28,6 +28,7 @@ def add_parsers(sub: Any) -> None:
     jobs.add_argument("--state", choices=["queued", "running", "done", "failed", "waiting"])
     jobs.add_argument("--limit", type=int, default=50)
     jobs.add_argument("--json", action="store_true")
+    jobs.add_argument("--trace", metavar="PATH", help="the whole story of one photo, from the log and the store")
     sub.add_parser("retry", help="queue failed jobs again")
     config = sub.add_parser("config", help="config file tools")
     config_sub = config.add_subparsers(dest="config_command", required=True)
@@ -117,6 +118,10 @@ def scan(args: argparse.Namespace) -> int:
 
 
 def jobs(args: argparse.Namespace) -> int:
+    if args.trace:
+        from daemon.commands.trace import trace
+
+        return trace(args)
     query = f"?limit={args.limit}" + (f"&state={args.state}" if args.state else "")
     data = base.client_for(args).get("/jobs" + query)
     if args.json:

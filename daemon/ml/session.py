@@ -87,6 +87,11 @@ class ModelSession:
             return self._load_failure[1]
         return None
 
+    def load(self) -> None:
+        """Load the model now if it is not loaded (raises ModelMissing like `predict`)."""
+        with self._lock:
+            self._ensure_loaded()
+
     def predict(self, images: list[Image.Image]) -> list[ImagePrediction]:
         """Batched inference at the current adaptive batch size; loads the model first if needed."""
         with self._lock:

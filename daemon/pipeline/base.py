@@ -60,6 +60,14 @@ class Stage:
         """None when the stage can run now, else the reason its jobs wait (model missing, quiet hours)."""
         return None
 
+    def ready(self) -> bool:
+        """False while `prepare` has slow work to do before any file is touched (a model to load)."""
+        return True
+
+    def prepare(self) -> None:
+        """Get ready before any file is touched (load the model, start a tool). An engine death meanwhile is not
+        counted against the batch's files; errors are left to `run_batch`, which reports them per file."""
+
     def run(self, item: WorkItem) -> dict[str, Any]:
         raise NotImplementedError
 

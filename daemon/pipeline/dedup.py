@@ -156,7 +156,8 @@ class DedupStage(Stage):
             reduced = item.reduced()
         except Exception as exc:  # noqa: BLE001 - without the pixels only the upright hashes are compared
             log.warning(
-                "no reduced image", extra={"event": "dedup_no_pixels", "path": str(item.path), "error": str(exc)}
+                "no reduced image",
+                extra={"event": "dedup_no_pixels", "job": item.job.id, "path": str(item.path), "error": str(exc)},
             )
             return variants
         grey = hash_input(reduced)  # turning the small grey copy is 30x cheaper than turning the reduced RGB

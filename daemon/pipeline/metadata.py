@@ -5,6 +5,7 @@ A batch costs three exiftool round trips (read, write, read back); a failed chec
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -23,7 +24,7 @@ from daemon.metadata.plan import FILE_TYPE, READ_TAGS, Options, Plan, Wanted, ma
 from daemon.pipeline.base import Stage, WorkItem
 from daemon.store import metadata as metadata_store
 from daemon.store.queue import Job
-from daemon.tools.exiftool import ExifTool, ExifToolError, Outcome
+from daemon.tools.exiftool import TEMP_SUFFIX, ExifTool, ExifToolError, Outcome
 
 log = logging.getLogger("image_engine.metadata")
 JPEG_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe"})
@@ -68,6 +69,12 @@ class MetadataStage(Stage):
 
     def close(self) -> None:
         self.tool.close()
+
+    def ready(self) -> bool:
+        return self.tool.pid is not None or self.tool.path is None
+
+    def prepare(self) -> None:
+        _ = self.tool.version  # starts exiftool (Perl start-up) before any file is touched
 
     def run_batch(self, items: list[WorkItem]) -> list[dict[str, Any] | BaseException]:
         outcomes: list[dict[str, Any] | BaseException | None] = [None] * len(items)
@@ -135,6 +142,8 @@ class MetadataStage(Stage):
                 live.append(entry)
             except StageError as exc:
                 outcomes[entry.index] = exc
+            except OSError as exc:  # e.g. a name too long for the temp file: this photo's fault, not the batch's
+                outcomes[entry.index] = _file_error(entry.target.path, exc)
         reads = self.tool.read([path for e in live for path in e.target.reads], READ_TAGS)
         position, planned = 0, []
         for entry in live:
@@ -149,13 +158,18 @@ class MetadataStage(Stage):
                 planned.append(entry)
             else:
                 outcomes[entry.index] = self.success(entry, reason="already up to date")
-        commands = []
+        commands, guarded = [], []
         for entry in planned:
-            entry.guard = Guard(entry.target.path, self.scratch).protect()
+            try:
+                entry.guard = Guard(entry.target.path, self.scratch).protect()
+            except OSError as exc:
+                outcomes[entry.index] = _file_error(entry.target.path, exc)
+                continue
+            guarded.append(entry)
             commands.append(
                 targets.exiftool_command(entry.plan, entry.target, self.config.keep_mtime, self.config.backups)
             )
-        written = []
+        planned, written = guarded, []
         try:
             results = self.tool.run(commands)
         except BaseException:
@@ -268,6 +282,15 @@ def _merge_reads(entry: _Work, found: list[dict[str, list[str]] | Outcome]) -> d
                 values = [value for value in values if value not in merged[key]]
             merged.setdefault(key, []).extend(values)
     return merged
+
+
+def _file_error(target: Path, exc: OSError) -> StageError:
+    if exc.errno == errno.ENAMETOOLONG:
+        return PermanentError(
+            f"{target}: the name is too long to write metadata ({len(target.name.encode())} bytes; exiftool's"
+            f" temporary {target.name}{TEMP_SUFFIX} must fit in 255); rename the file shorter, it is retried then"
+        )
+    return RetryableError(f"{target}: {exc.strerror or exc}; metadata not written yet")
 
 
 def _write_error(entry: _Work, outcome: Outcome) -> StageError | None:

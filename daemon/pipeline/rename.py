@@ -94,7 +94,16 @@ class RenameStage(Stage):
             move_id = self._move(item, decision)
             if move_id is not None:
                 info = os.stat(decision.dest, follow_symlinks=False)
-                log.info("filed", extra={"event": "filed", "job": item.job.id, "path": str(decision.dest)})
+                log.info(
+                    "filed",
+                    extra={
+                        "event": "filed",
+                        "job": item.job.id,
+                        "path": str(decision.dest),
+                        "source": str(decision.src),
+                        "dest": str(decision.dest),
+                    },
+                )
                 return decision.result(
                     moved=True,
                     journal=move_id,

@@ -54,6 +54,12 @@ class TagStage(Stage):
     def available(self) -> str | None:
         return self.session.missing()
 
+    def ready(self) -> bool:
+        return self.session.loaded
+
+    def prepare(self) -> None:
+        self.session.load()
+
     def run_batch(self, items: list[WorkItem]) -> list[dict[str, Any] | BaseException]:
         outcomes: list[dict[str, Any] | BaseException | None] = [None] * len(items)
         ready: list[tuple[int, Any, dict[str, Any]]] = []

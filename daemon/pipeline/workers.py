@@ -19,7 +19,7 @@ from PIL import Image
 
 from daemon.config import Config
 from daemon.errors import GoneError, PermanentError, StageError, WaitingError
-from daemon.pipeline import Pipeline
+from daemon.pipeline import Pipeline, crash_retry
 from daemon.pipeline.base import Stage, WorkItem
 from daemon.pipeline.imaging import reduce
 from daemon.store import Store, files, queue
@@ -159,6 +159,10 @@ class StageWorker(threading.Thread):
             stage = self.pipeline.stage(stage_name)
             batch = [item for item in working if item.job.stage == stage_name]
             rest = [item for item in working if item.job.stage != stage_name]
+            suspect = next((item for item in batch if item.job.touched), None)
+            if suspect is not None and len(batch) > 1:  # the engine died while working on it: alone, so a
+                rest += [item for item in batch if item is not suspect]  # second death is blamed on it only
+                batch = [suspect]
             if self.pipeline.blocked_reason(stage):
                 for item in batch:
                     queue.release(self.store.conn, item.job)
@@ -174,19 +178,38 @@ class StageWorker(threading.Thread):
             working = rest + carried
 
     def run_batch(self, stage: Stage, batch: list[WorkItem]) -> list[dict[str, Any] | BaseException]:
-        over = [item for item in batch if item.job.claims > queue.MAX_CLAIMS]
-        runnable = [item for item in batch if item.job.claims <= queue.MAX_CLAIMS]
+        over = [item for item in batch if item.job.touched >= queue.MAX_CLAIMS]
+        runnable = [item for item in batch if item.job.touched < queue.MAX_CLAIMS]
         outcomes: dict[int, dict[str, Any] | BaseException] = {
-            id(item): PermanentError(f"the worker stopped {item.job.claims - 1} times while processing this file")
+            id(item): PermanentError(
+                f"the engine stopped {item.job.touched} times while working on this file at {stage.name}; it is"
+                f" tried again by itself once the engine has run {crash_retry.describe(self.config)} without stopping"
+            )
             for item in over
         }
         if runnable:
+            if not stage.ready():  # a model to load, a tool to start: a death meanwhile is not the files' fault
+                claimed = [item.job for item in runnable]
+                queue.set_aside(self.store.conn, claimed)
+                try:
+                    stage.prepare()
+                except Exception:  # noqa: BLE001 - the stage meets the same cause in run_batch and says it per file
+                    log.debug("stage not ready", extra={"event": "prepare_failed", "stage": stage.name})
+                queue.begin(self.store.conn, claimed)
             try:
                 results = stage.run_batch(runnable)
-            except Exception as exc:  # noqa: BLE001 - a whole-batch failure is each item's failure
-                results = [exc] * len(runnable)
+            except Exception as exc:  # noqa: BLE001 - one file's error must not fail its batch mates
+                results = [exc] if len(runnable) == 1 else [self.run_alone(stage, item) for item in runnable]
             outcomes.update({id(item): result for item, result in zip(runnable, results, strict=True)})
         return [outcomes[id(item)] for item in batch]
+
+    @staticmethod
+    def run_alone(stage: Stage, item: WorkItem) -> dict[str, Any] | BaseException:
+        """One file of a batch that raised, run by itself: the file at fault fails, the others finish."""
+        try:
+            return stage.run_batch([item])[0]
+        except Exception as exc:  # noqa: BLE001 - now it is this file's own error
+            return exc
 
     def settle_outcome(self, stage: Stage, item: WorkItem, outcome: dict[str, Any] | BaseException, ms: float) -> bool:
         """Record one item's outcome; True when it stays with this worker for its next stage."""

@@ -99,7 +99,14 @@ def resolve(conn: sqlite3.Connection, move: rename.Move, root_of: RootOf) -> str
         outcome = "rolled_back"
     log.warning(
         "interrupted move settled",
-        extra={"event": f"rename_{outcome}", "path": str(dest if forward else src), "detail": detail},
+        extra={
+            "event": f"rename_{outcome}",
+            "job": move.job_id,
+            "path": str(dest if forward else src),
+            "source": str(src),
+            "dest": str(dest),
+            "detail": detail,
+        },
     )
     return outcome
 

@@ -16,7 +16,7 @@ from daemon.config import Config, WatchConfig
 from daemon.errors import PermanentError, WaitingError
 from daemon.rename.companions import companion_name, find_group
 from daemon.rename.mover import same_content
-from daemon.rename.safety import PathEscapeError, inside, legal_name
+from daemon.rename.safety import MAX_FILED_NAME_BYTES, PathEscapeError, inside, legal_name
 from daemon.rename.template import Template, parse_template
 from daemon.rename.values import extension_of
 from daemon.store import rename
@@ -128,9 +128,10 @@ class Planner:
         self, conn: sqlite3.Connection, src: Path, partner_dest: Path, base: Path, companions: list[Path]
     ) -> Decision | None:
         """The same shot in another format was filed already: take its new stem, next to it."""
-        name = f"{partner_dest.stem}.{extension_of(src, self.settings.jpeg_as_jpg)}"
+        extension = extension_of(src, self.settings.jpeg_as_jpg)
+        name = f"{partner_dest.stem}.{extension}"
         try:
-            dest = inside(partner_dest.parent, [legal_name(name)])
+            dest = inside(partner_dest.parent, [legal_name(name, len(extension) + 1, max_bytes=MAX_FILED_NAME_BYTES)])
             inside(base, list(dest.relative_to(base).parts))
         except (PathEscapeError, ValueError):
             return None

@@ -23,6 +23,11 @@ RESERVED = frozenset(
     }
 )
 MAX_COMPONENT_BYTES = 255
+# A filed name leaves room for what is added beside it: the sidecar (NAME.xmp), exiftool's NAME_exiftool_tmp, the
+# metadata guard's .NAME.image-engine-restore, backups NAME_original; the longest, .NAME.xmp.image-engine-restore,
+# adds 27 bytes.
+NAME_SUFFIX_ROOM = 32
+MAX_FILED_NAME_BYTES = MAX_COMPONENT_BYTES - NAME_SUFFIX_ROOM
 REPLACEMENT = "_"
 
 
@@ -36,32 +41,33 @@ def clean_text(text: str) -> str:
     return "".join(REPLACEMENT if ch in FORBIDDEN or ord(ch) < 32 or ord(ch) == 127 else ch for ch in text)
 
 
-def legal_name(name: str, keep_tail: int = 0, fallback: str = REPLACEMENT) -> str:
+def legal_name(name: str, keep_tail: int = 0, fallback: str = REPLACEMENT, max_bytes: int = MAX_COMPONENT_BYTES) -> str:
     """One path component, legal everywhere: no forbidden or control characters, no reserved device name
     (CON, nul.txt, ...), no leading dot (hidden) or space, no trailing dot or space, at most 255 UTF-8 bytes.
 
-    `keep_tail`: that many characters at the end (counter and extension) survive shortening.
+    `keep_tail`: that many characters at the end (counter and extension) survive shortening. `max_bytes`: a
+    lower limit, e.g. MAX_FILED_NAME_BYTES for a photo's name, which must leave room for its temp files.
     """
     name = clean_text(name).lstrip(" ")
     if name.startswith("."):
         name = REPLACEMENT + name
-    name = _shorten(name, keep_tail).rstrip(" .")
+    name = _shorten(name, keep_tail, max_bytes).rstrip(" .")
     if not name:
         name = clean_text(fallback).strip(" .") or REPLACEMENT
     if name.split(".", 1)[0].rstrip(" ").upper() in RESERVED:
-        name = _shorten(REPLACEMENT + name, keep_tail).rstrip(" .")
+        name = _shorten(REPLACEMENT + name, keep_tail, max_bytes).rstrip(" .")
     return name
 
 
-def _shorten(name: str, keep_tail: int) -> str:
-    """`name` in at most MAX_COMPONENT_BYTES, cut (at a character boundary) before its last `keep_tail` chars."""
-    if len(name.encode("utf-8")) <= MAX_COMPONENT_BYTES:
+def _shorten(name: str, keep_tail: int, max_bytes: int = MAX_COMPONENT_BYTES) -> str:
+    """`name` in at most `max_bytes`, cut (at a character boundary) before its last `keep_tail` chars."""
+    if len(name.encode("utf-8")) <= max_bytes:
         return name
     keep = min(keep_tail, len(name))
     head, tail = name[: len(name) - keep], name[len(name) - keep :]
-    if len(tail.encode("utf-8")) > MAX_COMPONENT_BYTES - 1:
-        tail = _cut_front(tail, MAX_COMPONENT_BYTES - 1)
-    budget = MAX_COMPONENT_BYTES - len(tail.encode("utf-8"))
+    if len(tail.encode("utf-8")) > max_bytes - 1:
+        tail = _cut_front(tail, max_bytes - 1)
+    budget = max_bytes - len(tail.encode("utf-8"))
     return head.encode("utf-8")[:budget].decode("utf-8", "ignore") + tail
 
 

@@ -10,7 +10,7 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
-from daemon.rename.safety import clean_text, legal_name
+from daemon.rename.safety import MAX_FILED_NAME_BYTES, clean_text, legal_name
 
 DEFAULT_DATE = "%Y%m%d_%H%M%S"
 # name -> what its format spec may be
@@ -71,7 +71,8 @@ class Template:
             ext = "." + str(values.get("ext") or "")
             cut = len(whole) - len(ext) if ext != "." and whole.endswith(ext) else whole.rfind(".")
             head, tail = (whole[:cut], whole[cut:]) if cut > 0 else (whole, "")
-        return legal_name(head + mark + tail, keep_tail=len(mark) + len(clean_text(tail)), fallback=placeholder)
+        keep_tail = len(mark) + len(clean_text(tail))
+        return legal_name(head + mark + tail, keep_tail, fallback=placeholder, max_bytes=MAX_FILED_NAME_BYTES)
 
 
 def _render_folder(tokens: tuple[Token, ...], values: dict[str, Any], placeholder: str) -> str:

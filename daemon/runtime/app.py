@@ -26,6 +26,7 @@ from daemon.control.tagging import tagging_routes
 from daemon.gpu import monitor as gpu
 from daemon.gpu.monitor import GpuMonitor
 from daemon.pipeline import Pipeline, build_pipeline
+from daemon.pipeline.crash_retry import CrashRetry
 from daemon.pipeline.workers import Control, StageWorker
 from daemon.schedule.jobs import Schedule
 from daemon.schedule.workhours import WorkHours
@@ -71,7 +72,7 @@ class App:
             for pool, stages in self.pipeline.pools().items()
             for index in range(self.worker_counts().get(pool, 1))
         ]
-        self.tickers: list[Ticker] = []
+        self.tickers: list[Ticker] = [CrashRetry(self.store, config, self.control.work_available.set).tick]
         self.scans = ScanBook()
         self.token = ensure_token(config.data_dir)
         self.server = ControlServer(
@@ -209,7 +210,7 @@ class App:
                     progress["submitted"] += outcome["submitted"]
                     progress["missing"] += outcome["missing"]
                 again = self.scans.finish(progress, "done")
-                log.info("scan done", extra={"event": "scan_done", "detail": str(progress)})
+                log.info("scan done", extra={"event": "scan_done", "detail": dict(progress)})
             except Exception as exc:  # noqa: BLE001 - a scan failure is reported, not fatal
                 again = self.scans.finish(progress, "failed", str(exc))
                 log.exception("scan failed", extra={"event": "scan_failed"})

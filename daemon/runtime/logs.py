@@ -1,6 +1,6 @@
 """One JSON object per log line to a rotating file; a human rendering of the same records on the console.
 
-Records carry fixed keys (ts, level, event, job, path, stage, ms, error) passed through `extra=`.
+Records carry fixed keys (ts, level, event, job, path, source, dest, stage, ms, error, detail) passed through `extra=`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import logging.handlers
 import sys
 from pathlib import Path
 
-FIELDS = ("event", "job", "path", "stage", "ms", "error", "detail")
+FIELDS = ("event", "job", "path", "source", "dest", "stage", "ms", "error", "detail")
 
 
 class JsonFormatter(logging.Formatter):

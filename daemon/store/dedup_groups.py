@@ -216,7 +216,7 @@ def apply_decision(conn: sqlite3.Connection, file_id: int, decision: dict[str, A
             return "updated"
         now = time.time()
         conn.execute(
-            "UPDATE jobs SET state = 'queued', stage = ?, attempts = 0, claims = 0, not_before = 0, error = NULL,"
+            "UPDATE jobs SET state = 'queued', stage = ?, attempts = 0, claims = 0, touched = 0, not_before = 0, error = NULL,"
             " wait_reason = NULL, lease_owner = NULL, lease_until = NULL, finished_at = NULL, updated_at = ?"
             " WHERE id = ?",
             (stage, now, job["id"]),

@@ -19,7 +19,7 @@ def retry_passing_failures(conn: sqlite3.Connection, base_seconds: float, now: f
     queued again from the stage they failed at; the n-th round waits base * 2**n after the last failure."""
     with transaction(conn):
         return conn.execute(
-            "UPDATE jobs SET state = 'queued', attempts = 0, claims = 0, not_before = 0,"
+            "UPDATE jobs SET state = 'queued', attempts = 0, claims = 0, touched = 0, not_before = 0,"
             " scheduled_retries = scheduled_retries + 1, updated_at = ?"
             " WHERE state = 'failed' AND permanent = 0"
             " AND finished_at <= ? - ? * (1 << MIN(scheduled_retries, ?))"

@@ -17,7 +17,7 @@ from daemon.store.connection import transaction
 
 ACTIVE_STATES = ("queued", "running", "waiting")
 JOB_STATES = ("queued", "running", "done", "failed", "waiting")
-MAX_CLAIMS = 10
+MAX_CLAIMS = 10  # the engine died this many times while working on a file at one stage: the file fails
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class Job:
     attempts: int
     claims: int
     lease_owner: str
+    touched: int = 0  # deaths of the engine while a stage worked on this file, before this claim
+    began: bool = True  # a death now counts against the file (a claim starts so; see `set_aside` and `begin`)
 
 
 # Writes a stage's typed result into its own tables, inside the completion transaction (each stage's `record`).
@@ -159,7 +161,7 @@ def _insert_job(conn: sqlite3.Connection, file_id: int, fingerprint: str, stage:
         "INSERT INTO jobs (file_id, fingerprint, stage, state, created_at, updated_at)"
         " VALUES (?, ?, ?, 'queued', ?, ?)"
         " ON CONFLICT (file_id, fingerprint) DO UPDATE SET stage = excluded.stage, state = 'queued',"
-        " attempts = 0, claims = 0, error = NULL, wait_reason = NULL, not_before = 0,"
+        " attempts = 0, claims = 0, touched = 0, error = NULL, wait_reason = NULL, not_before = 0,"
         " updated_at = excluded.updated_at, finished_at = NULL",
         (file_id, fingerprint, stage, now, now),
     )
@@ -185,8 +187,8 @@ def claim(
         marks = ",".join("?" for _ in chosen)
         rows = conn.execute(
             f"UPDATE jobs SET state = 'running', lease_owner = ?, lease_until = ?, claims = claims + 1,"
-            f" wait_reason = NULL, updated_at = ? WHERE id IN ({marks})"
-            f" RETURNING id, file_id, fingerprint, stage, attempts, claims",
+            f" touched = touched + 1, wait_reason = NULL, updated_at = ? WHERE id IN ({marks})"
+            f" RETURNING id, file_id, fingerprint, stage, attempts, claims, touched",
             (owner, now + lease_seconds, now, *chosen),
         ).fetchall()
         jobs = []
@@ -203,6 +205,7 @@ def claim(
                     row["attempts"],
                     row["claims"],
                     owner,
+                    row["touched"] - 1,  # this claim's own mark is not a death (yet)
                 )
             )
     jobs.sort(key=lambda job: job.id)
@@ -218,6 +221,36 @@ _CANDIDATES = (
     " ORDER BY not_before LIMIT ?3",
     "SELECT id FROM jobs INDEXED BY jobs_order WHERE state = 'running' AND stage = ?1 AND lease_until < ?2 LIMIT ?3",
 )
+
+
+def set_aside(conn: sqlite3.Connection, jobs: list[Job]) -> None:
+    """The stage must get ready before it touches these files (load a model, start a tool): until `begin`, a
+    death of the engine is not the files' fault. (A claim counts a death from the start: most stages are ready,
+    and that costs no write.)"""
+    _mark(conn, [job for job in jobs if job.began], -1)
+
+
+def begin(conn: sqlite3.Connection, jobs: list[Job]) -> None:
+    """The stage is ready and works on these files now: from here until the claim ends, a death counts."""
+    _mark(conn, [job for job in jobs if not job.began], +1)
+
+
+def _mark(conn: sqlite3.Connection, jobs: list[Job], step: int) -> None:
+    if not jobs:
+        return
+    with transaction(conn):
+        for job in jobs:
+            conn.execute(
+                "UPDATE jobs SET touched = touched + ? WHERE id = ? AND state = 'running' AND lease_owner = ?",
+                (step, job.id, job.lease_owner),
+            )
+            job.began = step > 0
+
+
+def _ended(job: Job) -> int:
+    """What a claim that ended with an outcome takes back from `touched` (its own mark, not earlier deaths)."""
+    began, job.began = job.began, False
+    return int(began)
 
 
 def complete(
@@ -251,23 +284,23 @@ def complete(
         _stage_run(conn, job, "ok", ms, now)
         if next_stage is None:
             conn.execute(
-                "UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = NULL, error = NULL,"
+                "UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = NULL, error = NULL, touched = 0,"
                 " updated_at = ?, finished_at = ? WHERE id = ?",
                 (now, now, job.id),
             )
-        elif keep:  # claims count the engine's deaths at the current stage: each stage starts afresh
+        elif keep:  # claims and deaths count at the current stage: each stage starts afresh, claimed
             conn.execute(
-                "UPDATE jobs SET stage = ?, lease_until = ?, claims = 1, updated_at = ? WHERE id = ?",
+                "UPDATE jobs SET stage = ?, lease_until = ?, claims = 1, touched = 1, updated_at = ? WHERE id = ?",
                 (next_stage, now + lease_seconds, now, job.id),
             )
-            job.stage, job.claims = next_stage, 1
+            job.stage, job.claims, job.touched, job.began = next_stage, 1, 0, True
         else:
             conn.execute(
                 "UPDATE jobs SET stage = ?, state = 'queued', lease_owner = NULL, lease_until = NULL, claims = 0,"
-                " updated_at = ? WHERE id = ?",
+                " touched = 0, updated_at = ? WHERE id = ?",
                 (next_stage, now, job.id),
             )
-            job.stage = next_stage
+            job.stage, job.began = next_stage, False
     return True
 
 
@@ -289,19 +322,20 @@ def fail(
             return "lost"
         attempts = job.attempts + 1
         _stage_run(conn, job, "error", ms, now)
+        ended = _ended(job)
         if permanent or attempts >= max_attempts:
             conn.execute(
                 "UPDATE jobs SET state = 'failed', attempts = ?, error = ?, permanent = ?, lease_owner = NULL,"
-                " lease_until = NULL, updated_at = ?, finished_at = ? WHERE id = ?",
-                (attempts, error, int(permanent), now, now, job.id),
+                " lease_until = NULL, touched = touched - ?, updated_at = ?, finished_at = ? WHERE id = ?",
+                (attempts, error, int(permanent), ended, now, now, job.id),
             )
             _event(conn, now, "error", "job_failed", job.path, f"{job.stage}: {error}")
             return "failed"
         delay = backoff_seconds * (2 ** (attempts - 1))
         conn.execute(
             "UPDATE jobs SET state = 'queued', attempts = ?, error = ?, not_before = ?, lease_owner = NULL,"
-            " lease_until = NULL, updated_at = ? WHERE id = ?",
-            (attempts, error, now + delay, now, job.id),
+            " lease_until = NULL, touched = touched - ?, updated_at = ? WHERE id = ?",
+            (attempts, error, now + delay, ended, now, job.id),
         )
         return "retry"
 
@@ -330,8 +364,8 @@ def wait(conn: sqlite3.Connection, job: Job, reason: str, retry_after: float, no
             return False
         conn.execute(
             "UPDATE jobs SET state = 'waiting', wait_reason = ?, not_before = ?, claims = MAX(claims - 1, 0),"
-            " lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?",
-            (reason, now + retry_after, now, job.id),
+            " touched = touched - ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?",
+            (reason, now + retry_after, _ended(job), now, job.id),
         )
     return True
 
@@ -356,8 +390,8 @@ def release(conn: sqlite3.Connection, job: Job, now: float | None = None) -> Non
         if _holds_lease(conn, job):
             conn.execute(
                 "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_until = NULL,"
-                " claims = MAX(claims - 1, 0), updated_at = ? WHERE id = ?",
-                (now, job.id),
+                " claims = MAX(claims - 1, 0), touched = touched - ?, updated_at = ? WHERE id = ?",
+                (_ended(job), now, job.id),
             )
 
 
@@ -387,10 +421,32 @@ def retry_failed(conn: sqlite3.Connection, now: float | None = None) -> int:
     now = time.time() if now is None else now
     with transaction(conn):
         return conn.execute(
-            "UPDATE jobs SET state = 'queued', attempts = 0, claims = 0, not_before = 0,"
+            "UPDATE jobs SET state = 'queued', attempts = 0, claims = 0, touched = 0, not_before = 0,"
             " updated_at = ? WHERE state = 'failed'",
             (now,),
         ).rowcount
+
+
+def retry_crash_failures(conn: sqlite3.Connection, now: float | None = None) -> int:
+    """Jobs failed because the engine kept dying while working on them are queued again (the engine has run
+    cleanly for a while since: the deaths may not have been the file's fault after all)."""
+    now = time.time() if now is None else now
+    with transaction(conn):
+        return conn.execute(
+            "UPDATE jobs SET state = 'queued', attempts = 0, claims = 0, touched = 0, not_before = 0, error = NULL,"
+            " permanent = 0, finished_at = NULL, updated_at = ? WHERE state = 'failed' AND touched >= ?",
+            (now, MAX_CLAIMS),
+        ).rowcount
+
+
+def active_job_of(conn: sqlite3.Connection, path: str) -> int | None:
+    """The id of the job queued, running or waiting for the file at `path` (for log lines), or None."""
+    row = conn.execute(
+        "SELECT jobs.id FROM files JOIN jobs ON jobs.file_id = files.id WHERE files.path = ?"
+        " AND jobs.state IN ('queued', 'running', 'waiting') ORDER BY jobs.id DESC LIMIT 1",
+        (path,),
+    ).fetchone()
+    return None if row is None else row[0]
 
 
 def counts(conn: sqlite3.Connection) -> dict[str, int]:

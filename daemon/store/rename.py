@@ -271,7 +271,7 @@ def requeue_for_rename(conn: sqlite3.Connection, moves: list[Move], now: float |
         for move in moves:
             conn.execute("UPDATE rename_journal SET state = 'discarded', finished_at = ? WHERE id = ?", (now, move.id))
             count += conn.execute(
-                "UPDATE jobs SET stage = 'rename', state = 'queued', attempts = 0, claims = 0, not_before = 0,"
+                "UPDATE jobs SET stage = 'rename', state = 'queued', attempts = 0, claims = 0, touched = 0, not_before = 0,"
                 " error = NULL, finished_at = NULL, updated_at = ? WHERE id = ? AND state = 'done'",
                 (now, move.job_id),
             ).rowcount

@@ -185,7 +185,8 @@ class Intake:
                 self.store.conn, path, root, stat, self.first_stage, content_sha256=digest, restat=True
             )
         if outcome in ("new", "changed"):
-            log.info("queued", extra={"event": "queued", "path": path, "detail": outcome})
+            job = queue.active_job_of(self.store.conn, path)
+            log.info("queued", extra={"event": "queued", "job": job, "path": path, "detail": outcome})
             self.on_enqueued()
         elif outcome == "moved":
             log.info("file moved", extra={"event": "moved", "path": path})
