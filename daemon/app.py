@@ -166,7 +166,11 @@ class App:
     def start_scan(self, path: Path | None) -> int:
         roots = [w for w in self.config.watch if path is None or _contains(w.path, path)]
         if path is not None and not roots:
-            raise ValueError(f"{path} is not inside a watched folder")
+            watched = ", ".join(str(w.path) for w in self.config.watch)
+            raise ValueError(
+                f"{path} is not inside a watched folder ({watched}): add a [[watch]] entry for it to"
+                f" {self.config.source or 'the config file'} and restart the service"
+            )
         scan_id = next(self._scan_ids)
         progress = {"id": scan_id, "state": "running", "done": 0, "total": 0, "submitted": 0, "missing": 0}
         self.scans[scan_id] = progress

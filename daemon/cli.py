@@ -20,6 +20,7 @@ from daemon.config import Config, default_config_path, load_config
 from daemon.errors import ConfigError, EngineError
 
 EXIT_RUNTIME, EXIT_CONFIG, EXIT_UNREACHABLE = 1, 2, 3
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a Unix tool ended by SIGPIPE (`yes | head -1`)
 Command = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, Command] = {}
 
@@ -92,6 +93,18 @@ def load_feature_commands() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a reader that went away (`image-engine jobs | head -1`) ends it quietly, like Unix tools."""
+    try:
+        code = dispatch(argv)
+        sys.stdout.flush()  # inside the try: a closed pipe shows up here, not as a warning at interpreter exit
+        return code
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's exit-time flush of stdout then has nowhere to fail
+        return EXIT_BROKEN_PIPE
+
+
+def dispatch(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     name = args.command if args.command != "config" else f"config {args.config_command}"
@@ -207,15 +220,18 @@ def status(args: argparse.Namespace) -> int:
 
 @command("pause")
 def pause(args: argparse.Namespace) -> int:
-    client_for(args).post("/pause")
+    answer = client_for(args).post("/pause")
+    if answer.get("changed") is False:
+        print("already paused: no new work starts; `image-engine resume` starts it again")
+        return 0
     print("paused: no new work starts; watching continues")
     return 0
 
 
 @command("resume")
 def resume(args: argparse.Namespace) -> int:
-    client_for(args).post("/resume")
-    print("resumed")
+    answer = client_for(args).post("/resume")
+    print("already running: nothing was paused" if answer.get("changed") is False else "resumed")
     return 0
 
 

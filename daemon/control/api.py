@@ -20,12 +20,14 @@ def core_routes(app: App) -> dict[tuple[str, str], Handler]:
         return 200, app.status().to_json()
 
     def pause(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
+        changed = not app.control.paused
         app.set_paused(True)
-        return 200, {"state": "paused"}
+        return 200, {"state": "paused", "changed": changed}
 
     def resume(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
+        changed = app.control.paused
         app.set_paused(False)
-        return 200, {"state": "running"}
+        return 200, {"state": "running", "changed": changed}
 
     def scan(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
         path = body.get("path")

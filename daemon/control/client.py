@@ -19,9 +19,11 @@ class ServiceUnreachable(Exception):
 
 
 class ApiError(Exception):
+    """The service refused or failed a request: str() is the service's sentence, the HTTP status is in .status."""
+
     def __init__(self, status: int, message: str):
         self.status = status
-        super().__init__(f"HTTP {status}: {message}")
+        super().__init__(message)
 
 
 class ControlClient:

@@ -60,7 +60,8 @@ def tagging_routes(app: App) -> dict[tuple[str, str], Handler]:
             raise ValueError("search needs some text")
         current = session()
         if current is None:
-            return 409, {"error": "tagging is off ([tagging] enabled = false): nothing was embedded to search"}
+            return 409, {"error": "tagging is off ([tagging] enabled = false), so no photo was embedded to search:"
+                " set enabled = true under [tagging] and restart the service"}
         try:
             backend = current.backend()
             if not backend.supports_text:

@@ -1,0 +1,69 @@
+"""Messages a user can act on (issue 13): quiet pipes, no HTTP transport in errors, pause twice, failed files.
+
+Each test drives the real CLI against a real engine subprocess and asserts the text the user reads.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support import REPO, Engine, corpus
+
+TINY = "metadata/exiftool_MWG.jpg"  # an 8x8 JPEG: cheap to process
+
+
+def piped_into_head(engine: Engine, *args: str) -> subprocess.CompletedProcess[str]:
+    command = " ".join(f"'{part}'" for part in (sys.executable, "-m", "daemon", "--config", str(engine.config), *args))
+    return subprocess.run(
+        ["bash", "-c", f"set -o pipefail; {command} | head -1"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_listing_piped_into_head_ends_quietly(engine_factory, tmp_path: Path) -> None:
+    # 60 identical photos under 2 kB-long folder names: `jobs` and `dupes` print far more than a pipe holds,
+    # so the CLI is still writing when `head -1` has gone.
+    deep = tmp_path / "drop" / Path(*[f"{index:02d}" + "x" * 200 for index in range(10)])
+    deep.mkdir(parents=True)
+    for index in range(60):
+        shutil.copyfile(corpus() / TINY, deep / f"copy{index:02d}.jpg")
+    engine: Engine = engine_factory("[metadata]\nenabled = false\n")
+    engine.wait_idle(60)
+    for listing in (("jobs", "--limit", "1000"), ("dupes",)):
+        result = piped_into_head(engine, *listing)
+        assert result.stderr == "", f"{listing}: {result.stderr}"
+        assert len(result.stdout.splitlines()) == 1
+        assert result.returncode == 141, "like a Unix tool ended by SIGPIPE (128 + 13)"
+
+
+def test_errors_say_the_sentence_and_what_to_do_without_http(engine_factory, tmp_path: Path) -> None:
+    engine: Engine = engine_factory()
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    result = engine.cli("scan", str(outside))
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"image-engine: {outside} is not inside a watched folder ({engine.drop}, {engine.library}): add a [[watch]]"
+        f" entry for it to {engine.config} and restart the service\n"
+    )
+    result = engine.cli("search", "cats")
+    assert result.stderr == (
+        "image-engine: tagging is off ([tagging] enabled = false), so no photo was embedded to search:"
+        " set enabled = true under [tagging] and restart the service\n"
+    )
+
+
+def test_pause_twice_says_it_was_already_paused(engine_factory) -> None:
+    engine: Engine = engine_factory()
+    assert engine.cli("pause").stdout == "paused: no new work starts; watching continues\n"
+    again = engine.cli("pause")
+    assert again.returncode == 0
+    assert again.stdout == "already paused: no new work starts; `image-engine resume` starts it again\n"
+    assert engine.cli("resume").stdout == "resumed\n"
+    assert engine.cli("resume").stdout == "already running: nothing was paused\n"
