@@ -67,3 +67,33 @@ def test_pause_twice_says_it_was_already_paused(engine_factory) -> None:
     assert again.stdout == "already paused: no new work starts; `image-engine resume` starts it again\n"
     assert engine.cli("resume").stdout == "resumed\n"
     assert engine.cli("resume").stdout == "already running: nothing was paused\n"
+
+
+def drop_whole(engine: Engine, *names: str) -> None:
+    """Copy corpus files in elsewhere, then move them into the drop folder whole, as a sync tool would."""
+    staging = engine.folder / "staging"
+    staging.mkdir(exist_ok=True)
+    for name in names:
+        shutil.copy2(corpus() / name, staging / Path(name).name)
+        shutil.move(staging / Path(name).name, engine.drop / Path(name).name)
+
+
+def test_dupes_shows_the_real_difference_prefers_upright_and_says_what_resolve_would_do(engine_factory) -> None:
+    engine: Engine = engine_factory("[metadata]\nenabled = false\n")
+    drop_whole(engine, "duplicates/Issue 600 (1).jpg")
+    engine.wait_idle(1)
+    # The larger copy arrives later: the first one's recorded decision ("kept, alone") is now out of date.
+    drop_whole(engine, "duplicates/Issue 600 (2).jpg", "orientation/Landscape_1.jpg", "orientation/Landscape_6.jpg")
+    engine.wait_idle(4)
+    listing = engine.cli("dupes")
+    assert listing.returncode == 0, listing.stderr
+    text = listing.stdout
+    # 218,349 and 217,728 bytes both round to "218 kB": the reason shows the real numbers.
+    assert "  why: largest file (218,349 vs 217,728 bytes, 621 more)\n" in text, text
+    # Landscape_6 is 1.6% larger only because its pixels are stored turned, with an Orientation 6 tag to undo it.
+    assert f"keeps {engine.drop / 'Landscape_1.jpg'}\n  why: stored upright (EXIF orientation 1 vs 6)\n" in text, text
+    assert text.endswith(
+        "2 group(s); action: report\n"
+        "1 decision(s) changed since their files were processed; `image-engine dupes --resolve` only records them:"
+        ' under action "report" no file is tagged or moved\n'
+    ), text
