@@ -13,7 +13,6 @@ from typing import Any
 
 from daemon import cli
 
-
 # What `dupes --resolve` would do, said before the user types it.
 RESOLVE_DOES = {
     "report": '`image-engine dupes --resolve` only records them: under action "report" no file is tagged or moved',
