@@ -211,6 +211,10 @@ def status(args: argparse.Namespace) -> int:
     gpu = data.get("gpu")
     if isinstance(gpu, dict):
         print(f"gpu: {gpu.get('summary')}" + (f"\n  heavy work waits: {gpu['waiting']}" if gpu.get("waiting") else ""))
+    if data.get("not_filed"):
+        print("left unfiled:")
+        for item in data["not_filed"]:
+            print(f"  {item['path']}: {item['reason']}")
     if data["errors"]:
         print("last errors:")
         for error in data["errors"][:5]:
@@ -277,7 +281,7 @@ def jobs(args: argparse.Namespace) -> int:
         print(json.dumps(data["jobs"], indent=2, default=str))
         return 0
     for job in data["jobs"]:
-        why = job["error"] or job["wait_reason"] or ""
+        why = job["error"] or job["wait_reason"] or job.get("note") or ""
         print(
             f"{job['id']:>6}  {job['state']:<8} {job['stage']:<9} {job['path']}" + (f"\n        {why}" if why else "")
         )

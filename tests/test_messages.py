@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support import REPO, Engine, corpus
 
 TINY = "metadata/exiftool_MWG.jpg"  # an 8x8 JPEG: cheap to process
@@ -97,3 +99,33 @@ def test_dupes_shows_the_real_difference_prefers_upright_and_says_what_resolve_w
         "1 decision(s) changed since their files were processed; `image-engine dupes --resolve` only records them:"
         ' under action "report" no file is tagged or moved\n'
     ), text
+
+
+@pytest.mark.parametrize("handling", ["leave", "move", "delete"])
+def test_a_second_copy_of_a_filed_photo_says_so_and_follows_rename_duplicates(engine_factory, handling: str) -> None:
+    engine: Engine = engine_factory(f'[metadata]\nenabled = false\n[rename]\nduplicates = "{handling}"\n')
+    drop_whole(engine, TINY)
+    engine.wait_idle(1)
+    (filed,) = [Path(row["path"]) for row in engine.query("SELECT path FROM files")]
+    assert filed.is_relative_to(engine.library)
+    staging = engine.folder / "staging"
+    shutil.copy2(corpus() / TINY, staging / "again.jpg")
+    shutil.move(staging / "again.jpg", engine.drop / "again.jpg")
+    engine.wait_idle(2)
+    copy = engine.drop / "again.jpg"
+    jobs = engine.cli("jobs").stdout
+    status = engine.cli("status").stdout
+    if handling == "leave":
+        reason = f'not filed: exact duplicate of {filed}; left where it is ([rename] duplicates = "leave")'
+        assert copy.read_bytes() == (corpus() / TINY).read_bytes()
+        assert f"done     rename    {copy}\n        {reason}\n" in jobs, jobs
+        assert f"left unfiled:\n  {copy}: {reason}\n" in status, status
+    elif handling == "move":
+        (moved,) = (engine.library / "Duplicates").rglob("*.jpg")
+        assert not copy.exists() and moved.read_bytes() == (corpus() / TINY).read_bytes()
+        assert f"\n        exact duplicate of {filed}: filed under the duplicates folder\n" in jobs, jobs
+        assert "left unfiled" not in status
+    else:
+        assert not copy.exists() and filed.read_bytes() == (corpus() / TINY).read_bytes()
+        assert f"\n        deleted: exact duplicate of {filed}\n" in jobs, jobs
+        assert "left unfiled" not in status

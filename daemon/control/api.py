@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from daemon.control.server import Handler
-from daemon.store import queue
+from daemon.store import outcomes, queue
 
 if TYPE_CHECKING:
     from daemon.app import App
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def core_routes(app: App) -> dict[tuple[str, str], Handler]:
     def status(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
-        return 200, app.status().to_json()
+        return 200, {**app.status().to_json(), "not_filed": outcomes.recent_not_filed(app.store.conn)}
 
     def pause(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
         changed = not app.control.paused
@@ -42,7 +42,9 @@ def core_routes(app: App) -> dict[tuple[str, str], Handler]:
         if state and state not in queue.JOB_STATES:
             raise ValueError(f"state must be one of {', '.join(queue.JOB_STATES)}")
         limit = min(int(query.get("limit", 100)), 10_000)
-        return 200, {"jobs": queue.list_jobs(app.store.conn, state, limit)}
+        listed = queue.list_jobs(app.store.conn, state, limit)
+        notes = outcomes.not_filed_notes(app.store.conn, [job["id"] for job in listed if job["state"] == "done"])
+        return 200, {"jobs": [{**job, "note": notes.get(job["id"])} for job in listed]}
 
     def retry(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
         count = queue.retry_failed(app.store.conn, app.pipeline.first)

@@ -60,8 +60,10 @@ def tagging_routes(app: App) -> dict[tuple[str, str], Handler]:
             raise ValueError("search needs some text")
         current = session()
         if current is None:
-            return 409, {"error": "tagging is off ([tagging] enabled = false), so no photo was embedded to search:"
-                " set enabled = true under [tagging] and restart the service"}
+            return 409, {
+                "error": "tagging is off ([tagging] enabled = false), so no photo was embedded to search:"
+                " set enabled = true under [tagging] and restart the service"
+            }
         try:
             backend = current.backend()
             if not backend.supports_text:

@@ -61,7 +61,11 @@ class MetadataStage(Stage):
         work: list[_Work] = []
         for index, item in enumerate(items):
             wanted = wanted_from(item.result("tag"), item.result("dedup"), self.dedup_keyword)
-            if wanted.empty:
+            if item.result("rename").get("deleted"):  # [rename] duplicates = "delete" removed this copy
+                outcomes[index] = _result(
+                    item.path, [], verified=False, reason="deleted as a duplicate: nothing to write"
+                )
+            elif wanted.empty:
                 outcomes[index] = _result(item.path, [], verified=False, reason="no keywords, category or caption")
             else:
                 work.append(_Work(index, item, wanted))

@@ -13,6 +13,7 @@ from typing import Any
 
 from daemon.config import Config
 from daemon.errors import GoneError, PermanentError, RetryableError
+from daemon.naming.duplicates import delete_duplicate
 from daemon.naming.journal import journaled_move, resolve
 from daemon.naming.mover import TargetExists
 from daemon.naming.planner import Decision, Planner
@@ -60,6 +61,10 @@ class RenameStage(Stage):
         dedup = item.result("dedup")
         for _ in range(DECIDE_TRIES):
             decision = self.planner.decide(conn, src, values, dedup)
+            if decision.delete_as_copy_of is not None:
+                if self.settings.dry_run:
+                    return decision.result(planned=True, reason=f"dry run: would be {decision.reason}")
+                return delete_duplicate(conn, decision, item.result("hash").get("sha256"))
             if not decision.move:
                 self._log_kept(item, decision)
                 return decision.result()
