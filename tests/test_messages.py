@@ -129,3 +129,20 @@ def test_a_second_copy_of_a_filed_photo_says_so_and_follows_rename_duplicates(en
         assert not copy.exists() and filed.read_bytes() == (corpus() / TINY).read_bytes()
         assert f"\n        deleted: exact duplicate of {filed}\n" in jobs, jobs
         assert "left unfiled" not in status
+
+
+def test_tags_and_similar_on_a_file_that_failed_say_it_failed_and_why(engine_factory) -> None:
+    engine: Engine = engine_factory()
+    drop_whole(engine, "broken/beach.jpg")
+    engine.wait_idle(1)
+    broken = engine.drop / "beach.jpg"
+    ((stage, error),) = engine.query(
+        "SELECT jobs.stage, jobs.error FROM jobs JOIN files ON files.id = jobs.file_id WHERE files.path = ?",
+        (str(broken),),
+    )
+    assert stage == "probe" and error
+    why = f"its processing failed at the probe stage: {error} (`image-engine retry` tries again once the file is fixed)"
+    tags = engine.cli("tags", str(broken))
+    assert tags.returncode == 1 and tags.stderr == f"{broken}: {why}\n"
+    similar = engine.cli("similar", str(broken))
+    assert similar.returncode == 1 and similar.stderr == f"image-engine: {broken} has no embedding: {why}\n"

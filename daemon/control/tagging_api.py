@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from daemon.control.server import Handler
 from daemon.ml.base import ModelMissing
 from daemon.ml.devices import imported_frameworks
-from daemon.store import embeddings, tagging
+from daemon.store import embeddings, outcomes, tagging
 
 if TYPE_CHECKING:
     from daemon.app import App
@@ -49,7 +49,7 @@ def tagging_routes(app: App) -> dict[tuple[str, str], Handler]:
             return 404, {"error": str(exc)}
         stored = embeddings.get(app.store.conn, wanted)
         if stored is None:
-            return 409, {"error": f"{query['path']} has no embedding yet (it is tagged when its tag stage is done)"}
+            return 409, {"error": f"{query['path']} has no embedding: {not_tagged_because(app, wanted)}"}
         model, vector = stored
         found = tagging.nearest(app.store.conn, model, vector, limit, exclude_file=wanted)
         return 200, {"model": model, "results": found}
@@ -84,7 +84,10 @@ def tagging_routes(app: App) -> dict[tuple[str, str], Handler]:
             wanted = file_id(query["path"])
         except LookupError as exc:
             return 404, {"error": str(exc)}
-        return 200, {"path": query["path"], **tagging.tags_of(app.store.conn, wanted)}
+        found = tagging.tags_of(app.store.conn, wanted)
+        if not found.get("model"):
+            found["why_not"] = not_tagged_because(app, wanted)
+        return 200, {"path": query["path"], **found}
 
     return {
         ("GET", "/models"): models,
@@ -92,6 +95,24 @@ def tagging_routes(app: App) -> dict[tuple[str, str], Handler]:
         ("POST", "/search"): search,
         ("GET", "/tags"): tags,
     }
+
+
+def not_tagged_because(app: App, file_id: int) -> str:
+    """Why a known file has no tags: its job failed (where, why), is still on its way, or tagging is off."""
+    job = outcomes.latest_job(app.store.conn, file_id)
+    if job is not None and job["state"] == "failed":
+        return (
+            f"its processing failed at the {job['stage']} stage: {job['error']}"
+            " (`image-engine retry` tries again once the file is fixed)"
+        )
+    if job is not None and job["state"] in ("queued", "running", "waiting"):
+        waiting = f": {job['wait_reason']}" if job["state"] == "waiting" and job["wait_reason"] else ""
+        return f"not tagged yet: its job is {job['state']} at the {job['stage']} stage{waiting}"
+    try:
+        app.pipeline.stage("tag")
+    except KeyError:
+        return "tagging is off ([tagging] enabled = false)"
+    return "not tagged: its last job finished without a tag result (`image-engine scan` looks at it again)"
 
 
 def _limit(value: Any) -> int:
