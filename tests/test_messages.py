@@ -76,7 +76,7 @@ def drop_whole(engine: Engine, *names: str) -> None:
     staging = engine.folder / "staging"
     staging.mkdir(exist_ok=True)
     for name in names:
-        shutil.copy2(corpus() / name, staging / Path(name).name)
+        shutil.copyfile(corpus() / name, staging / Path(name).name)  # writable, as a camera's copy is
         shutil.move(staging / Path(name).name, engine.drop / Path(name).name)
 
 
@@ -109,7 +109,7 @@ def test_a_second_copy_of_a_filed_photo_says_so_and_follows_rename_duplicates(en
     (filed,) = [Path(row["path"]) for row in engine.query("SELECT path FROM files")]
     assert filed.is_relative_to(engine.library)
     staging = engine.folder / "staging"
-    shutil.copy2(corpus() / TINY, staging / "again.jpg")
+    shutil.copyfile(corpus() / TINY, staging / "again.jpg")
     shutil.move(staging / "again.jpg", engine.drop / "again.jpg")
     engine.wait_idle(2)
     copy = engine.drop / "again.jpg"
@@ -146,3 +146,38 @@ def test_tags_and_similar_on_a_file_that_failed_say_it_failed_and_why(engine_fac
     assert tags.returncode == 1 and tags.stderr == f"{broken}: {why}\n"
     similar = engine.cli("similar", str(broken))
     assert similar.returncode == 1 and similar.stderr == f"image-engine: {broken} has no embedding: {why}\n"
+
+
+def test_a_metadata_write_that_fails_says_the_cause_once_and_what_to_do(engine_factory) -> None:
+    engine: Engine = engine_factory('[metadata]\nenabled = true\n[dedup]\naction = "tag"\n')
+    drop_whole(engine, "duplicates/Issue 600 (2).jpg")
+    engine.wait_idle(1)
+    # A smaller copy with a 250-byte name: it gets the duplicate keyword, and exiftool's temporary copy
+    # (NAME_exiftool_tmp) cannot be created under the 255-byte limit.
+    long_name = "x" * 246 + ".jpg"
+    staging = engine.folder / "staging"
+    shutil.copyfile(corpus() / "duplicates/Issue 600 (1).jpg", staging / long_name)
+    shutil.move(staging / long_name, engine.drop / long_name)
+    engine.wait_idle(2)
+    ((error,),) = engine.query("SELECT error FROM jobs WHERE state = 'failed'")
+    assert error == (
+        "metadata not written: the file name is 250 bytes long, too long for exiftool's temporary copy"
+        " (name + '_exiftool_tmp' must fit in 255 bytes); the photo is unchanged: rename it shorter and run"
+        " `image-engine retry`"
+    )
+    assert (engine.drop / long_name).read_bytes() == (corpus() / "duplicates/Issue 600 (1).jpg").read_bytes()
+
+
+def test_an_exiftool_error_becomes_one_line_without_the_repeated_path(tmp_path: Path) -> None:
+    from daemon.metadata.failures import write_failure
+
+    photo = tmp_path / ("holiday " * 20 + ".tif")
+    shutil.copyfile(corpus() / "broken/fuzzed_crash-2b10c204.tif", photo)
+    said = subprocess.run(
+        ["exiftool", "-overwrite_original", "-XMP-dc:Subject+=x", str(photo)], capture_output=True, text=True
+    ).stderr
+    assert said.count(str(photo)) >= 1, said  # exiftool: "Error: Bad IFD or truncated file in IFD0 - PATH"
+    assert write_failure(photo, said) == (
+        "metadata not written: Bad IFD or truncated file in IFD0; the photo is unchanged:"
+        " fix that and run `image-engine retry`"
+    )
