@@ -24,6 +24,7 @@ from daemon.pipeline.workers import Control, StageWorker
 from daemon.schedule import Schedule
 from daemon.store import Store, files, queue, settings
 from daemon.watch.intake import Intake
+from daemon.watch.library import watched_folders
 from daemon.watch.observer import WatchManager
 from daemon.watch.reconcile import reconcile
 from daemon.workhours import WorkHours
@@ -57,7 +58,8 @@ class App:
             config.engine.ignore,
             on_enqueued=self.control.work_available.set,
         )
-        self.watchers = WatchManager(config.watch, self.intake, self.store, config.engine.ignore, self.rescan_soon)
+        self.watched = watched_folders(config)  # the [[watch]] folders and the library
+        self.watchers = WatchManager(self.watched, self.intake, self.store, config.engine.ignore, self.rescan_soon)
         self.workers: list[StageWorker] = []
         self.tickers: list[Ticker] = []
         self.scans: dict[int, dict[str, Any]] = {}
@@ -164,9 +166,9 @@ class App:
         self.start_scan(path)
 
     def start_scan(self, path: Path | None) -> int:
-        roots = [w for w in self.config.watch if path is None or _contains(w.path, path)]
+        roots = [w for w in self.watched if path is None or _contains(w.path, path)]
         if path is not None and not roots:
-            watched = ", ".join(str(w.path) for w in self.config.watch)
+            watched = ", ".join(str(w.path) for w in self.watched)
             raise ValueError(
                 f"{path} is not inside a watched folder ({watched}): add a [[watch]] entry for it to"
                 f" {self.config.source or 'the config file'} and restart the service"

@@ -50,6 +50,8 @@ class WatchConfig:
 @dataclass
 class LibraryConfig:
     root: Path = field(default_factory=default_library_root)
+    # Watch the library too: a photo edited in another program is read again, a deleted one is marked missing.
+    watch: bool = True
 
 
 @dataclass

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support import REPO, Engine, corpus
+from tests.support import REPO, Engine, corpus, exiftool_json, wait_for
 
 TINY = "metadata/exiftool_MWG.jpg"  # an 8x8 JPEG: cheap to process
 
@@ -180,4 +181,44 @@ def test_an_exiftool_error_becomes_one_line_without_the_repeated_path(tmp_path: 
     assert write_failure(photo, said) == (
         "metadata not written: Bad IFD or truncated file in IFD0; the photo is unchanged:"
         " fix that and run `image-engine retry`"
+    )
+
+
+def test_the_library_is_watched_edits_are_read_again_and_deletions_marked(engine_factory) -> None:
+    engine: Engine = engine_factory('[rename]\nenabled = true\n[dedup]\naction = "tag"\n')
+    drop_whole(engine, "duplicates/Issue 600 (2).jpg")
+    engine.wait_idle(1)
+    drop_whole(engine, "duplicates/Issue 600 (1).jpg")  # a near duplicate: filed, and tagged "duplicate" there
+    engine.wait_idle(2)
+    paths = {
+        Path(row["path"]).name.split("_", 2)[-1]: Path(row["path"]) for row in engine.query("SELECT path FROM files")
+    }
+    keeper, copy = paths["Issue 600 (2).jpg"], paths["Issue 600 (1).jpg"]
+    assert keeper.is_relative_to(engine.library) and copy.is_relative_to(engine.library)
+    assert exiftool_json(copy, args=("-XMP-dc:Subject",))[0]["Subject"] == ["Jupiter", "duplicate"]
+    assert f"watching: {engine.library}\n" in engine.cli("status").stdout
+
+    def job_count() -> int:
+        return len(engine.query("SELECT 1 FROM jobs"))
+
+    time.sleep(2)  # the engine's own write in the library (the keyword) must not start work again
+    assert job_count() == 2
+    scan = engine.cli("scan", str(engine.library))
+    assert scan.returncode == 0 and scan.stdout == "scanned 2 file(s): 0 new or changed, 0 missing\n", scan.stderr
+
+    # Edited in another program: read again, the user's keyword kept beside the engine's.
+    subprocess.run(["exiftool", "-overwrite_original", "-XMP-dc:Subject+=Grandma", str(copy)], check=True)
+    wait_for(lambda: job_count() == 3, 20, message="a job for the edited photo")
+    engine.wait_idle(3)
+    time.sleep(2)
+    assert job_count() == 3, "no loop on the engine's own write after the edit"
+    ((size,),) = engine.query("SELECT size FROM files WHERE path = ?", (str(copy),))
+    assert size == copy.stat().st_size
+    assert sorted(exiftool_json(copy, args=("-XMP-dc:Subject",))[0]["Subject"]) == ["Grandma", "Jupiter", "duplicate"]
+
+    keeper.unlink()
+    wait_for(
+        lambda: engine.query("SELECT present FROM files WHERE path = ?", (str(keeper),))[0][0] == 0,
+        10,
+        message="the deleted photo marked missing",
     )
