@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     load_feature_commands()
     for extend in EXTENSIONS:
         extend(sub)
+    from daemon.cli_help import describe
+
+    describe(parser)
     return parser
 
 

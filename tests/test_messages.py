@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -222,3 +222,32 @@ def test_the_library_is_watched_edits_are_read_again_and_deletions_marked(engine
         10,
         message="the deleted photo marked missing",
     )
+
+
+def test_every_command_help_has_a_description_and_an_example_that_parses() -> None:
+    import argparse
+    import shlex
+
+    from daemon.cli import build_parser
+
+    parser = build_parser()
+    seen = []
+
+    def walk(current: argparse.ArgumentParser, words: list[str]) -> None:
+        for action in current._actions:
+            if not isinstance(action, argparse._SubParsersAction):
+                continue
+            for name, sub in action.choices.items():
+                command = [*words, name]
+                seen.append(" ".join(command))
+                text = sub.format_help()
+                assert sub.description and sub.description.strip() in text, f"{command}: no description"
+                assert "\nexample:\n  image-engine " in text, f"{command}: no example"
+                for line in text.split("\nexample:\n", 1)[1].splitlines():
+                    example = shlex.split(line.split(" | ")[0])[1:]
+                    assert example and " ".join(command) in " ".join(example), f"{command}: example {line!r}"
+                    parser.parse_args(example)  # the example is a command line that parses
+                walk(sub, command)
+
+    walk(parser, [])
+    assert {"pause", "scan", "dupes", "config check", "service install"} <= set(seen)
