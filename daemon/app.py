@@ -182,8 +182,8 @@ class App:
                 for watch in roots:
                     target = path if path is not None else watch.path
 
-                    def report(done: int, total: int) -> None:
-                        progress["done"], progress["total"] = done, total
+                    def report(done: int, total: int, before: int = progress["done"]) -> None:
+                        progress["done"], progress["total"] = before + done, before + total  # roots add up
 
                     outcome = reconcile(
                         target, watch.recursive, self.store, self.intake, self.config.engine.ignore, report
