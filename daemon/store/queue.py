@@ -9,10 +9,10 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from daemon.store import records
 from daemon.store.connection import transaction
 
 ACTIVE_STATES = ("queued", "running", "waiting")
@@ -42,6 +42,10 @@ class Job:
     attempts: int
     claims: int
     lease_owner: str
+
+
+# Writes a stage's typed result into its own tables, inside the completion transaction (each stage's `record`).
+Recorder = Callable[[sqlite3.Connection, Job, dict[str, Any]], None]
 
 
 def enqueue(
@@ -198,10 +202,12 @@ def complete(
     lease_seconds: float,
     now: float | None = None,
     keep: bool = True,
+    record: Recorder | None = None,
 ) -> bool:
     """Record the stage's result and advance the job, atomically; False if the lease was lost.
 
     `keep`: the same worker runs the next stage (lease renewed); otherwise the job is queued for its pool.
+    `record`: the stage's own writer of its typed tables, run in the same transaction.
     """
     now = time.time() if now is None else now
     with transaction(conn):
@@ -213,7 +219,8 @@ def complete(
             " ms = excluded.ms, recorded_at = excluded.recorded_at",
             (job.file_id, job.stage, job.id, json.dumps(_public(data), default=str), ms, now),
         )
-        records.record(conn, job, job.stage, data)
+        if record is not None:
+            record(conn, job, data)
         _stage_run(conn, job, "ok", ms, now)
         if next_stage is None:
             conn.execute(

@@ -6,29 +6,27 @@ GET /models, GET /similar?path=&limit=, POST /search {"text", "limit"}, GET /tag
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from daemon.control.server import Handler
 from daemon.ml.base import ModelMissing
 from daemon.ml.devices import imported_frameworks
-from daemon.store import embeddings, outcomes, tagging
+from daemon.store import Store, embeddings, outcomes, tagging
 
 if TYPE_CHECKING:
-    from daemon.app import App
     from daemon.ml.session import ModelSession
 
 MAX_LIMIT = 1000
 
 
-def tagging_routes(app: App) -> dict[tuple[str, str], Handler]:
-    def session() -> ModelSession | None:
-        try:
-            return app.pipeline.stage("tag").session  # type: ignore[attr-defined]
-        except KeyError:
-            return None
+def tagging_routes(
+    store: Store, backend: str, session: Callable[[], ModelSession | None]
+) -> dict[tuple[str, str], Handler]:
+    """`backend`: [tagging] backend; `session`: the tag stage's model session, None when tagging is off."""
 
     def file_id(path: str) -> int:
-        conn = app.store.conn
+        conn = store.conn
         for candidate in (path, os.path.abspath(path), os.path.realpath(path)):
             found = tagging.file_id_of(conn, candidate)
             if found is not None:
@@ -38,7 +36,7 @@ def tagging_routes(app: App) -> dict[tuple[str, str], Handler]:
     def models(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
         current = session()
         if current is None:
-            return 200, {"enabled": False, "backend": app.config.tagging.backend, "imported": imported_frameworks()}
+            return 200, {"enabled": False, "backend": backend, "imported": imported_frameworks()}
         return 200, {"enabled": True, **current.info()}
 
     def similar(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
@@ -47,11 +45,11 @@ def tagging_routes(app: App) -> dict[tuple[str, str], Handler]:
             wanted = file_id(query["path"])
         except LookupError as exc:
             return 404, {"error": str(exc)}
-        stored = embeddings.get(app.store.conn, wanted)
+        stored = embeddings.get(store.conn, wanted)
         if stored is None:
-            return 409, {"error": f"{query['path']} has no embedding: {not_tagged_because(app, wanted)}"}
+            return 409, {"error": f"{query['path']} has no embedding: {not_tagged_because(store, wanted, tagging_on=session() is not None)}"}
         model, vector = stored
-        found = tagging.nearest(app.store.conn, model, vector, limit, exclude_file=wanted)
+        found = tagging.nearest(store.conn, model, vector, limit, exclude_file=wanted)
         return 200, {"model": model, "results": found}
 
     def search(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
@@ -76,7 +74,7 @@ def tagging_routes(app: App) -> dict[tuple[str, str], Handler]:
             return 409, {"error": f"the model is not available: {exc}"}
         if vectors is None:
             return 409, {"error": f"the {backend.name} backend cannot embed text"}
-        found = tagging.nearest(app.store.conn, backend.model_id, vectors[0], _limit(body.get("limit")))
+        found = tagging.nearest(store.conn, backend.model_id, vectors[0], _limit(body.get("limit")))
         return 200, {"model": backend.model_id, "results": found}
 
     def tags(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
@@ -84,9 +82,9 @@ def tagging_routes(app: App) -> dict[tuple[str, str], Handler]:
             wanted = file_id(query["path"])
         except LookupError as exc:
             return 404, {"error": str(exc)}
-        found = tagging.tags_of(app.store.conn, wanted)
+        found = tagging.tags_of(store.conn, wanted)
         if not found.get("model"):
-            found["why_not"] = not_tagged_because(app, wanted)
+            found["why_not"] = not_tagged_because(store, wanted, tagging_on=session() is not None)
         return 200, {"path": query["path"], **found}
 
     return {
@@ -97,9 +95,9 @@ def tagging_routes(app: App) -> dict[tuple[str, str], Handler]:
     }
 
 
-def not_tagged_because(app: App, file_id: int) -> str:
+def not_tagged_because(store: Store, file_id: int, tagging_on: bool) -> str:
     """Why a known file has no tags: its job failed (where, why), is still on its way, or tagging is off."""
-    job = outcomes.latest_job(app.store.conn, file_id)
+    job = outcomes.latest_job(store.conn, file_id)
     if job is not None and job["state"] == "failed":
         return (
             f"its processing failed at the {job['stage']} stage: {job['error']}"
@@ -108,9 +106,7 @@ def not_tagged_because(app: App, file_id: int) -> str:
     if job is not None and job["state"] in ("queued", "running", "waiting"):
         waiting = f": {job['wait_reason']}" if job["state"] == "waiting" and job["wait_reason"] else ""
         return f"not tagged yet: its job is {job['state']} at the {job['stage']} stage{waiting}"
-    try:
-        app.pipeline.stage("tag")
-    except KeyError:
+    if not tagging_on:
         return "tagging is off ([tagging] enabled = false)"
     return "not tagged: its last job finished without a tag result (`image-engine scan` looks at it again)"
 

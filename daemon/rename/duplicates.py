@@ -10,8 +10,8 @@ import os
 import sqlite3
 from typing import Any
 
-from daemon.naming.mover import same_content
-from daemon.naming.planner import Decision, keep
+from daemon.rename.mover import same_content
+from daemon.rename.planner import Decision, keep
 from daemon.store import files
 
 log = logging.getLogger("image_engine.rename")
