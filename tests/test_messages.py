@@ -53,7 +53,7 @@ def test_errors_say_the_sentence_and_what_to_do_without_http(engine_factory, tmp
     assert result.returncode == 1
     assert result.stderr == (
         f"image-engine: {outside} is not inside a watched folder ({engine.drop}, {engine.library}): add a [[watch]]"
-        f" entry for it to {engine.config} and restart the service\n"
+        f" entry for it in {engine.config} and restart the service\n"
     )
     result = engine.cli("search", "cats")
     assert result.stderr == (
@@ -251,3 +251,16 @@ def test_every_command_help_has_a_description_and_an_example_that_parses() -> No
 
     walk(parser, [])
     assert {"pause", "scan", "dupes", "config check", "service install"} <= set(seen)
+
+
+def test_with_the_library_unwatched_scan_library_says_which_setting_to_turn_on(engine_factory) -> None:
+    engine: Engine = engine_factory(start=False)
+    text = engine.config.read_text()
+    engine.config.write_text(text.replace("[library]\n", "[library]\nwatch = false\n", 1))
+    engine.start()
+    assert f"watching: {engine.library}\n" not in engine.cli("status").stdout
+    result = engine.cli("scan", str(engine.library))
+    assert result.stderr == (
+        f"image-engine: {engine.library} is not inside a watched folder ({engine.drop}): set watch = true under"
+        f" [library] in {engine.config} and restart the service\n"
+    )

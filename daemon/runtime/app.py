@@ -188,8 +188,13 @@ class App:
         roots = [w for w in self.watched if path is None or _contains(w.path, path)]
         if path is not None and not roots:
             watched = ", ".join(str(w.path) for w in self.watched)
+            fix = (
+                "set watch = true under [library]"
+                if _contains(self.config.library.root, path)
+                else "add a [[watch]] entry for it"
+            )
             raise ValueError(
-                f"{path} is not inside a watched folder ({watched}): add a [[watch]] entry for it to"
+                f"{path} is not inside a watched folder ({watched}): {fix} in"
                 f" {self.config.source or 'the config file'} and restart the service"
             )
         scan_id = next(self._scan_ids)
