@@ -10,6 +10,7 @@ import sqlite3
 from typing import Any
 
 NOT_FILED = "not filed: "
+RECENT_JOBS = 2000
 
 
 def latest_job(conn: sqlite3.Connection, file_id: int) -> dict[str, Any] | None:
@@ -29,7 +30,9 @@ def not_filed_notes(conn: sqlite3.Connection, job_ids: list[int]) -> dict[int, s
         chunk = job_ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
         for job_id, data in conn.execute(
-            f"SELECT job_id, data FROM results WHERE stage = 'rename' AND job_id IN ({marks})", chunk
+            "SELECT jobs.id, results.data FROM jobs JOIN results ON results.file_id = jobs.file_id"
+            f" AND results.stage = 'rename' AND results.job_id = jobs.id WHERE jobs.id IN ({marks})",
+            chunk,
         ):
             reason = _not_filed(data)
             if reason:
@@ -37,15 +40,18 @@ def not_filed_notes(conn: sqlite3.Connection, job_ids: list[int]) -> dict[int, s
     return notes
 
 
-def recent_not_filed(conn: sqlite3.Connection, limit: int = 5) -> list[dict[str, Any]]:
-    """The latest photos left unfiled on purpose (a copy of a photo already in the library): path and reason."""
+def recent_not_filed(conn: sqlite3.Connection, limit: int = 5, among: int = RECENT_JOBS) -> list[dict[str, Any]]:
+    """Photos left unfiled on purpose (a copy of a photo already in the library) among the `among` newest
+    finished jobs: path and reason. Bounded, because `status` (and the tray, every few seconds) asks: the newest
+    jobs are read backwards by id (NOT INDEXED: through jobs_claim SQLite would sort every done job first)."""
     found: list[dict[str, Any]] = []
     rows = conn.execute(
-        "SELECT files.path, results.data FROM results JOIN files ON files.id = results.file_id"
-        " JOIN jobs ON jobs.id = results.job_id AND jobs.state = 'done'"
-        " WHERE results.stage = 'rename' AND files.present = 1 AND results.data LIKE ?"
-        " ORDER BY results.recorded_at DESC LIMIT ?",
-        (f'%"reason": "{NOT_FILED}%', limit),
+        "SELECT files.path, results.data"
+        " FROM (SELECT id, file_id FROM jobs NOT INDEXED WHERE state = 'done' ORDER BY id DESC LIMIT ?) AS recent"
+        " JOIN results ON results.file_id = recent.file_id AND results.stage = 'rename' AND results.job_id = recent.id"
+        " JOIN files ON files.id = recent.file_id"
+        " WHERE files.present = 1 AND results.data LIKE ? ORDER BY recent.id DESC LIMIT ?",
+        (among, f'%"reason": "{NOT_FILED}%', limit),
     )
     for path, data in rows:
         reason = _not_filed(data)
