@@ -27,10 +27,8 @@ class Engine(Protocol):
     def scan_progress(self, scan_id: int) -> dict[str, Any] | None: ...
 
 
-def core_routes(
-    engine: Engine, store: Store, first_stage: str, wake: Callable[[], None]
-) -> dict[tuple[str, str], Handler]:
-    """`first_stage`: where retried jobs start again; `wake`: tell the workers there is work."""
+def core_routes(engine: Engine, store: Store, wake: Callable[[], None]) -> dict[tuple[str, str], Handler]:
+    """`wake`: tell the workers there is work (after a retry)."""
 
     def status(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
         return 200, {**engine.status().to_json(), "not_filed": outcomes.recent_not_filed(store.conn)}
@@ -63,7 +61,7 @@ def core_routes(
         return 200, {"jobs": [{**job, "note": notes.get(job["id"])} for job in listed]}
 
     def retry(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
-        count = queue.retry_failed(store.conn, first_stage)
+        count = queue.retry_failed(store.conn)
         wake()
         return 200, {"retried": count}
 

@@ -91,9 +91,9 @@ class DedupStage(Stage):
         alone = "no duplicates found"
         if misses:
             alone += "; similar to " + "; ".join(f"{path} but {why}" for path, why in misses[:3])
-        result: DedupResult = decide(
-            known[file_id], plan.group_of(file_id), known, all_links, self.config.action, alone
-        )  # type: ignore[assignment]
+        result = DedupResult(
+            **decide(known[file_id], plan.group_of(file_id), known, all_links, self.config.action, alone)
+        )
         result["matches"] = [
             {"file": link.other(file_id), "path": known[link.other(file_id)].path, "link": asdict(link)}
             for link in links

@@ -86,7 +86,7 @@ class App:
         wake = self.control.work_available.set
         stage_names = {stage.name for stage in self.pipeline.stages}
         return {
-            **core_routes(self, self.store, self.pipeline.first, wake),
+            **core_routes(self, self.store, wake),
             **tagging_routes(self.store, self.config.tagging.backend, self.tag_session),
             **dedup_routes(self.store, self.config.dedup.action, stage_names, wake),
             **rename_routes(self.store, self.config),

@@ -14,7 +14,7 @@ def stop_on_signals() -> threading.Event:
     """An event that SIGINT (Ctrl-C) or SIGTERM (systemd stop) sets; call from the main thread."""
     stop = threading.Event()
 
-    def on_signal(signum: int, frame: Any) -> None:
+    def on_signal(_signum: int, _frame: Any) -> None:
         stop.set()
 
     signal.signal(signal.SIGINT, on_signal)
