@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for module in COMMAND_MODULES:
         module.add_parsers(sub)
-    from daemon.cli_help import describe
+    from daemon.commands.help import describe
 
     describe(parser)
     return parser
