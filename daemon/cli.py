@@ -6,12 +6,14 @@ Exit codes: 0 ok, 1 runtime failure, 2 bad config or usage, 3 service not reacha
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from types import ModuleType
 
 from daemon.commands import base, dedup, engine, rename, service, tagging, tray
 from daemon.errors import EXIT_CONFIG, EXIT_RUNTIME, EXIT_UNREACHABLE, ConfigError, EngineError
 
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a Unix tool ended by SIGPIPE (`yes | head -1`)
 # Every subcommand comes from one of these modules, in this order in `--help`.
 COMMAND_MODULES: tuple[ModuleType, ...] = (engine, tagging, dedup, rename, service, tray)
 
@@ -31,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     for module in COMMAND_MODULES:
         module.add_parsers(sub)
     _accept_config_after_the_command(sub)
+    from daemon.commands.help import describe
+
+    describe(parser)
     return parser
 
 
@@ -46,6 +51,18 @@ def _accept_config_after_the_command(sub: argparse._SubParsersAction) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a reader that went away (`image-engine jobs | head -1`) ends it quietly, like Unix tools."""
+    try:
+        code = dispatch(argv)
+        sys.stdout.flush()  # inside the try: a closed pipe shows up here, not as a warning at interpreter exit
+        return code
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's exit-time flush of stdout then has nowhere to fail
+        return EXIT_BROKEN_PIPE
+
+
+def dispatch(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     name = args.command if args.command != "config" else f"config {args.config_command}"

@@ -50,6 +50,8 @@ class WatchConfig:
 @dataclass
 class LibraryConfig:
     root: Path = field(default_factory=default_library_root)
+    # Watch the library too: a photo edited in another program is read again, a deleted one is marked missing.
+    watch: bool = True
 
 
 @dataclass
@@ -157,6 +159,9 @@ class RenameConfig:
     # Rendered for a field with no value.
     placeholder: str = "unknown"
     jpeg_as_jpg: bool = True
+    # A photo byte-identical to one already filed: "leave" it where it is, "move" it into the [dedup] folder of
+    # the library, or "delete" it (only ever with this explicit setting, after comparing the bytes again).
+    duplicates: Literal["leave", "move", "delete"] = "leave"
 
 
 @dataclass

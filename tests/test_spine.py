@@ -168,7 +168,10 @@ def test_control_api_needs_the_token_and_refuses_browsers(engine_factory) -> Non
     assert request(engine, "/status", token) == 200
     token_file.unlink()
     result = engine.cli("status")
-    assert result.returncode == 1 and "401" in result.stderr
+    assert result.returncode == 1 and result.stderr == (
+        f"image-engine: the service refused the token in {token_file} (missing or not the running service's):"
+        " restart the service to write it again, or check that --config names its config\n"
+    )
 
 
 def test_client_commands_say_when_the_service_is_not_running(engine_factory) -> None:

@@ -237,7 +237,7 @@ def test_a_wrong_token_shows_as_not_reachable_with_the_reason(engine_factory) ->
     engine: Engine = engine_factory()
     view = Poller(ControlClient(engine.data, timeout=1.5, token="not-the-token")).poll()
     assert view.kind == "unreachable"
-    assert view.status_line.startswith("Service not reachable: HTTP 401")
+    assert view.status_line.startswith("Service not reachable: missing or wrong token")
 
 
 def test_failed_report_reads_well_when_empty_and_full() -> None:

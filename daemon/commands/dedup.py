@@ -13,6 +13,14 @@ from typing import Any
 
 from daemon.commands import base
 
+# What `dupes --resolve` would do, said before the user types it.
+RESOLVE_DOES = {
+    "report": '`image-engine dupes --resolve` only records them: under action "report" no file is tagged or moved',
+    "tag": "`image-engine dupes --resolve` writes the duplicate keyword into the copies that are now duplicates",
+    "move": "`image-engine dupes --resolve` moves the copies that are now duplicates into the duplicates folder"
+    " (`image-engine undo` moves them back)",
+}
+
 
 def add_parsers(sub: Any) -> None:
     dupes = sub.add_parser("dupes", help="duplicate groups: which copy is kept and why")
@@ -81,7 +89,7 @@ def print_groups(data: dict[str, Any]) -> None:
             print(f"  keeper changed: {change['old_keeper']} -> {change['new_keeper']} ({change['reason']})")
     print(f"{len(data['groups'])} group(s); action: {data['action']}")
     if data["pending"]:
-        print(f"{data['pending']} decision(s) changed since their files were processed: `image-engine dupes --resolve`")
+        print(f"{data['pending']} decision(s) changed since their files were processed; {RESOLVE_DOES[data['action']]}")
 
 
 def _size(size: int) -> str:

@@ -66,6 +66,10 @@ def status(args: argparse.Namespace) -> int:
     gpu = data.get("gpu")
     if isinstance(gpu, dict):
         print(f"gpu: {gpu.get('summary')}" + (f"\n  heavy work waits: {gpu['waiting']}" if gpu.get("waiting") else ""))
+    if data.get("not_filed"):
+        print("left unfiled:")
+        for item in data["not_filed"]:
+            print(f"  {item['path']}: {item['reason']}")
     if data["errors"]:
         print("last errors:")
         for error in data["errors"][:5]:
@@ -74,14 +78,17 @@ def status(args: argparse.Namespace) -> int:
 
 
 def pause(args: argparse.Namespace) -> int:
-    base.client_for(args).post("/pause")
+    answer = base.client_for(args).post("/pause")
+    if answer.get("changed") is False:
+        print("already paused: no new work starts; `image-engine resume` starts it again")
+        return 0
     print("paused: no new work starts; watching continues")
     return 0
 
 
 def resume(args: argparse.Namespace) -> int:
-    base.client_for(args).post("/resume")
-    print("resumed")
+    answer = base.client_for(args).post("/resume")
+    print("already running: nothing was paused" if answer.get("changed") is False else "resumed")
     return 0
 
 
@@ -128,7 +135,7 @@ def jobs(args: argparse.Namespace) -> int:
         print(json.dumps(data["jobs"], indent=2, default=str))
         return 0
     for job in data["jobs"]:
-        why = job["error"] or job["wait_reason"] or ""
+        why = job["error"] or job["wait_reason"] or job.get("note") or ""
         print(
             f"{job['id']:>6}  {job['state']:<8} {job['stage']:<9} {job['path']}" + (f"\n        {why}" if why else "")
         )

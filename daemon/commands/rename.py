@@ -65,7 +65,7 @@ def undo(args: argparse.Namespace) -> int:
         data = client.post("/rename/undo", body)
     except ApiError as exc:
         if exc.status == 409:
-            print(f"image-engine: undo refused, {str(exc).split(': ', 1)[-1]}", file=sys.stderr)
+            print(f"image-engine: undo refused, {exc}", file=sys.stderr)
             return base.EXIT_RUNTIME
         raise
     if args.json:

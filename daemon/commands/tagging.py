@@ -90,7 +90,7 @@ def tags(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2))
         return 0
     if not data.get("model"):
-        print(f"{args.path}: not tagged yet", file=sys.stderr)
+        print(f"{args.path}: {data.get('why_not') or 'not tagged yet'}", file=sys.stderr)
         return base.EXIT_RUNTIME
     print(f"{data['path']}  ({data['model']})")
     if data.get("category"):

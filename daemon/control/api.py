@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from daemon.control.protocol import Status
 from daemon.control.server import Handler
-from daemon.store import Store, queue
+from daemon.store import Store, outcomes, queue
 
 
 class Engine(Protocol):
@@ -31,15 +31,17 @@ def core_routes(engine: Engine, store: Store, wake: Callable[[], None]) -> dict[
     """`wake`: tell the workers there is work (after a retry)."""
 
     def status(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
-        return 200, engine.status().to_json()
+        return 200, {**engine.status().to_json(), "not_filed": outcomes.recent_not_filed(store.conn)}
 
     def pause(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
+        changed = engine.status().state != "paused"
         engine.set_paused(True)
-        return 200, {"state": "paused"}
+        return 200, {"state": "paused", "changed": changed}
 
     def resume(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
+        changed = engine.status().state == "paused"
         engine.set_paused(False)
-        return 200, {"state": "running"}
+        return 200, {"state": "running", "changed": changed}
 
     def scan(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
         path = body.get("path")
@@ -54,7 +56,9 @@ def core_routes(engine: Engine, store: Store, wake: Callable[[], None]) -> dict[
         if state and state not in queue.JOB_STATES:
             raise ValueError(f"state must be one of {', '.join(queue.JOB_STATES)}")
         limit = min(int(query.get("limit", 100)), 10_000)
-        return 200, {"jobs": queue.list_jobs(store.conn, state, limit)}
+        listed = queue.list_jobs(store.conn, state, limit)
+        notes = outcomes.not_filed_notes(store.conn, [job["id"] for job in listed if job["state"] == "done"])
+        return 200, {"jobs": [{**job, "note": notes.get(job["id"])} for job in listed]}
 
     def retry(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
         count = queue.retry_failed(store.conn)

@@ -19,9 +19,11 @@ class ServiceUnreachable(Exception):
 
 
 class ApiError(Exception):
+    """The service refused or failed a request: str() is the service's sentence, the HTTP status is in .status."""
+
     def __init__(self, status: int, message: str):
         self.status = status
-        super().__init__(f"HTTP {status}: {message}")
+        super().__init__(message)
 
 
 class ControlClient:
@@ -48,6 +50,11 @@ class ControlClient:
                 message = json.loads(exc.read()).get("error", exc.reason)
             except ValueError:
                 message = str(exc.reason)
+            if exc.code == 401 and self.token is None:
+                message = (
+                    f"the service refused the token in {self.data_dir / 'token'} (missing or not the running"
+                    " service's): restart the service to write it again, or check that --config names its config"
+                )
             raise ApiError(exc.code, message) from None
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
             raise ServiceUnreachable(f"the service does not answer at {endpoint.url}: {exc}") from None

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from daemon.control.server import Handler
 from daemon.ml.base import ModelMissing
 from daemon.ml.devices import imported_frameworks
-from daemon.store import Store, embeddings, tagging
+from daemon.store import Store, embeddings, outcomes, tagging
 
 if TYPE_CHECKING:
     from daemon.ml.session import ModelSession
@@ -50,7 +50,7 @@ def tagging_routes(
             return 404, {"error": str(exc)}
         stored = embeddings.get(store.conn, wanted)
         if stored is None:
-            return 409, {"error": f"{query['path']} has no embedding yet (it is tagged when its tag stage is done)"}
+            return 409, {"error": f"{query['path']} has no embedding: {not_tagged_because(store, wanted, tagging_on=session() is not None)}"}
         model, vector = stored
         found = tagging.nearest(store.conn, model, vector, limit, exclude_file=wanted)
         return 200, {"model": model, "results": found}
@@ -61,7 +61,10 @@ def tagging_routes(
             raise ValueError("search needs some text")
         current = session()
         if current is None:
-            return 409, {"error": "tagging is off ([tagging] enabled = false): nothing was embedded to search"}
+            return 409, {
+                "error": "tagging is off ([tagging] enabled = false), so no photo was embedded to search:"
+                " set enabled = true under [tagging] and restart the service"
+            }
         try:
             backend = current.backend()
             if not backend.supports_text:
@@ -82,7 +85,10 @@ def tagging_routes(
             wanted = file_id(query)
         except LookupError as exc:
             return 404, {"error": str(exc)}
-        return 200, {"path": query["path"], **tagging.tags_of(store.conn, wanted)}
+        found = tagging.tags_of(store.conn, wanted)
+        if not found.get("model"):
+            found["why_not"] = not_tagged_because(store, wanted, tagging_on=session() is not None)
+        return 200, {"path": query["path"], **found}
 
     return {
         ("GET", "/models"): models,
@@ -90,6 +96,22 @@ def tagging_routes(
         ("POST", "/search"): search,
         ("GET", "/tags"): tags,
     }
+
+
+def not_tagged_because(store: Store, file_id: int, tagging_on: bool) -> str:
+    """Why a known file has no tags: its job failed (where, why), is still on its way, or tagging is off."""
+    job = outcomes.latest_job(store.conn, file_id)
+    if job is not None and job["state"] == "failed":
+        return (
+            f"its processing failed at the {job['stage']} stage: {job['error']}"
+            " (`image-engine retry` tries again once the file is fixed)"
+        )
+    if job is not None and job["state"] in ("queued", "running", "waiting"):
+        waiting = f": {job['wait_reason']}" if job["state"] == "waiting" and job["wait_reason"] else ""
+        return f"not tagged yet: its job is {job['state']} at the {job['stage']} stage{waiting}"
+    if not tagging_on:
+        return "tagging is off ([tagging] enabled = false)"
+    return "not tagged: its last job finished without a tag result (`image-engine scan` looks at it again)"
 
 
 def _limit(value: Any) -> int:

@@ -50,6 +50,12 @@ class Facts:
     dhash: int | None = None
     metadata: int = 0  # how many of: camera capture time, make, model, GPS
     present: bool = True
+    orientation: int | None = None  # EXIF Orientation; None/1 = upright as stored
+
+    @property
+    def rotated(self) -> bool:
+        """Shown turned or mirrored by an EXIF tag: some programs ignore the tag, so such a copy is less safe."""
+        return self.orientation not in (None, 0, 1)
 
     @property
     def pixels(self) -> int:
@@ -262,7 +268,8 @@ def keeper_key(fact: Facts, rules: list[str]) -> tuple:
         if rule == "pixels":
             key.append(-fact.pixels)
         elif rule == "size":
-            key.append(-fact.size)
+            # An orientation tag changes a few bytes, not the picture: the upright copy wins before byte counts.
+            key.append((fact.rotated, -fact.size))
         elif rule == "taken":
             key.append(fact.taken or "9999")
         elif rule == "metadata":
@@ -296,7 +303,9 @@ def _why(rule: str, best: Facts, other: Facts) -> str:
     if rule == "pixels":
         return f"largest image ({best.width}x{best.height} vs {other.width}x{other.height})"
     if rule == "size":
-        return f"largest file ({_bytes(best.size)} vs {_bytes(other.size)})"
+        if best.rotated != other.rotated:
+            return f"stored upright (EXIF orientation {best.orientation or 1} vs {other.orientation})"
+        return f"largest file ({_bytes_apart(best.size, other.size)})"
     if rule == "taken":
         return f"taken earliest ({best.taken} vs {other.taken or 'unknown'})"
     return f"most metadata ({best.metadata} of 4 fields vs {other.metadata})"
@@ -306,6 +315,13 @@ def _bytes(size: int) -> str:
     if size >= 1_000_000:
         return f"{size / 1_000_000:.1f} MB"
     return f"{size / 1000:.0f} kB"
+
+
+def _bytes_apart(larger: int, smaller: int) -> str:
+    """Two sizes that read differently: exact byte counts where rounding would show the same number twice."""
+    if _bytes(larger) != _bytes(smaller):
+        return f"{_bytes(larger)} vs {_bytes(smaller)}"
+    return f"{larger:,} vs {smaller:,} bytes, {larger - smaller:,} more"
 
 
 # -- the stage's result ----------------------------------------------------------------------------------------

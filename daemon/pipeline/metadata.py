@@ -19,6 +19,7 @@ from daemon import __version__
 from daemon.config import MetadataConfig
 from daemon.errors import PermanentError, RetryableError, StageError, WaitingError
 from daemon.metadata import fallback, targets
+from daemon.metadata.failures import name_too_long, short_cause, write_failure
 from daemon.metadata.guard import Guard
 from daemon.metadata.plan import FILE_TYPE, READ_TAGS, Options, Plan, Wanted, make_plan, verify, wanted_from
 from daemon.pipeline.base import Stage, WorkItem
@@ -81,7 +82,11 @@ class MetadataStage(Stage):
         work: list[_Work] = []
         for index, item in enumerate(items):
             wanted = wanted_from(item.result("tag"), item.result("dedup"), self.dedup_keyword)
-            if wanted.empty:
+            if item.result("rename").get("deleted"):  # [rename] duplicates = "delete" removed this copy
+                outcomes[index] = _result(
+                    item.path, [], verified=False, reason="deleted as a duplicate: nothing to write"
+                )
+            elif wanted.empty:
                 outcomes[index] = _result(item.path, [], verified=False, reason="no keywords, category or caption")
             else:
                 work.append(_Work(index, item, wanted))
@@ -213,6 +218,9 @@ class MetadataStage(Stage):
             damage = targets.jpeg_damage(target.photo)
             if damage:
                 raise PermanentError(f"{target.photo} {damage}; metadata not written")
+        too_long = name_too_long(target.path)
+        if too_long:
+            raise PermanentError(too_long)
         targets.clear_stale_temp(target.path)
 
     def options(self, entry: _Work, exif_writable: bool = True, fallback_mode: bool = False) -> Options:
@@ -296,12 +304,11 @@ def _file_error(target: Path, exc: OSError) -> StageError:
 def _write_error(entry: _Work, outcome: Outcome) -> StageError | None:
     if outcome.status == 0 and not outcome.errors:
         return None
-    message = f"exiftool could not write {entry.target.path}: {outcome.message}"
     if outcome.status == -1:
-        return RetryableError(message)
+        return RetryableError(write_failure(entry.target.path, outcome.message, retried=True))
     if "no space" in outcome.message.lower() or "disk full" in outcome.message.lower():
-        return WaitingError(f"disk full: {message}; free some space", 60.0)
-    return PermanentError(message + "; the original is unchanged")
+        return WaitingError(f"disk full: {short_cause(entry.target.path, outcome.message)}; free some space", 60.0)
+    return PermanentError(write_failure(entry.target.path, outcome.message))
 
 
 def _replace_bytes(path: Path, data: bytes, keep_mtime: bool, backups: bool) -> None:

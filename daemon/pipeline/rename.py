@@ -15,6 +15,7 @@ from typing import Any, TypedDict
 from daemon.config import Config
 from daemon.errors import GoneError, PermanentError, RetryableError
 from daemon.pipeline.base import Stage, WorkItem
+from daemon.rename.duplicates import delete_duplicate
 from daemon.rename.journal import journaled_move, resolve
 from daemon.rename.mover import TargetExists
 from daemon.rename.planner import Decision, Planner
@@ -39,6 +40,7 @@ RenameResult = TypedDict(
         "stat": list[int] | None,  # size, mtime_ns, inode at the destination
         "root": str | None,  # the watched folder the file now lives in (None: outside every one)
         "template": str,
+        "deleted": bool,  # [rename] duplicates = "delete" removed this byte-identical copy
     },
     total=False,
 )
@@ -84,6 +86,10 @@ class RenameStage(Stage):
         dedup = item.result("dedup")
         for _ in range(DECIDE_TRIES):
             decision = self.planner.decide(conn, src, values, dedup)
+            if decision.delete_as_copy_of is not None:
+                if self.settings.dry_run:
+                    return decision.result(planned=True, reason=f"dry run: would be {decision.reason}")
+                return delete_duplicate(conn, decision, item.result("hash").get("sha256"))
             if not decision.move:
                 self._log_kept(item, decision)
                 return decision.result()

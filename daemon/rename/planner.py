@@ -33,6 +33,7 @@ class Decision:
     reason: str
     companions: list[tuple[Path, Path]] = field(default_factory=list)
     partners: list[Path] = field(default_factory=list)
+    delete_as_copy_of: Path | None = None  # [rename] duplicates = "delete": the identical file that stays
 
     def result(self, **extra: Any) -> dict[str, Any]:
         return {
@@ -65,15 +66,23 @@ class Planner:
         return root_of(self.config, path)
 
     def decide(self, conn: sqlite3.Connection, src: Path, values: dict[str, Any], dedup: dict[str, Any]) -> Decision:
+        arriving = (watch := self.watch_of(src)) is not None and watch.mode == "drop"
+        handling = self.settings.duplicates if arriving else "leave"  # photos already in place are never touched
         if dedup.get("skip_filing"):
             original = dedup.get("duplicate_of")
             why = f"exact duplicate of {original}" if original else (dedup.get("reason") or "a duplicate")
-            return keep(src, f"not filed: {why}, which is already in the library")
-        watch = self.watch_of(src)
+            if handling == "delete" and original and dedup.get("kind") == "exact":
+                return Decision(src, src, False, f"deleted: {why}", delete_as_copy_of=Path(original))
+            if handling == "delete":
+                return keep(src, f"not filed: {why}; left where it is (not byte-identical to a filed photo)")
+            if handling == "leave":
+                return keep(src, f'not filed: {why}; left where it is ([rename] duplicates = "leave")')
         name_only = False
-        if dedup.get("move_to_duplicates"):
+        if dedup.get("move_to_duplicates") or (dedup.get("skip_filing") and handling == "move"):
             folder = [legal_name(part) for part in Path(self.config.dedup.folder).parts if part not in ("/", "\\")]
             base, reason = inside(self.library, folder or ["Duplicates"]), "duplicate filed under the duplicates folder"
+            if not dedup.get("move_to_duplicates"):
+                reason = f"{why}: filed under the duplicates folder"
         elif watch is not None and watch.mode == "drop":
             base, reason = self.library, "filed into the library by the template"
         elif watch is not None:

@@ -32,6 +32,7 @@ from daemon.schedule.jobs import Schedule
 from daemon.schedule.workhours import WorkHours
 from daemon.store import Store, files, queue, settings
 from daemon.watch.intake import Intake
+from daemon.watch.library import watched_folders
 from daemon.watch.observer import WatchManager
 from daemon.watch.reconcile import reconcile
 from daemon.watch.scans import ScanBook
@@ -66,7 +67,8 @@ class App:
             config.engine.ignore,
             on_enqueued=self.control.work_available.set,
         )
-        self.watchers = WatchManager(config.watch, self.intake, self.store, config.engine.ignore, self.rescan_soon)
+        self.watched = watched_folders(config)  # the [[watch]] folders and the library
+        self.watchers = WatchManager(self.watched, self.intake, self.store, config.engine.ignore, self.rescan_soon)
         self.workers: list[StageWorker] = [
             StageWorker(pool, index, stages, self.pipeline, self.store, config, self.control, self.intake.recheck)
             for pool, stages in self.pipeline.pools().items()
@@ -189,9 +191,18 @@ class App:
         return progress["id"]
 
     def _roots_for(self, path: Path | None) -> list[WatchConfig]:
-        roots = [w for w in self.config.watch if path is None or _contains(w.path, path)]
+        roots = [w for w in self.watched if path is None or _contains(w.path, path)]
         if path is not None and not roots:
-            raise ValueError(f"{path} is not inside a watched folder")
+            watched = ", ".join(str(w.path) for w in self.watched)
+            fix = (
+                "set watch = true under [library]"
+                if _contains(self.config.library.root, path)
+                else "add a [[watch]] entry for it"
+            )
+            raise ValueError(
+                f"{path} is not inside a watched folder ({watched}): {fix} in"
+                f" {self.config.source or 'the config file'} and restart the service"
+            )
         return roots
 
     def _scan_in_background(self, progress: dict[str, Any], roots: list[WatchConfig], path: Path | None) -> None:
@@ -201,8 +212,8 @@ class App:
                 for watch in roots:
                     target = path if path is not None else watch.path
 
-                    def report(done: int, total: int) -> None:
-                        progress["done"], progress["total"] = done, total
+                    def report(done: int, total: int, before: int = progress["done"]) -> None:
+                        progress["done"], progress["total"] = before + done, before + total  # roots add up
 
                     outcome = reconcile(
                         target, watch.recursive, self.store, self.intake, self.config.engine.ignore, report

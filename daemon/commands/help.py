@@ -1,0 +1,106 @@
+"""What `image-engine COMMAND --help` says beyond its options: a description and an example for every command.
+
+`describe(parser)` fills them in after every command has added its parser; a command may set its own instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+
+# "command" or "command subcommand" -> (description, example lines)
+HELP: dict[str, tuple[str, list[str]]] = {
+    "run": (
+        "Run the engine in the foreground: watch the folders, process photos, serve the control API. "
+        "Stop it with Ctrl+C (or SIGTERM); the service unit runs exactly this.",
+        ["image-engine run", "image-engine --config ~/photos.toml run"],
+    ),
+    "status": (
+        "What the running service is doing: job counts, watched folders, the GPU, photos left unfiled and "
+        "the last errors.",
+        ["image-engine status", "image-engine status --json"],
+    ),
+    "pause": (
+        "Stop starting new work; running jobs finish and watching goes on, so new photos are queued. "
+        "The pause lasts across restarts until `image-engine resume`.",
+        ["image-engine pause"],
+    ),
+    "resume": ("Start work again after `image-engine pause`.", ["image-engine resume"]),
+    "scan": (
+        "Compare a watched folder (or the library, or one folder inside them) with the store now: new and "
+        "changed photos are queued, vanished ones marked missing. Without PATH, every watched folder.",
+        ["image-engine scan", "image-engine scan ~/Pictures/Image\\ Engine\\ Library/2024"],
+    ),
+    "jobs": (
+        "What happened to which file, and why: the newest jobs first, with the error, the reason a job waits, "
+        "or why a photo was not filed.",
+        ["image-engine jobs --state failed", "image-engine jobs --limit 500 | less"],
+    ),
+    "retry": ("Queue every failed job again (after fixing what its error says).", ["image-engine retry"]),
+    "config": ("Tools for the config file.", ["image-engine config check ~/.config/image-engine/config.toml"]),
+    "config check": (
+        "Read and validate a config file without starting anything; every problem is listed with its key. "
+        "Exits 2 when the file has problems.",
+        ["image-engine config check config.toml"],
+    ),
+    "dupes": (
+        "Duplicate groups: which copy is kept and why, the other copies, and what the [dedup] action does. "
+        "Mark photos that are not duplicates, or apply the action to groups that changed.",
+        ["image-engine dupes", "image-engine dupes --not-duplicates 12", "image-engine dupes --resolve"],
+    ),
+    "undo": (
+        "Move filed photos (and their sidecars) back to where they came from, by job, by time or all.",
+        ["image-engine undo --dry-run --since 2h", "image-engine undo --job 42"],
+    ),
+    "plan": (
+        "With [rename] dry_run = true: where each photo would be filed. Nothing is moved.",
+        ["image-engine plan"],
+    ),
+    "service": (
+        "Install, remove or inspect the system service (systemd user unit, or a Windows service).",
+        ["image-engine service install", "image-engine service status"],
+    ),
+    "service install": (
+        "Write the service definition for this config and start it at boot (or log-in).",
+        ["image-engine --config ~/photos.toml service install"],
+    ),
+    "service uninstall": ("Stop the service and remove its definition.", ["image-engine service uninstall"]),
+    "service status": ("What the service manager says about the service.", ["image-engine service status"]),
+    "models": (
+        "The tagging model: which backend and model are configured, whether it is present and loaded, and on "
+        "which device.",
+        ["image-engine models", "image-engine models --json"],
+    ),
+    "similar": (
+        "Photos that look like PATH, by their stored image embeddings (same model), most similar first.",
+        ["image-engine similar ~/Pictures/cat.jpg --limit 5"],
+    ),
+    "search": (
+        'Photos matching a text by meaning; needs [tagging] backend = "clip" (text and images in one space).',
+        ['image-engine search "dog on a beach"'],
+    ),
+    "tags": (
+        "The keywords, category, caption and facts stored for PATH, or why it has none (still queued, failed).",
+        ["image-engine tags ~/Pictures/cat.jpg"],
+    ),
+    "tray": (
+        "Show the tray icon for the running service: its state, pause and resume, rescan, open the folders.",
+        ["image-engine tray"],
+    ),
+}
+
+
+def describe(parser: argparse.ArgumentParser, prefix: str = "") -> None:
+    """Give every subcommand parser its description and example (kept where a command set its own)."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for name, sub in action.choices.items():
+            key = f"{prefix}{name}"
+            description, examples = HELP.get(key, (None, []))
+            if not sub.description and description:
+                sub.description = textwrap.fill(description, 78)  # the raw formatter keeps the example's lines
+            if not sub.epilog and examples:
+                sub.epilog = "example:\n" + "\n".join(f"  {line}" for line in examples)
+            sub.formatter_class = argparse.RawDescriptionHelpFormatter
+            describe(sub, f"{key} ")
