@@ -265,9 +265,17 @@ def jobs(args: argparse.Namespace) -> int:
         print(
             f"{job['id']:>6}  {job['state']:<8} {job['stage']:<9} {job['path']}" + (f"\n        {why}" if why else "")
         )
+        if job.get("taken"):
+            print(f"        {taken_line(job)}")
     if not data["jobs"]:
         print("no jobs" + (f" in state {args.state}" if args.state else ""))
     return 0
+
+
+def taken_line(found: dict[str, Any]) -> str:
+    """'taken 2016-05-01 10:00:00 (from ModifyDate; DateTimeOriginal ... not trusted ...)' for jobs and tags."""
+    note = f"; {found['taken_note']}" if found.get("taken_note") else ""
+    return f"taken {str(found['taken']).replace('T', ' ')} (from {found.get('taken_source') or '?'}{note})"
 
 
 def _duration(seconds: float) -> str:

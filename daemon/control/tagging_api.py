@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from daemon.control.server import Handler
 from daemon.ml.base import ModelMissing
 from daemon.ml.devices import imported_frameworks
-from daemon.store import embeddings, tagging
+from daemon.store import embeddings, places, tagging
 
 if TYPE_CHECKING:
     from daemon.app import App
@@ -81,7 +81,9 @@ def tagging_routes(app: App) -> dict[tuple[str, str], Handler]:
             wanted = file_id(query["path"])
         except LookupError as exc:
             return 404, {"error": str(exc)}
-        return 200, {"path": query["path"], **tagging.tags_of(app.store.conn, wanted)}
+        conn = app.store.conn
+        found = {**tagging.tags_of(conn, wanted), **(places.taken_of(conn, wanted) or {})}
+        return 200, {"path": query["path"], **found, "place": places.place_of(conn, wanted)}
 
     return {
         ("GET", "/models"): models,

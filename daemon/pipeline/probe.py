@@ -12,6 +12,7 @@ from typing import Any
 from daemon.errors import GoneError, PermanentError, RetryableError
 from daemon.pipeline import exif, imaging
 from daemon.pipeline.base import Stage, WorkItem
+from daemon.pipeline.places import Gazetteer
 from daemon.pipeline.reduced_cache import ReducedCache
 
 
@@ -19,16 +20,18 @@ class ProbeStage(Stage):
     name = "probe"
     pool = "cpu"
 
-    def __init__(self, reduced_size: int, max_pixels: int, cache: ReducedCache):
+    def __init__(self, reduced_size: int, max_pixels: int, cache: ReducedCache, places: Gazetteer | None = None):
         self.reduced_size = reduced_size
         self.max_pixels = max_pixels
         self.cache = cache
+        self.places = places
 
     def run(self, item: WorkItem) -> dict[str, Any]:
         data = read_bytes(item.path)
         mtime = os.stat(item.path).st_mtime
         image = imaging.open_image(data, item.path, self.max_pixels)
-        facts = exif.read_facts(image, mtime)
+        facts = exif.read_facts(image, mtime, item.path.name, data)
+        place = self.places.lookup(facts["gps_lat"], facts["gps_lon"]) if self.places else None
         width, height = image.size
         file_format = image.format
         reduced = imaging.reduce(image, self.reduced_size, facts["orientation"])
@@ -42,6 +45,7 @@ class ProbeStage(Stage):
             "size": len(data),
             "reduced": list(reduced.size),
             **facts,
+            "place": place.to_json() if place else None,
         }
 
 

@@ -9,6 +9,8 @@ import sqlite3
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from daemon.store import places
+
 if TYPE_CHECKING:
     from daemon.store.queue import Job
 
@@ -72,6 +74,8 @@ def record_probe(conn: sqlite3.Connection, job: Job, data: dict[str, Any]) -> No
             },
         },
     )
+    conn.execute("UPDATE media SET taken_note = ? WHERE file_id = ?", (data.get("taken_note"), job.file_id))
+    places.record_place(conn, job.file_id, data.get("place"))
 
 
 @recorder("hash")
