@@ -28,6 +28,14 @@ ENGINE_CATEGORY = "XMP-imageengine:ImageEngineCategory"
 ENGINE_CAPTION = "XMP-imageengine:ImageEngineCaption"
 ENGINE_MODEL = "XMP-imageengine:ImageEngineModel"
 ENGINE_VERSION = "XMP-imageengine:ImageEngineVersion"
+# The place from GPS ([places] write): written only where the file has no value of its own.
+PLACE_TAGS = {
+    "XMP-photoshop:City": "city",
+    "XMP-photoshop:State": "region",
+    "XMP-photoshop:Country": "country",
+    "XMP-iptcCore:CountryCode": "country_code",
+    "XMP-iptcCore:Location": "city",
+}
 
 # What is read before planning (-a: every copy, e.g. two XMP blocks, is seen). Named tags cost exiftool less
 # than whole groups; all of IPTC is read to tell Latin-1 text from UTF-8 (see _latin1_iptc).
@@ -43,6 +51,7 @@ READ_TAGS = (
     "IPTC:all",
     XP_KEYWORDS,
     EXIF_DESCRIPTION,
+    *PLACE_TAGS,
 )
 IPTC_KEYWORD_BYTES = 64  # IPTC IIM limits: longer values are truncated by exiftool, so they go to XMP only
 IPTC_CAPTION_BYTES = 2000
@@ -66,10 +75,11 @@ class Wanted:
     caption: str | None = None
     model: str | None = None
     tagged: bool = False  # a tag result exists: in `replace` mode, old engine keywords it lacks are removed
+    place: dict[str, str] = field(default_factory=dict)  # PLACE_TAGS tag -> value
 
     @property
     def empty(self) -> bool:
-        return not (self.keywords or self.category or self.caption or self.tagged)
+        return not (self.keywords or self.category or self.caption or self.tagged or self.place)
 
 
 @dataclass
@@ -148,6 +158,14 @@ def wanted_from(tag: dict[str, Any], dedup: dict[str, Any], dedup_keyword: str) 
         if text:
             wanted.keywords.append(Keyword(text))
     return wanted
+
+
+def place_fields(place: dict[str, Any] | None) -> dict[str, str]:
+    """The probe's place as the XMP tags that hold it (empty without a place)."""
+    if not place:
+        return {}
+    fields = {tag: clean_text(place.get(key) or "") for tag, key in PLACE_TAGS.items()}
+    return {tag: value for tag, value in fields.items() if value}
 
 
 def fold(text: str) -> str:
@@ -265,6 +283,10 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
     if options.exif_text:
         joined = ";".join(keywords)
         put(XP_KEYWORDS, [joined] if joined else [], create=bool(joined) and options.create_exif_text)
+
+    for tag, value in wanted.place.items():
+        if not _first(existing, tag).strip():  # the user's own place names stay
+            put(tag, [value])
 
     caption_writes, engine_caption = _caption(existing, wanted, replace, options)
     for tag, values in caption_writes.items():

@@ -95,5 +95,9 @@ def build_pipeline(config: Config, store: Store | None = None) -> Pipeline:
     if config.metadata.enabled:
         from daemon.pipeline.metadata import MetadataStage
 
-        stages.append(MetadataStage(config.metadata, config.dedup.tag_keyword, config.cache_dir / "metadata-guard"))
+        stages.append(
+            MetadataStage(
+                config.metadata, config.dedup.tag_keyword, config.cache_dir / "metadata-guard", config.places.write
+            )
+        )
     return Pipeline(stages, reduced)

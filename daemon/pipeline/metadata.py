@@ -19,7 +19,17 @@ from daemon.config import MetadataConfig
 from daemon.errors import PermanentError, RetryableError, StageError, WaitingError
 from daemon.metadata import fallback, targets
 from daemon.metadata.guard import Guard
-from daemon.metadata.plan import FILE_TYPE, READ_TAGS, Options, Plan, Wanted, make_plan, verify, wanted_from
+from daemon.metadata.plan import (
+    FILE_TYPE,
+    READ_TAGS,
+    Options,
+    Plan,
+    Wanted,
+    make_plan,
+    place_fields,
+    verify,
+    wanted_from,
+)
 from daemon.pipeline.base import Stage, WorkItem
 from daemon.tools.exiftool import ExifTool, ExifToolError, Outcome
 
@@ -45,8 +55,9 @@ class MetadataStage(Stage):
     name = "metadata"
     pool = "files"
 
-    def __init__(self, config: MetadataConfig, dedup_keyword: str, scratch: Path):
+    def __init__(self, config: MetadataConfig, dedup_keyword: str, scratch: Path, places_write: bool = False):
         self.config = config
+        self.places_write = places_write
         self.dedup_keyword = dedup_keyword
         self.scratch = scratch
         self.batch_size = config.batch_size
@@ -61,6 +72,8 @@ class MetadataStage(Stage):
         work: list[_Work] = []
         for index, item in enumerate(items):
             wanted = wanted_from(item.result("tag"), item.result("dedup"), self.dedup_keyword)
+            if self.places_write:
+                wanted.place = place_fields(item.result("probe").get("place"))
             if wanted.empty:
                 outcomes[index] = _result(item.path, [], verified=False, reason="no keywords, category or caption")
             else:
