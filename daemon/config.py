@@ -118,6 +118,8 @@ class TaggingConfig:
     clip_onnx_int8: bool = True
     # Facts from the reduced image (sharpness, exposure, colours, orientation) also written as keywords.
     fact_keywords: bool = True
+    # ... including the orientation format ("landscape format", "portrait format", "square format").
+    format_keywords: bool = False
 
 
 @dataclass
@@ -164,7 +166,8 @@ class MetadataConfig:
     enabled: bool = True
     # "merge": add ours to what the file has; "replace": replace only keywords the engine wrote before.
     mode: Literal["merge", "replace"] = "merge"
-    hierarchy_root: str = "Image Engine"
+    # Optional top node holding the engine's whole keyword tree ("" = subjects, facts and category at the top).
+    hierarchy_root: str = ""
     digikam_tags: bool = False
     keep_mtime: bool = True
     backups: bool = False

@@ -212,14 +212,7 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
     previous_hierarchy = {fold(h) for h in existing.get(ENGINE_HIERARCHY, [])}
     replace = options.mode == "replace" and wanted.tagged
 
-    wanted_paths: dict[str, str] = {}  # case-folded -> spelling
-    for keyword in wanted.keywords:
-        path = keyword.hierarchy or (f"{root}|Keywords|{keyword.text.replace('|', '/')}" if root else None)
-        if path:
-            wanted_paths.setdefault(fold(path), path)
-    if wanted.category and root:
-        path = f"{root}|Category|{wanted.category.replace('|', '/')}"
-        wanted_paths.setdefault(fold(path), path)
+    wanted_paths = keyword_tree(wanted, root)
 
     removed = {k for k in previous_keys if k not in {fold(w.text) for w in wanted.keywords}} if replace else set()
     removed_paths = {h for h in previous_hierarchy if h not in wanted_paths} if replace else set()
@@ -319,6 +312,25 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
         absent=absent,
         iptc_to_utf8=IPTC_CHARSET in writes and _latin1_iptc(existing),
     )
+
+
+def keyword_tree(wanted: Wanted, root: str | None) -> dict[str, str]:
+    """The engine's paths in one tree (README "Keyword tree"), case-folded -> spelling.
+
+    Subjects keep the model's hierarchy ("Animals|Cats|Tabby Cat"), a keyword without one is a top-level node,
+    facts live under "Photo|...", the category is a node only where no subject path starts with it; `root`
+    (optional) holds the whole tree. Which entries are the engine's is recorded in XMP-imageengine, not here.
+    """
+    prefix = f"{root}|" if root else ""
+    paths: dict[str, str] = {}
+    for keyword in wanted.keywords:
+        path = prefix + (keyword.hierarchy or keyword.text.replace("|", "/"))
+        paths.setdefault(fold(path), path)
+    if wanted.category:
+        path = prefix + wanted.category.replace("|", "/")
+        if not any(key == fold(path) or key.startswith(fold(path) + "|") for key in paths):
+            paths[fold(path)] = path
+    return paths
 
 
 def _latin1_iptc(existing: dict[str, list[str]]) -> bool:
