@@ -8,6 +8,11 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
+
+from daemon.config import parse_config
+from daemon.errors import ConfigError
+from daemon.naming.template import parse_template
 from daemon.store import Store
 from daemon.store.places import place_names
 from daemon.store.tagging import file_id_of
@@ -78,3 +83,23 @@ def test_without_the_places_extra_photos_are_filed_and_the_log_says_what_to_inst
     log = (engine.data / "logs" / "image-engine.log").read_text()
     assert "pip install 'image-engine[places]'" in log
     assert engine.status()["jobs"]["failed"] == 0
+
+
+def test_place_and_keyword_settings_are_checked_when_the_config_loads(tmp_path: Path) -> None:
+    watch = [{"path": str(tmp_path / "drop")}]
+    for section, problem in (
+        ({"places": {"max_km": 0}}, "places.max_km: must be more than 0 and at most 1000 (got 0"),
+        ({"tagging": {"format_keywords": "yes"}}, "tagging.format_keywords: expected true or false, got 'yes'"),
+    ):
+        with pytest.raises(ConfigError) as caught:
+            parse_config({"watch": watch, **section}, tmp_path / "config.toml")
+        assert problem in "\n".join(caught.value.problems)
+    template = parse_template("{taken:%Y}/{country}/{city:lower}/{stem}.{ext}")
+    values = {"taken": None, "country": None, "city": None, "stem": "a", "ext": "jpg"}
+    assert template.render(values, 0, "unknown") == ["unknown", "a.jpg"]  # no unknown/unknown folders
+    assert template.render({**values, "country": "Italy", "city": "Rome"}, 0, "unknown") == [
+        "unknown",
+        "Italy",
+        "rome",
+        "a.jpg",
+    ]

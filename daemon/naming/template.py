@@ -61,7 +61,9 @@ class Template:
 
     def render(self, values: dict[str, Any], counter: int, placeholder: str, name_only: bool = False) -> list[str]:
         """Legal path components for one file; `counter` 0 renders no counter, n renders `_n`."""
-        folders = [] if name_only else [_render_folder(t, values, placeholder) for t in self.folders if _has_place(t, values)]
+        folders = (
+            [] if name_only else [_render_folder(t, values, placeholder) for t in self.folders if _has_place(t, values)]
+        )
         return [*folders, self._render_name(values, counter, placeholder)]
 
     def _render_name(self, values: dict[str, Any], counter: int, placeholder: str) -> str:
