@@ -12,7 +12,7 @@ import pytest
 
 from daemon.config import parse_config
 from daemon.errors import ConfigError
-from daemon.naming.template import parse_template
+from daemon.rename.template import parse_template
 from daemon.store import Store
 from daemon.store.places import place_names
 from daemon.store.tagging import file_id_of
