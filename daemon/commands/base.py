@@ -17,7 +17,16 @@ from daemon.errors import EXIT_CONFIG, EXIT_RUNTIME, EXIT_UNREACHABLE
 if TYPE_CHECKING:
     from daemon.control.client import ControlClient
 
-__all__ = ["EXIT_CONFIG", "EXIT_RUNTIME", "EXIT_UNREACHABLE", "Command", "client_for", "config_path", "get_config", "taken_line"]
+__all__ = [
+    "EXIT_CONFIG",
+    "EXIT_RUNTIME",
+    "EXIT_UNREACHABLE",
+    "Command",
+    "client_for",
+    "config_path",
+    "get_config",
+    "taken_line",
+]
 
 Command = Callable[[argparse.Namespace], int]
 
