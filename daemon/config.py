@@ -122,6 +122,8 @@ class TaggingConfig:
     clip_onnx_int8: bool = True
     # Facts from the reduced image (sharpness, exposure, colours, orientation) also written as keywords.
     fact_keywords: bool = True
+    # ... including the orientation format ("landscape format", "portrait format", "square format").
+    format_keywords: bool = False
 
 
 @dataclass
@@ -171,7 +173,8 @@ class MetadataConfig:
     enabled: bool = True
     # "merge": add ours to what the file has; "replace": replace only keywords the engine wrote before.
     mode: Literal["merge", "replace"] = "merge"
-    hierarchy_root: str = "Image Engine"
+    # Optional top node holding the engine's whole keyword tree ("" = subjects, facts and category at the top).
+    hierarchy_root: str = ""
     digikam_tags: bool = False
     keep_mtime: bool = True
     backups: bool = False
@@ -184,6 +187,18 @@ class MetadataConfig:
     exiftool: str = ""
     # Files written per exiftool round trip (and jobs the "files" worker claims at once).
     batch_size: int = 16
+
+
+@dataclass
+class PlacesConfig:
+    """[places]: GPS -> country, region, city from an offline gazetteer (extra `places`; issue 13)."""
+
+    enabled: bool = True
+    # A photo farther than this from the nearest town in the gazetteer gets no place (at sea, in the wilderness).
+    max_km: float = 100.0
+    # Also write Photoshop:City/State/Country and Iptc4xmpCore:Location + CountryCode into the file (never over the
+    # user's own values).
+    write: bool = False
 
 
 @dataclass
@@ -226,6 +241,7 @@ class Config:
     dedup: DedupConfig = field(default_factory=DedupConfig)
     rename: RenameConfig = field(default_factory=RenameConfig)
     metadata: MetadataConfig = field(default_factory=MetadataConfig)
+    places: PlacesConfig = field(default_factory=PlacesConfig)
     gpu: GpuConfig = field(default_factory=GpuConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     source: Path | None = None
@@ -299,6 +315,8 @@ def _check_semantics(config: Config, source: Path, problems: list[str]) -> None:
         problems.append(f"{source}: engine.reduced_size: must be 64..4096 (got {config.engine.reduced_size})")
     if not 1 <= config.metadata.batch_size <= 1000:
         problems.append(f"{source}: metadata.batch_size: must be 1..1000 (got {config.metadata.batch_size})")
+    if not 0 < config.places.max_km <= 1000:
+        problems.append(f"{source}: places.max_km: must be more than 0 and at most 1000 (got {config.places.max_km})")
     if not 0 <= config.control.port <= 65535:
         problems.append(f"{source}: control.port: must be 0..65535 (got {config.control.port})")
     _check_tagging(config.tagging, source, problems)

@@ -24,7 +24,7 @@ TAG = tag_result(
     category="Travel",
     caption="A dog on the grass\nsecond line",
 )
-ENGINE_PATHS = {"Animals|Dogs|Golden Retriever", "Image Engine|Keywords|grass", "Image Engine|Category|Travel"}
+ENGINE_PATHS = {"Animals|Dogs|Golden Retriever", "grass", "Travel"}  # one tree, no "Image Engine|..." root
 
 
 @pytest.fixture
@@ -115,10 +115,10 @@ def test_replace_removes_only_what_the_engine_wrote(tmp_path: Path, stage) -> No
     expected = ["ExifTool", "Test", "IPTC", "dog", "Holiday", "bird", "duplicate"]
     assert found["XMP-dc:Subject"] == expected and found["IPTC:Keywords"] == expected
     assert set(found["XMP-lr:HierarchicalSubject"]) == {
-        "Image Engine|Keywords|dog",
-        "Image Engine|Keywords|bird",
-        "Image Engine|Keywords|duplicate",
-        "Image Engine|Category|Nature",
+        "dog",
+        "bird",
+        "duplicate",
+        "Nature",
     }
     assert sorted(found["XMP-imageengine:ImageEngineKeywords"]) == ["bird=0.500", "dog=0.500", "duplicate"]
     assert found["XMP-imageengine:ImageEngineCategory"] == ["Nature"]
@@ -297,14 +297,14 @@ def test_without_exiftool_jpegs_get_piexif_and_xmp_that_exiftool_reads(tmp_path:
     assert all(outcome["verified"] for outcome in outcomes[:2])
 
 
-def test_unicode_forms_merge_and_an_empty_root_writes_no_engine_paths(tmp_path: Path, stage) -> None:
+def test_unicode_forms_merge_and_a_root_holds_the_whole_keyword_tree(tmp_path: Path, stage) -> None:
     photo = copy("labelled/felix_608.jpg", tmp_path)
     os.system(f"exiftool -q -overwrite_original '-XMP-dc:Subject=cafe\u0301' '{photo}'")  # decomposed é
     tag = tag_result("café", ("owl", 0.8, "Birds|Owl"), category="Nature")
-    make_stage_run(stage(hierarchy_root=""), [photo], tag)
+    make_stage_run(stage(hierarchy_root="AI"), [photo], tag)
     found = exif(photo, "XMP-dc:Subject", "XMP-lr:HierarchicalSubject", "XMP-imageengine:ImageEngineCategory")
     assert found["XMP-dc:Subject"] == ["cafe\u0301", "owl"]  # one café, in the user's form
-    assert found["XMP-lr:HierarchicalSubject"] == ["Birds|Owl"]
+    assert found["XMP-lr:HierarchicalSubject"] == ["AI|café", "AI|Birds|Owl", "AI|Nature"]
     assert found["XMP-imageengine:ImageEngineCategory"] == ["Nature"]
 
 
@@ -317,7 +317,7 @@ def test_digikam_tags_and_other_hierarchies_are_read_and_kept_in_step(tmp_path: 
     make_stage_run(stage(digikam_tags=True), [photo], tag_result("rose", category="Garden"))
     found = exif(photo, "XMP-dc:Subject", "XMP-lr:HierarchicalSubject", "XMP-digiKam:TagsList", "XMP-microsoft:all")
     assert found["XMP-dc:Subject"] == ["Paris", "Ann", "rose"]
-    hierarchy = ["Places|Paris", "People|Ann", "Image Engine|Keywords|rose", "Image Engine|Category|Garden"]
+    hierarchy = ["Places|Paris", "People|Ann", "rose", "Garden"]
     assert found["XMP-lr:HierarchicalSubject"] == hierarchy
     assert found["XMP-digiKam:TagsList"] == [h.replace("|", "/") for h in hierarchy]
     assert found["XMP-microsoft:LastKeywordXMP"] == [h.replace("|", "/") for h in hierarchy]

@@ -84,9 +84,10 @@ def test_a_look_between_exiftools_write_and_the_mtime_restore_queues_nothing(tmp
 
 
 def test_engine_writes_keywords_into_an_in_place_folder_exactly_once(engine_factory) -> None:
-    engine: Engine = engine_factory("[tagging]\nenabled = true\n", start=False)  # rename stays off (tests.support)
+    # format_keywords: this photo's labels all fall below the threshold; its format keyword is the one to write.
+    engine: Engine = engine_factory("[tagging]\nenabled = true\nformat_keywords = true\n", start=False)
     engine.config.write_text(engine.config.read_text().replace('mode = "drop"', 'mode = "in-place"'))
-    engine.start()
+    engine.start()  # rename stays off (tests.support)
     photo = copy("labelled/felix_605.jpg", engine.drop)
     wait_for(lambda: engine.job_states().get(str(photo)) == "done", 120, message="the photo is done")
     written = exif(photo, "XMP-dc:Subject", "XMP-imageengine:all")

@@ -80,4 +80,5 @@ def test_broken_files_raise_permanent_errors(tmp_path: Path, name: str) -> None:
 def test_invalid_exif_does_not_fail_the_photo(tmp_path: Path) -> None:
     probed, _, _ = run_stages(corpus() / "broken" / "image01551.jpg", tmp_path)
     assert (probed["width"], probed["height"]) == (61, 58)
-    assert probed["taken_source"] == "mtime"
+    # Its EXIF block is broken; the XMP packet beside it still dates it (issue 13: the taken-time chain).
+    assert (probed["taken"], probed["taken_source"]) == ("2011-09-23T12:43:03", "XMP xmp:CreateDate")

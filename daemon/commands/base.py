@@ -9,7 +9,7 @@ import argparse
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from daemon.config import Config, default_config_path, load_config
 from daemon.errors import EXIT_CONFIG, EXIT_RUNTIME, EXIT_UNREACHABLE
@@ -18,7 +18,16 @@ if TYPE_CHECKING:
     from daemon.control.client import ControlClient
     from daemon.control.offline import StoreOnlyFallback
 
-__all__ = ["EXIT_CONFIG", "EXIT_RUNTIME", "EXIT_UNREACHABLE", "Command", "client_for", "config_path", "get_config"]
+__all__ = [
+    "EXIT_CONFIG",
+    "EXIT_RUNTIME",
+    "EXIT_UNREACHABLE",
+    "Command",
+    "client_for",
+    "config_path",
+    "get_config",
+    "taken_line",
+]
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -42,3 +51,9 @@ def client_for(args: argparse.Namespace) -> ControlClient | StoreOnlyFallback:
 
     config = get_config(args)
     return StoreOnlyFallback(ControlClient(config.data_dir), config)  # jobs, retry, plan work with no service
+
+
+def taken_line(found: dict[str, Any]) -> str:
+    """'taken 2016-05-01 10:00:00 (from ModifyDate; DateTimeOriginal ... not trusted ...)' for jobs and tags."""
+    note = f"; {found['taken_note']}" if found.get("taken_note") else ""
+    return f"taken {str(found['taken']).replace('T', ' ')} (from {found.get('taken_source') or '?'}{note})"

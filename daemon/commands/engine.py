@@ -139,6 +139,8 @@ def jobs(args: argparse.Namespace) -> int:
         print(
             f"{job['id']:>6}  {job['state']:<8} {job['stage']:<9} {job['path']}" + (f"\n        {why}" if why else "")
         )
+        if job.get("taken"):
+            print(f"        {base.taken_line(job)}")
     if not data["jobs"]:
         print("no jobs" + (f" in state {args.state}" if args.state else ""))
     return 0

@@ -89,6 +89,7 @@ def tags(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
+    show_taken_and_place(data)
     if not data.get("model"):
         print(f"{args.path}: {data.get('why_not') or 'not tagged yet'}", file=sys.stderr)
         return base.EXIT_RUNTIME
@@ -99,13 +100,23 @@ def tags(args: argparse.Namespace) -> int:
         print(f"caption: {data['caption']}")
     for keyword in data["keywords"]:
         hierarchy = f"   [{keyword['hierarchy']}]" if keyword["hierarchy"] else ""
-        print(f"  {keyword['score']:.2f}  {keyword['keyword']}{hierarchy}")
+        score = "fact" if keyword["score"] is None else f"{keyword['score']:.2f}"
+        print(f"  {score:>4}  {keyword['keyword']}{hierarchy}")
     blurry = ", blurry" if data.get("blurry") else ""
     print(
         f"facts: sharpness {data['sharpness']:.0f}{blurry}, exposure {data['exposure']}, {data['orientation']},"
         f" colours {', '.join(data['colours'] or [])}"
     )
     return 0
+
+
+def show_taken_and_place(data: dict[str, Any]) -> None:
+    if data.get("taken"):
+        print(base.taken_line(data))
+    place = data.get("place")
+    if place:
+        names = ", ".join(str(place[key]) for key in ("city", "region", "country") if place.get(key))
+        print(f"place: {names} ({place['distance_km']:g} km from the town's centre; {place['gazetteer']})")
 
 
 COMMANDS: dict[str, base.Command] = {"models": models, "similar": similar, "search": search, "tags": tags}

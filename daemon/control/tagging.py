@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from daemon.control.server import Handler
 from daemon.ml.base import ModelMissing
 from daemon.ml.devices import imported_frameworks
-from daemon.store import Store, embeddings, outcomes, tagging
+from daemon.store import Store, embeddings, outcomes, places, tagging
 
 if TYPE_CHECKING:
     from daemon.ml.session import ModelSession
@@ -85,10 +85,11 @@ def tagging_routes(
             wanted = file_id(query)
         except LookupError as exc:
             return 404, {"error": str(exc)}
-        found = tagging.tags_of(store.conn, wanted)
+        conn = store.conn
+        found = {**tagging.tags_of(conn, wanted), **(places.taken_of(conn, wanted) or {})}
         if not found.get("model"):
             found["why_not"] = not_tagged_because(store, wanted, tagging_on=session() is not None)
-        return 200, {"path": query["path"], **found}
+        return 200, {"path": query["path"], **found, "place": places.place_of(conn, wanted)}
 
     return {
         ("GET", "/models"): models,

@@ -30,6 +30,14 @@ ENGINE_CATEGORY = "XMP-imageengine:ImageEngineCategory"
 ENGINE_CAPTION = "XMP-imageengine:ImageEngineCaption"
 ENGINE_MODEL = "XMP-imageengine:ImageEngineModel"
 ENGINE_VERSION = "XMP-imageengine:ImageEngineVersion"
+# The place from GPS ([places] write): written only where the file has no value of its own.
+PLACE_TAGS = {
+    "XMP-photoshop:City": "city",
+    "XMP-photoshop:State": "region",
+    "XMP-photoshop:Country": "country",
+    "XMP-iptcCore:CountryCode": "country_code",
+    "XMP-iptcCore:Location": "city",
+}
 
 # What is read before planning (-a: every copy, e.g. two XMP blocks, is seen). Named tags cost exiftool less
 # than whole groups; all of IPTC is read to tell Latin-1 text from UTF-8 (see _latin1_iptc).
@@ -45,6 +53,7 @@ READ_TAGS = (
     "IPTC:all",
     XP_KEYWORDS,
     EXIF_DESCRIPTION,
+    *PLACE_TAGS,
 )
 IPTC_KEYWORD_BYTES = 64  # IPTC IIM limits: longer values are truncated by exiftool, so they go to XMP only
 IPTC_CAPTION_BYTES = 2000
@@ -68,10 +77,11 @@ class Wanted:
     caption: str | None = None
     model: str | None = None
     tagged: bool = False  # a tag result exists: in `replace` mode, old engine keywords it lacks are removed
+    place: dict[str, str] = field(default_factory=dict)  # PLACE_TAGS tag -> value
 
     @property
     def empty(self) -> bool:
-        return not (self.keywords or self.category or self.caption or self.tagged)
+        return not (self.keywords or self.category or self.caption or self.tagged or self.place)
 
 
 @dataclass
@@ -152,6 +162,14 @@ def wanted_from(tag: dict[str, Any], dedup: dict[str, Any], dedup_keyword: str) 
     return wanted
 
 
+def place_fields(place: dict[str, Any] | None) -> dict[str, str]:
+    """The probe's place as the XMP tags that hold it (empty without a place)."""
+    if not place:
+        return {}
+    fields = {tag: clean_text(place.get(key) or "") for tag, key in PLACE_TAGS.items()}
+    return {tag: value for tag, value in fields.items() if value}
+
+
 def fold(text: str) -> str:
     """The comparison key: case-insensitive, and blind to Unicode composition (é vs e + combining accent)."""
     return unicodedata.normalize("NFC", text).casefold()
@@ -197,14 +215,7 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
     previous_hierarchy = {fold(h) for h in existing.get(ENGINE_HIERARCHY, [])}
     replace = options.mode == "replace" and wanted.tagged
 
-    wanted_paths: dict[str, str] = {}  # case-folded -> spelling
-    for keyword in wanted.keywords:
-        path = keyword.hierarchy or (f"{root}|Keywords|{keyword.text.replace('|', '/')}" if root else None)
-        if path:
-            wanted_paths.setdefault(fold(path), path)
-    if wanted.category and root:
-        path = f"{root}|Category|{wanted.category.replace('|', '/')}"
-        wanted_paths.setdefault(fold(path), path)
+    wanted_paths = keyword_tree(wanted, root)
 
     removed = {k for k in previous_keys if k not in {fold(w.text) for w in wanted.keywords}} if replace else set()
     removed_paths = {h for h in previous_hierarchy if h not in wanted_paths} if replace else set()
@@ -269,6 +280,10 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
         joined = ";".join(keywords)
         put(XP_KEYWORDS, [joined] if joined else [], create=bool(joined) and options.create_exif_text)
 
+    for tag, value in wanted.place.items():
+        if not _first(existing, tag).strip():  # the user's own place names stay
+            put(tag, [value])
+
     caption_writes, engine_caption = _caption(existing, wanted, replace, options)
     for tag, values in caption_writes.items():
         put(tag, values)
@@ -300,6 +315,25 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
         absent=absent,
         iptc_to_utf8=IPTC_CHARSET in writes and _latin1_iptc(existing),
     )
+
+
+def keyword_tree(wanted: Wanted, root: str | None) -> dict[str, str]:
+    """The engine's paths in one tree (README "Keyword tree"), case-folded -> spelling.
+
+    Subjects keep the model's hierarchy ("Animals|Cats|Tabby Cat"), a keyword without one is a top-level node,
+    facts live under "Photo|...", the category is a node only where no subject path starts with it; `root`
+    (optional) holds the whole tree. Which entries are the engine's is recorded in XMP-imageengine, not here.
+    """
+    prefix = f"{root}|" if root else ""
+    paths: dict[str, str] = {}
+    for keyword in wanted.keywords:
+        path = prefix + (keyword.hierarchy or keyword.text.replace("|", "/"))
+        paths.setdefault(fold(path), path)
+    if wanted.category:
+        path = prefix + wanted.category.replace("|", "/")
+        if not any(key == fold(path) or key.startswith(fold(path) + "|") for key in paths):
+            paths[fold(path)] = path
+    return paths
 
 
 def _latin1_iptc(existing: dict[str, list[str]]) -> bool:

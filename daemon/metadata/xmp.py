@@ -21,6 +21,8 @@ NAMESPACES = {
     "digiKam": "http://www.digikam.org/ns/1.0/",
     "MicrosoftPhoto": "http://ns.microsoft.com/photo/1.0/",
     "imageengine": "http://ns.image-engine.dev/xmp/1.0/",
+    "photoshop": "http://ns.adobe.com/photoshop/1.0/",
+    "Iptc4xmpCore": "http://iptc.org/std/Iptc4xmpCore/1.0/xmlns/",
 }
 # exiftool tag -> (namespace prefix, property, container or None for a simple value)
 PROPERTIES = {
@@ -35,6 +37,11 @@ PROPERTIES = {
     plan.ENGINE_CAPTION: ("imageengine", "Caption", None),
     plan.ENGINE_MODEL: ("imageengine", "Model", None),
     plan.ENGINE_VERSION: ("imageengine", "Version", None),
+    "XMP-photoshop:City": ("photoshop", "City", None),
+    "XMP-photoshop:State": ("photoshop", "State", None),
+    "XMP-photoshop:Country": ("photoshop", "Country", None),
+    "XMP-iptcCore:CountryCode": ("Iptc4xmpCore", "CountryCode", None),
+    "XMP-iptcCore:Location": ("Iptc4xmpCore", "Location", None),
 }
 PACKET_ID = "W5M0MpCehiHzreSzNTczkc9d"
 PADDING = (" " * 99 + "\n") * 20  # room for in-place edits by other tools, as the XMP spec recommends

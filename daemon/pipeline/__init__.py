@@ -72,11 +72,12 @@ class Pipeline:
 def build_pipeline(config: Config, store: Store | None = None) -> Pipeline:
     """The stages in flow order; stages that read the store (dedup) are left out when no store is given."""
     from daemon.pipeline.hashing import HashStage
+    from daemon.pipeline.places import places_from
     from daemon.pipeline.probe import ProbeStage
 
     reduced = ReducedCache(config.cache_dir)
     stages: list[Stage] = [
-        ProbeStage(config.engine.reduced_size, config.engine.max_image_pixels, reduced),
+        ProbeStage(config.engine.reduced_size, config.engine.max_image_pixels, reduced, places_from(config)),
         HashStage(),
     ]
     if config.tagging.enabled:
@@ -94,5 +95,9 @@ def build_pipeline(config: Config, store: Store | None = None) -> Pipeline:
     if config.metadata.enabled:
         from daemon.pipeline.metadata import MetadataStage
 
-        stages.append(MetadataStage(config.metadata, config.dedup.tag_keyword, config.cache_dir / "metadata-guard"))
+        stages.append(
+            MetadataStage(
+                config.metadata, config.dedup.tag_keyword, config.cache_dir / "metadata-guard", config.places.write
+            )
+        )
     return Pipeline(stages, reduced)

@@ -43,13 +43,13 @@ def image_facts(image: Image.Image) -> dict[str, Any]:
     }
 
 
-def fact_keywords(facts: dict[str, Any]) -> list[str]:
-    """The facts worth a keyword: blurry, dark / overexposed, and the orientation."""
+def fact_keywords(facts: dict[str, Any], include_format: bool = True) -> list[str]:
+    """The facts worth a keyword: blurry, dark / overexposed, and (if asked) the orientation format."""
     words = ["blurry"] if facts["blurry"] else []
     if facts["exposure"] != "normal":
         words.append(facts["exposure"])
-    # "landscape" alone would read as scenery (and is a CLIP concept): the keyword names the format.
-    words.append(f"{facts['orientation']} format")
+    if include_format:  # "landscape" alone would read as scenery (and is a CLIP concept): the keyword names the format
+        words.append(f"{facts['orientation']} format")
     return words
 
 

@@ -21,7 +21,17 @@ from daemon.errors import PermanentError, RetryableError, StageError, WaitingErr
 from daemon.metadata import fallback, targets
 from daemon.metadata.failures import name_too_long, short_cause, write_failure
 from daemon.metadata.guard import Guard
-from daemon.metadata.plan import FILE_TYPE, READ_TAGS, Options, Plan, Wanted, make_plan, verify, wanted_from
+from daemon.metadata.plan import (
+    FILE_TYPE,
+    READ_TAGS,
+    Options,
+    Plan,
+    Wanted,
+    make_plan,
+    place_fields,
+    verify,
+    wanted_from,
+)
 from daemon.pipeline.base import Stage, WorkItem
 from daemon.store import metadata as metadata_store
 from daemon.store.queue import Job
@@ -60,8 +70,9 @@ class MetadataStage(Stage):
     name = "metadata"
     pool = "files"
 
-    def __init__(self, config: MetadataConfig, dedup_keyword: str, scratch: Path):
+    def __init__(self, config: MetadataConfig, dedup_keyword: str, scratch: Path, places_write: bool = False):
         self.config = config
+        self.places_write = places_write
         self.dedup_keyword = dedup_keyword
         self.scratch = scratch
         self.batch_size = config.batch_size
@@ -82,6 +93,8 @@ class MetadataStage(Stage):
         work: list[_Work] = []
         for index, item in enumerate(items):
             wanted = wanted_from(item.result("tag"), item.result("dedup"), self.dedup_keyword)
+            if self.places_write:
+                wanted.place = place_fields(item.result("probe").get("place"))
             if item.result("rename").get("deleted"):  # [rename] duplicates = "delete" removed this copy
                 outcomes[index] = _result(
                     item.path, [], verified=False, reason="deleted as a duplicate: nothing to write"

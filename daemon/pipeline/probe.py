@@ -8,11 +8,12 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from daemon.errors import GoneError, PermanentError, RetryableError
 from daemon.pipeline import exif, imaging
 from daemon.pipeline.base import Stage, WorkItem
+from daemon.pipeline.places import Gazetteer
 from daemon.pipeline.reduced_cache import ReducedCache
 from daemon.store import records
 from daemon.store.queue import Job
@@ -29,20 +30,23 @@ class ProbeResult(TypedDict, total=False):
     orientation: int | None
     taken: str | None
     taken_source: str | None
+    taken_note: str | None  # the dates passed over on the way (daemon/pipeline/taken.py)
     make: str | None
     model: str | None
     gps_lat: float | None
     gps_lon: float | None
+    place: dict[str, Any] | None  # country, region, city from GPS ([places]; daemon/pipeline/places.py)
 
 
 class ProbeStage(Stage):
     name = "probe"
     pool = "cpu"
 
-    def __init__(self, reduced_size: int, max_pixels: int, cache: ReducedCache):
+    def __init__(self, reduced_size: int, max_pixels: int, cache: ReducedCache, places: Gazetteer | None = None):
         self.reduced_size = reduced_size
         self.max_pixels = max_pixels
         self.cache = cache
+        self.places = places
 
     def record(self, conn: sqlite3.Connection, job: Job, result: ProbeResult) -> None:  # type: ignore[override]
         records.record_probe(conn, job, result)
@@ -51,7 +55,8 @@ class ProbeStage(Stage):
         data = read_bytes(item.path)
         mtime = os.stat(item.path).st_mtime
         image = imaging.open_image(data, item.path, self.max_pixels)
-        facts = exif.read_facts(image, mtime)
+        facts = exif.read_facts(image, mtime, item.path.name, data)
+        place = self.places.lookup(facts["gps_lat"], facts["gps_lon"]) if self.places else None
         width, height = image.size
         file_format = image.format
         reduced = imaging.reduce(image, self.reduced_size, facts["orientation"])
@@ -65,6 +70,7 @@ class ProbeStage(Stage):
             "size": len(data),
             "reduced": list(reduced.size),
             **facts,
+            "place": place.to_json() if place else None,
         }
 
 

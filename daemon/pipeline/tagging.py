@@ -87,7 +87,10 @@ class TagStage(Stage):
         backend = self.session.backend()
         describe, exclusive = backend.describe, backend.exclusive
         keywords = self.vocabulary.keywords(
-            prediction, describe, exclusive, fact_keywords(facts) if self.config.fact_keywords else []
+            prediction,
+            describe,
+            exclusive,
+            fact_keywords(facts, self.config.format_keywords) if self.config.fact_keywords else [],
         )
         category, category_score = self.vocabulary.category(prediction, describe, exclusive)
         result: dict[str, Any] = {

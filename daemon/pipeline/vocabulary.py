@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from daemon.ml.base import ImagePrediction, LabelInfo
+from daemon.pipeline.keyword_tree import broader_path
 
 if TYPE_CHECKING:
     from daemon.config import TaggingConfig
@@ -20,11 +21,12 @@ OTHER = "Other"
 @dataclass
 class Keyword:
     keyword: str
-    score: float
+    score: float | None  # None for a fact (blurry, dark, ...): facts sort after every subject
     hierarchy: str | None
 
     def to_json(self) -> dict[str, Any]:
-        return {"keyword": self.keyword, "score": round(self.score, 4), "hierarchy": self.hierarchy, "source": "auto"}
+        score = None if self.score is None else round(self.score, 4)
+        return {"keyword": self.keyword, "score": score, "hierarchy": self.hierarchy, "source": "auto"}
 
 
 class Vocabulary:
@@ -62,7 +64,7 @@ class Vocabulary:
             info = describe(label)
             for position, raw in enumerate(info.keywords):
                 word = self.canonical(raw)
-                hierarchy = _renamed(info.hierarchy, raw, word) if position == 0 else None
+                hierarchy = _renamed(info.hierarchy, raw, word) if position == 0 else broader_path(info.hierarchy, word)
                 known = merged.get(word.casefold())
                 if known is None:
                     merged[word.casefold()] = Keyword(word, score, hierarchy)
@@ -81,7 +83,7 @@ class Vocabulary:
             word = self.canonical(raw)
             if word.casefold() not in taken and self.admits(word, 1.0):
                 taken.add(word.casefold())
-                extra.append(Keyword(word, 1.0, _fact_hierarchy(raw, word)))
+                extra.append(Keyword(word, None, _fact_hierarchy(raw, word)))  # a fact, not a model score
         room = max(0, self.config.max_keywords - len(extra))
         return (chosen[:room] + extra)[: self.config.max_keywords]
 

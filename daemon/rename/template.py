@@ -25,8 +25,12 @@ FIELDS: dict[str, str] = {
     "ext": "none",
     "hash": "how many hex digits (4-64, default 8), e.g. {hash:12}",
     "counter": "none",
+    "country": "lower or upper (from GPS, [places]; a folder of place fields only is left out when they are unknown)",
+    "region": "lower or upper",
+    "city": "lower or upper",
 }
-TEXT_FIELDS = frozenset({"taken_source", "make", "model", "category", "stem"})
+PLACE_FIELDS = frozenset({"country", "region", "city"})
+TEXT_FIELDS = frozenset({"taken_source", "make", "model", "category", "stem"}) | PLACE_FIELDS
 TEXT_SPECS = ("", "lower", "upper")
 
 
@@ -57,7 +61,9 @@ class Template:
 
     def render(self, values: dict[str, Any], counter: int, placeholder: str, name_only: bool = False) -> list[str]:
         """Legal path components for one file; `counter` 0 renders no counter, n renders `_n`."""
-        folders = [] if name_only else [_render_folder(tokens, values, placeholder) for tokens in self.folders]
+        folders = (
+            [] if name_only else [_render_folder(t, values, placeholder) for t in self.folders if _has_place(t, values)]
+        )
         return [*folders, self._render_name(values, counter, placeholder)]
 
     def _render_name(self, values: dict[str, Any], counter: int, placeholder: str) -> str:
@@ -73,6 +79,14 @@ class Template:
             head, tail = (whole[:cut], whole[cut:]) if cut > 0 else (whole, "")
         keep_tail = len(mark) + len(clean_text(tail))
         return legal_name(head + mark + tail, keep_tail, fallback=placeholder, max_bytes=MAX_FILED_NAME_BYTES)
+
+
+def _has_place(tokens: tuple[Token, ...], values: dict[str, Any]) -> bool:
+    """False for a folder made only of place fields that are all unknown: no 'unknown/unknown' folders."""
+    fields = [token.name for token in tokens if isinstance(token, Field)]
+    if not fields or any(name not in PLACE_FIELDS for name in fields):
+        return True
+    return any(values.get(name) for name in fields)
 
 
 def _render_folder(tokens: tuple[Token, ...], values: dict[str, Any], placeholder: str) -> str:

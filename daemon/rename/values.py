@@ -31,6 +31,7 @@ def naming_values(
             taken, source = dt.datetime.fromtimestamp(os.stat(path).st_mtime), "mtime"
         except OSError:
             taken = None
+    place = probe.get("place") or {}
     keywords = [entry.get("keyword") if isinstance(entry, dict) else entry for entry in tagged.get("keywords") or []]
     return {
         "taken": taken,
@@ -42,6 +43,9 @@ def naming_values(
         "stem": path.stem,
         "ext": extension_of(path, jpeg_as_jpg),
         "hash": hashed.get("sha256"),
+        "country": place.get("country"),
+        "region": place.get("region"),
+        "city": place.get("city"),
     }
 
 

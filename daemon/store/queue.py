@@ -483,7 +483,8 @@ def stage_counts(conn: sqlite3.Connection) -> dict[str, dict[str, int]]:
 def list_jobs(conn: sqlite3.Connection, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
     sql = (
         "SELECT jobs.id, files.path, jobs.stage, jobs.state, jobs.attempts, jobs.error, jobs.wait_reason,"
-        " jobs.created_at, jobs.updated_at, jobs.finished_at FROM jobs JOIN files ON files.id = jobs.file_id"
+        " jobs.created_at, jobs.updated_at, jobs.finished_at, media.taken, media.taken_source, media.taken_note"
+        " FROM jobs JOIN files ON files.id = jobs.file_id LEFT JOIN media ON media.file_id = jobs.file_id"
         " WHERE jobs.state != 'superseded'"
     )
     params: list[Any] = []

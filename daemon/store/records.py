@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
+from daemon.store import places
 from daemon.store.queue import Job
 
 
@@ -53,6 +54,8 @@ def record_probe(conn: sqlite3.Connection, job: Job, data: Mapping[str, Any]) ->
             },
         },
     )
+    conn.execute("UPDATE media SET taken_note = ? WHERE file_id = ?", (data.get("taken_note"), job.file_id))
+    places.record_place(conn, job.file_id, data.get("place"))
 
 
 def record_hash(conn: sqlite3.Connection, job: Job, data: Mapping[str, Any]) -> None:
