@@ -72,9 +72,10 @@ class App:
         from daemon.control.api import core_routes
         from daemon.control.dedup_api import dedup_routes
         from daemon.control.rename_api import rename_routes
+        from daemon.control.search_api import search_routes
         from daemon.control.tagging_api import tagging_routes
 
-        return {**core_routes(self), **tagging_routes(self), **dedup_routes(self), **rename_routes(self)}
+        return {**core_routes(self), **tagging_routes(self), **dedup_routes(self), **rename_routes(self), **search_routes(self)}
 
     def worker_counts(self) -> dict[str, int]:
         return {"cpu": self.config.engine.workers}

@@ -1,6 +1,6 @@
-"""Control API routes of AI tagging: the configured model and its state, similar photos, text search, stored tags.
+"""Control API routes of AI tagging: the configured model and its state, similar photos, stored tags.
 
-GET /models, GET /similar?path=&limit=, POST /search {"text", "limit"}, GET /tags?path=.
+GET /models, GET /similar?path=&limit=, GET /tags?path= (POST /search is in search_api).
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from daemon.control.server import Handler
-from daemon.ml.base import ModelMissing
 from daemon.ml.devices import imported_frameworks
 from daemon.store import embeddings, tagging
 
@@ -54,28 +53,6 @@ def tagging_routes(app: App) -> dict[tuple[str, str], Handler]:
         found = tagging.nearest(app.store.conn, model, vector, limit, exclude_file=wanted)
         return 200, {"model": model, "results": found}
 
-    def search(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
-        text = str(body.get("text") or "").strip()
-        if not text:
-            raise ValueError("search needs some text")
-        current = session()
-        if current is None:
-            return 409, {"error": "tagging is off ([tagging] enabled = false): nothing was embedded to search"}
-        try:
-            backend = current.backend()
-            if not backend.supports_text:
-                return 409, {
-                    "error": f'text search needs a backend that embeds text: set [tagging] backend = "clip" '
-                    f"(the {backend.name} backend only compares images; try `image-engine similar PATH`)"
-                }
-            vectors = current.embed_text([text])
-        except ModelMissing as exc:
-            return 409, {"error": f"the model is not available: {exc}"}
-        if vectors is None:
-            return 409, {"error": f"the {backend.name} backend cannot embed text"}
-        found = tagging.nearest(app.store.conn, backend.model_id, vectors[0], _limit(body.get("limit")))
-        return 200, {"model": backend.model_id, "results": found}
-
     def tags(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
         try:
             wanted = file_id(query["path"])
@@ -86,7 +63,6 @@ def tagging_routes(app: App) -> dict[tuple[str, str], Handler]:
     return {
         ("GET", "/models"): models,
         ("GET", "/similar"): similar,
-        ("POST", "/search"): search,
         ("GET", "/tags"): tags,
     }
 

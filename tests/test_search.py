@@ -1,0 +1,120 @@
+"""One search: the FTS5 index kept in step by the store, and `image-engine search` through the real engine.
+
+Cats tagged by the default EfficientNet tagger are found by "cat"; keyword + date range filters; deletes and moves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from daemon.search.query import Filters, match_expression
+from daemon.store import Store, search_index, transaction
+from tests.support import Engine, corpus, wait_for
+
+CATS_2020 = ["felix_101.jpg", "felix_104.jpg"]
+CATS_2022 = ["felix_106.jpg", "felix_118.jpg"]
+OTHERS = ["african_elephants.jpg", "skimage_coffee.png"]
+
+
+def _add_file(conn, file_id: int, path: str, keyword: str | None = None, taken: str | None = None) -> None:
+    with transaction(conn):
+        conn.execute(
+            "INSERT INTO files (id, path, root, size, mtime_ns, inode, first_seen, last_seen)"
+            " VALUES (?, ?, '/lib', 1, 1, ?, 0, 0)",
+            (file_id, path, file_id),
+        )
+        conn.execute(
+            "INSERT INTO media (file_id, taken, make, model) VALUES (?, ?, 'Canon', 'EOS 5D')", (file_id, taken)
+        )
+        if keyword:
+            conn.execute(
+                "INSERT INTO keywords (file_id, keyword, hierarchy) VALUES (?, ?, ?)",
+                (file_id, keyword, f"Animals|{keyword.title()}s|{keyword}"),
+            )
+
+
+def _search(conn, text: str, **filters: str) -> list[str]:
+    return [hit["path"] for hit in search_index.full_text(conn, match_expression(text), Filters(**filters), 50)]
+
+
+def test_the_migration_indexes_existing_rows_and_triggers_follow_every_change(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.sqlite")
+    conn = store.conn
+    # An engine from before the index: take 0009 out again, add photos, then open the store as an upgrade would.
+    with transaction(conn):
+        for kind, name in conn.execute("SELECT type, name FROM sqlite_master WHERE name LIKE 'search%'").fetchall():
+            if kind in ("table", "view", "trigger") and not name.startswith("search_fts_"):
+                conn.execute(f"DROP {kind.upper()} {name}")
+        conn.execute("DELETE FROM schema_migrations WHERE name = '0009_search.sql'")
+    _add_file(conn, 1, "/lib/Holiday 2021/IMG_0001.jpg", "cat", "2021-06-01T10:00:00")
+    _add_file(conn, 2, "/lib/Work/scan.png", "dog", "2022-01-01T10:00:00")
+    store.close()
+    conn = Store(tmp_path / "db.sqlite").conn
+    assert _search(conn, "cats") == ["/lib/Holiday 2021/IMG_0001.jpg"]  # backfilled; stemmed
+    assert _search(conn, "holiday canon") == ["/lib/Holiday 2021/IMG_0001.jpg"]  # folder + camera
+    hit = search_index.full_text(conn, match_expression("holiday cat"), Filters(), 5)[0]
+    assert hit["why"] == [{"field": "keywords", "words": ["cat", "cats"]}, {"field": "folder", "words": ["holiday"]}]
+
+    with transaction(conn):
+        conn.execute("UPDATE files SET path = '/lib/Work/renamed.png' WHERE id = 2")
+        conn.execute("INSERT INTO keywords (file_id, keyword) VALUES (2, 'receipt')")
+    assert _search(conn, "renamed receipt") == ["/lib/Work/renamed.png"]
+    assert _search(conn, "scan") == []
+    with transaction(conn):
+        conn.execute("DELETE FROM keywords WHERE file_id = 2 AND keyword = 'receipt'")
+        conn.execute("UPDATE files SET present = 0 WHERE id = 1")
+    assert _search(conn, "receipt") == [] and _search(conn, "cat") == []
+    with transaction(conn):
+        conn.execute("DELETE FROM files WHERE id = 2")
+    assert search_index.indexed_text(conn, 2) is None and _search(conn, "dog") == []
+
+
+def test_filters_and_query_syntax(tmp_path: Path) -> None:
+    conn = Store(tmp_path / "db.sqlite").conn
+    _add_file(conn, 1, "/lib/a/one.jpg", "cat", "2020-05-01T09:00:00")
+    _add_file(conn, 2, "/lib/b/two.jpg", "cat", "2022-05-01T09:00:00")
+    _add_file(conn, 3, "/lib/b/three.jpg", "dog", "2022-05-02T09:00:00")
+    assert _search(conn, "cat", after="2021-01-01") == ["/lib/b/two.jpg"]
+    assert _search(conn, "", folder="/lib/b", keyword="dog") == ["/lib/b/three.jpg"]
+    assert sorted(_search(conn, "canon -dog")) == ["/lib/a/one.jpg", "/lib/b/two.jpg"]
+    assert _search(conn, "keyword:dog") == ["/lib/b/three.jpg"] and _search(conn, "name:dog") == []
+    assert _search(conn, 'OR AND NOT "unbalanced') == []  # user words are never FTS syntax
+    until = Filters.from_json({"before": "2022-05-01"})
+    assert until.before == "2022-05-01T23:59:59"  # the whole day counts
+    assert [hit["path"] for hit in search_index.full_text(conn, None, until, 9)] == ["/lib/b/two.jpg", "/lib/a/one.jpg"]
+
+
+def test_search_through_the_engine_finds_cats_filters_by_date_and_forgets_deleted_photos(engine_factory) -> None:
+    engine: Engine = engine_factory("[tagging]\nenabled = true\n", start=False)
+    labelled = corpus() / "labelled"
+    engine.drop.mkdir(parents=True, exist_ok=True)
+    stamps = {name: "2020-03-01" for name in CATS_2020} | {name: "2022-03-01" for name in CATS_2022 + OTHERS}
+    for name, day in stamps.items():
+        target = engine.drop / name
+        shutil.copy(labelled / name, target)
+        moment = time.mktime(time.strptime(day + " 12:00", "%Y-%m-%d %H:%M"))
+        os.utime(target, (moment, moment))  # no EXIF in these: the taken date is the file's time
+    engine.start()
+    engine.wait_idle(len(stamps), timeout=240)
+
+    def found(*args: str) -> set[str]:
+        result = engine.cli("search", *args, "--json")
+        assert result.returncode == 0, result.stderr
+        return {Path(hit["path"]).name for hit in json.loads(result.stdout)["results"]}
+
+    assert found("cat") == set(CATS_2020 + CATS_2022)
+    plain = engine.cli("search", "cat")
+    assert "keywords: cat" in plain.stdout and "tabby" not in found("elephant"), plain.stdout
+    assert found("--keyword", "cat", "--after", "2021-01-01", "--before", "2022-12-31") == set(CATS_2022)
+    assert found("cat", "--before", "2020-03-01") == set(CATS_2020)
+
+    (engine.drop / CATS_2022[0]).unlink()
+    wait_for(lambda: CATS_2022[0] not in found("cat"), 30, 0.5, "the deleted cat leaves the results")
+    assert found("cat") == set(CATS_2020 + CATS_2022[1:])
+    (engine.drop / CATS_2020[0]).rename(engine.drop / "kitchen_window.jpg")
+    wait_for(lambda: found("kitchen") == {"kitchen_window.jpg"}, 30, 0.5, "the moved photo is found by its new name")
+    assert engine.stop() == 0
