@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from statistics import median
 
+import numpy as np
+
 from bench.common import emit, log
 from daemon.search.query import Filters, match_expression
 from daemon.store import Store, search_index
@@ -43,21 +45,31 @@ def zipf_weights(count: int) -> list[float]:
 
 def fill(conn, rows: int, keywords: list[str], words: list[str]) -> None:
     """Files, media, keywords and captions as the stages would record them (before the index exists)."""
-    keyword_weights, word_weights = zipf_weights(len(keywords)), zipf_weights(len(words))
-    batch = 20_000
+    rng = np.random.default_rng(20261203)
+    keyword_p, word_p = zipf(len(keywords)), zipf(len(words))
+    batch = 50_000
     for start in range(0, rows, batch):
+        ids = np.arange(start + 1, min(start + batch, rows) + 1)
+        count = len(ids)
+        events = rng.choice(len(words), count, p=word_p)
+        cameras = rng.integers(0, len(CAMERAS), count)
+        keyword_counts = rng.integers(3, 9, count)
+        keyword_picks = rng.choice(len(keywords), int(keyword_counts.sum()), p=keyword_p)
+        caption_words = rng.choice(len(words), (count, 8), p=word_p)
         files, media, tags, tagging = [], [], [], []
-        for file_id in range(start + 1, min(start + batch, rows) + 1):
+        offset = 0
+        for row, file_id in enumerate(ids.tolist()):
             year, month = 2005 + file_id % 20, 1 + file_id % 12
-            event = RNG.choices(words, word_weights)[0]
-            path = f"/library/{year}/{year}-{month:02d} {event}/IMG_{file_id:07d}.jpg"
-            files.append((file_id, path, file_id))
-            make, model = RNG.choice(CAMERAS)
+            files.append(
+                (file_id, f"/library/{year}/{year}-{month:02d} {words[events[row]]}/IMG_{file_id:07d}.jpg", file_id)
+            )
+            make, model = CAMERAS[cameras[row]]
             media.append((file_id, f"{year}-{month:02d}-{1 + file_id % 28:02d}T12:00:00", make, model))
-            for keyword in set(RNG.choices(keywords, keyword_weights, k=RNG.randint(3, 8))):
-                tags.append((file_id, keyword, f"Things|{keyword[:2].title()}|{keyword}"))
-            caption = " ".join(RNG.choices(words, word_weights, k=RNG.randint(5, 10)))
-            tagging.append((file_id, caption, RNG.choice(keywords[:20])))
+            picks = {keywords[index] for index in keyword_picks[offset : offset + keyword_counts[row]]}
+            offset += keyword_counts[row]
+            tags.extend((file_id, keyword, f"Things|{keyword[:2].title()}|{keyword}") for keyword in picks)
+            caption = " ".join(words[index] for index in caption_words[row])
+            tagging.append((file_id, caption, keywords[file_id % 20]))
         with transaction(conn):
             conn.executemany(
                 "INSERT INTO files (id, path, root, size, mtime_ns, inode, first_seen, last_seen)"
@@ -72,6 +84,11 @@ def fill(conn, rows: int, keywords: list[str], words: list[str]) -> None:
                 tagging,
             )
         log(f"  {min(start + batch, rows)} / {rows} photos written")
+
+
+def zipf(count: int) -> np.ndarray:
+    weights = 1.0 / np.arange(1, count + 1)
+    return weights / weights.sum()
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
