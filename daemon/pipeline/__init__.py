@@ -83,6 +83,11 @@ def build_pipeline(config: Config, store: Store | None = None) -> Pipeline:
         from daemon.pipeline.tagging import build_tag_stage
 
         stages.append(build_tag_stage(config.tagging, config.db_path, config.cache_dir))
+    from daemon.analyzers.stage import build_analyze_stage
+
+    analyze = build_analyze_stage(config)  # OCR: after tagging, before the metadata stage writes its text
+    if analyze is not None:
+        stages.append(analyze)
     if config.dedup.enabled and store is not None:
         from daemon.pipeline.dedup import DedupStage
 
@@ -94,5 +99,12 @@ def build_pipeline(config: Config, store: Store | None = None) -> Pipeline:
     if config.metadata.enabled:
         from daemon.pipeline.metadata import MetadataStage
 
-        stages.append(MetadataStage(config.metadata, config.dedup.tag_keyword, config.cache_dir / "metadata-guard"))
+        stages.append(
+            MetadataStage(
+                config.metadata,
+                config.dedup.tag_keyword,
+                config.cache_dir / "metadata-guard",
+                text_description=config.ocr.write_description,
+            )
+        )
     return Pipeline(stages, reduced)

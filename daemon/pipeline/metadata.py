@@ -19,7 +19,17 @@ from daemon.config import MetadataConfig
 from daemon.errors import PermanentError, RetryableError, StageError, WaitingError
 from daemon.metadata import fallback, targets
 from daemon.metadata.guard import Guard
-from daemon.metadata.plan import FILE_TYPE, READ_TAGS, Options, Plan, Wanted, make_plan, verify, wanted_from
+from daemon.metadata.plan import (
+    FILE_TYPE,
+    READ_TAGS,
+    Options,
+    Plan,
+    Wanted,
+    make_plan,
+    ocr_text,
+    verify,
+    wanted_from,
+)
 from daemon.pipeline.base import Stage, WorkItem
 from daemon.tools.exiftool import ExifTool, ExifToolError, Outcome
 
@@ -45,8 +55,9 @@ class MetadataStage(Stage):
     name = "metadata"
     pool = "files"
 
-    def __init__(self, config: MetadataConfig, dedup_keyword: str, scratch: Path):
+    def __init__(self, config: MetadataConfig, dedup_keyword: str, scratch: Path, text_description: bool = False):
         self.config = config
+        self.text_description = text_description  # [ocr] write_description
         self.dedup_keyword = dedup_keyword
         self.scratch = scratch
         self.batch_size = config.batch_size
@@ -61,8 +72,11 @@ class MetadataStage(Stage):
         work: list[_Work] = []
         for index, item in enumerate(items):
             wanted = wanted_from(item.result("tag"), item.result("dedup"), self.dedup_keyword)
+            wanted.text = ocr_text(item.result("analyze"))
             if wanted.empty:
-                outcomes[index] = _result(item.path, [], verified=False, reason="no keywords, category or caption")
+                outcomes[index] = _result(
+                    item.path, [], verified=False, reason="no keywords, category, caption or text"
+                )
             else:
                 work.append(_Work(index, item, wanted))
         while work:  # items sharing one sidecar (photo.cr2 + photo.nef -> photo.xmp) go in separate rounds
@@ -196,6 +210,7 @@ class MetadataStage(Stage):
             iptc=in_place and not fallback_mode and file_type in targets.IPTC_TYPES,
             exif_text=in_place and exif_writable,
             create_exif_text=fallback_mode and exif_writable,
+            text_description=self.text_description,
         )
 
     def success(self, entry: _Work, reason: str) -> dict[str, Any]:

@@ -1,0 +1,104 @@
+"""Text in images with RapidOCR (PP-OCR ONNX models inside the `rapidocr` wheel, run by onnxruntime).
+
+Two steps on purpose: `has_text` runs only the detector on a small copy (cheap, no upscaling); `read` runs detection,
+orientation and recognition on a larger copy, and is called only when the first step found something.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from daemon.ml.base import ModelMissing
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+INSTALL_HINT = "install the ocr extra: pip install 'image-engine[ocr]' (rapidocr; onnxruntime comes with cpu or gpu)"
+
+
+@dataclass(frozen=True)
+class TextLine:
+    text: str
+    confidence: float
+    box: list[list[int]]  # four corners, clockwise from top-left, in the pixels of the image given to `read`
+
+
+def model_name() -> str:
+    return "rapidocr:PP-OCRv6-small"
+
+
+def available() -> str | None:
+    """None when the OCR packages import, else what to install."""
+    import importlib.util
+
+    for module in ("rapidocr", "onnxruntime"):
+        if importlib.util.find_spec(module) is None:
+            return f"{module} is not installed; {INSTALL_HINT}"
+    return None
+
+
+class TextReader:
+    """Lazily built RapidOCR engines (one for the detection gate, one for reading), used under one lock."""
+
+    def __init__(self, gate_size: int = 384, threads: int = 0):
+        self.gate_size = gate_size
+        self.threads = threads
+        self._lock = threading.Lock()
+        self._gate: Any = None
+        self._reader: Any = None
+
+    def _engines(self) -> tuple[Any, Any]:
+        if self._reader is None:
+            missing = available()
+            if missing:
+                raise ModelMissing(missing)
+            from rapidocr import RapidOCR
+
+            common = {
+                "Global.log_level": "error",
+                "EngineConfig.onnxruntime.intra_op_num_threads": self.threads or -1,
+            }
+            # The gate never upscales: a photo's text big enough to matter is visible at the reduced size.
+            self._gate = RapidOCR(params={**common, "Det.limit_side_len": self.gate_size, "Det.limit_type": "max"})
+            self._reader = RapidOCR(params=common)
+        return self._gate, self._reader
+
+    def has_text(self, image: Image.Image) -> int:
+        """How many text regions the detector sees in `image` (an RGB copy, e.g. probe's reduced one)."""
+        with self._lock:
+            gate, _ = self._engines()
+            found = gate(_bgr(image), use_det=True, use_cls=False, use_rec=False)
+        return 0 if found.boxes is None else len(found.boxes)
+
+    def read(self, image: Image.Image, min_confidence: float) -> list[TextLine]:
+        """The lines of text in `image`, in reading order, those below `min_confidence` dropped."""
+        with self._lock:
+            _, reader = self._engines()
+            found = reader(_bgr(image), use_det=True, use_cls=True, use_rec=True)
+        if not found.txts:
+            return []
+        lines = []
+        for text, score, box in zip(found.txts, found.scores, found.boxes, strict=True):
+            text = " ".join(str(text).split())
+            if text and float(score) >= min_confidence and any(ch.isalnum() for ch in text):
+                lines.append(TextLine(text, round(float(score), 4), [[int(x), int(y)] for x, y in box]))
+        return lines
+
+    def read_whole(self, image: Image.Image) -> str:
+        """Recognition on the whole image without detection: the naive way, for bench/ocr.py."""
+        with self._lock:
+            _, reader = self._engines()
+            found = reader(_bgr(image), use_det=False, use_cls=False, use_rec=True)
+        return " ".join(str(text) for text in (found.txts or ()))
+
+    def close(self) -> None:
+        with self._lock:
+            self._gate = self._reader = None
+
+
+def _bgr(image: Image.Image) -> Any:
+    import numpy as np
+
+    return np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
