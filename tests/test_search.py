@@ -11,6 +11,7 @@ import shutil
 import time
 from pathlib import Path
 
+from daemon.search.merge import fuse
 from daemon.search.query import Filters, match_expression
 from daemon.store import Store, search_index, transaction
 from tests.support import Engine, corpus, wait_for
@@ -117,4 +118,43 @@ def test_search_through_the_engine_finds_cats_filters_by_date_and_forgets_delete
     assert found("cat") == set(CATS_2020 + CATS_2022[1:])
     (engine.drop / CATS_2020[0]).rename(engine.drop / "kitchen_window.jpg")
     wait_for(lambda: found("kitchen") == {"kitchen_window.jpg"}, 30, 0.5, "the moved photo is found by its new name")
+    assert engine.stop() == 0
+
+
+def test_fusion_keeps_both_reasons_and_drops_image_hits_the_filters_refuse() -> None:
+    text_hits = [
+        {"file_id": 1, "path": "/a.jpg", "taken": None, "score": 3.0, "why": [{"field": "keywords", "words": ["cat"]}]},
+        {"file_id": 2, "path": "/b.jpg", "taken": None, "score": 1.0, "why": [{"field": "name", "words": ["cat"]}]},
+    ]
+    image_hits = [(2, 0.31), (3, 0.30), (4, 0.29)]  # 4 is not in `known`: a filter refused it
+    known = {2: {"path": "/b.jpg", "taken": None}, 3: {"path": "/c.jpg", "taken": None}}
+    merged = fuse(text_hits, image_hits, known, 10)
+    assert [hit["path"] for hit in merged] == ["/b.jpg", "/a.jpg", "/c.jpg"]  # in both lists: first
+    assert merged[0]["why"] == [{"field": "name", "words": ["cat"]}, {"field": "image", "similarity": 0.31}]
+    assert merged[2]["why"] == [{"field": "image", "similarity": 0.3}]
+
+
+def test_with_a_clip_backend_search_merges_image_similarity(engine_factory, tmp_path: Path, monkeypatch) -> None:
+    from tests.tiny_models import write_clip
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model = write_clip(tmp_path / "tiny-clip")
+    tagging = f'[tagging]\nenabled = true\nbackend = "clip"\nmodel = "{model}"\nclip_onnx_int8 = false\n'
+    engine: Engine = engine_factory(tagging, start=False)
+    engine.drop.mkdir(parents=True, exist_ok=True)
+    for name in CATS_2020 + OTHERS:
+        shutil.copy(corpus() / "labelled" / name, engine.drop / name)
+    engine.start()
+    engine.wait_idle(len(CATS_2020 + OTHERS), timeout=240)
+    result = engine.cli("search", "felix", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["clip"] and data["note"] is None
+    by_name = {Path(hit["path"]).name: hit["why"] for hit in data["results"]}
+    assert set(by_name) == set(CATS_2020 + OTHERS)  # every photo is an image neighbour; only the cats match by name
+    for name in CATS_2020:
+        assert {"field": "name", "words": ["felix"]} in by_name[name]
+    assert all(any(reason["field"] == "image" for reason in why) for why in by_name.values())
+    filtered = engine.cli("search", "felix", "--folder", str(engine.drop / "elsewhere"), "--json")
+    assert json.loads(filtered.stdout)["results"] == []  # the filters hold for image neighbours too
     assert engine.stop() == 0
