@@ -18,7 +18,8 @@ import numpy as np
 
 from bench.common import emit, log
 from daemon.search.query import Filters, match_expression
-from daemon.store import Store, search_index
+from daemon.store import Store
+from daemon.store import search as search_store
 from daemon.store.connection import connect, transaction
 from daemon.store.schema import migrate
 
@@ -129,16 +130,16 @@ def main() -> None:
         for first, second in pairs:
             expression = match_expression(f"{first} {second}")
             began = time.perf_counter()
-            found = search_index.full_text(conn, expression, Filters(), 20)
+            found = search_store.full_text(conn, expression, Filters(), 20)
             timings.append((time.perf_counter() - began) * 1000)
             hits.append(len(found))
             began = time.perf_counter()
-            search_index.full_text(conn, expression, date_filter, 20)
+            search_store.full_text(conn, expression, date_filter, 20)
             filtered.append((time.perf_counter() - began) * 1000)
         naive = []
         for first, second in pairs[: args.naive]:
             began = time.perf_counter()
-            search_index.naive_like(conn, [first, second], 20)
+            search_store.naive_like(conn, [first, second], 20)
             naive.append((time.perf_counter() - began) * 1000)
         emit(
             {

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from daemon.search.merge import fuse
 from daemon.search.query import Filters, match_expression
-from daemon.store import Store, search_index, transaction
+from daemon.store import Store, transaction
+from daemon.store import search as search_store
 from tests.support import Engine, corpus, wait_for
 
 CATS_2020 = ["felix_101.jpg", "felix_104.jpg"]
@@ -39,7 +40,7 @@ def _add_file(conn, file_id: int, path: str, keyword: str | None = None, taken: 
 
 
 def _search(conn, text: str, **filters: str) -> list[str]:
-    return [hit["path"] for hit in search_index.full_text(conn, match_expression(text), Filters(**filters), 50)]
+    return [hit["path"] for hit in search_store.full_text(conn, match_expression(text), Filters(**filters), 50)]
 
 
 def test_the_migration_indexes_existing_rows_and_triggers_follow_every_change(tmp_path: Path) -> None:
@@ -57,7 +58,7 @@ def test_the_migration_indexes_existing_rows_and_triggers_follow_every_change(tm
     conn = Store(tmp_path / "db.sqlite").conn
     assert _search(conn, "cats") == ["/lib/Holiday 2021/IMG_0001.jpg"]  # backfilled; stemmed
     assert _search(conn, "holiday canon") == ["/lib/Holiday 2021/IMG_0001.jpg"]  # folder + camera
-    hit = search_index.full_text(conn, match_expression("holiday cat"), Filters(), 5)[0]
+    hit = search_store.full_text(conn, match_expression("holiday cat"), Filters(), 5)[0]
     assert hit["why"] == [{"field": "keywords", "words": ["cat", "cats"]}, {"field": "folder", "words": ["holiday"]}]
 
     with transaction(conn):
@@ -71,7 +72,7 @@ def test_the_migration_indexes_existing_rows_and_triggers_follow_every_change(tm
     assert _search(conn, "receipt") == [] and _search(conn, "cat") == []
     with transaction(conn):
         conn.execute("DELETE FROM files WHERE id = 2")
-    assert search_index.indexed_text(conn, 2) is None and _search(conn, "dog") == []
+    assert search_store.indexed_text(conn, 2) is None and _search(conn, "dog") == []
 
 
 def test_filters_and_query_syntax(tmp_path: Path) -> None:
@@ -86,7 +87,7 @@ def test_filters_and_query_syntax(tmp_path: Path) -> None:
     assert _search(conn, 'OR AND NOT "unbalanced') == []  # user words are never FTS syntax
     until = Filters.from_json({"before": "2022-05-01"})
     assert until.before == "2022-05-01T23:59:59"  # the whole day counts
-    assert [hit["path"] for hit in search_index.full_text(conn, None, until, 9)] == ["/lib/b/two.jpg", "/lib/a/one.jpg"]
+    assert [hit["path"] for hit in search_store.full_text(conn, None, until, 9)] == ["/lib/b/two.jpg", "/lib/a/one.jpg"]
 
 
 def test_search_through_the_engine_finds_cats_filters_by_date_and_forgets_deleted_photos(engine_factory) -> None:

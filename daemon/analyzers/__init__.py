@@ -1,6 +1,6 @@
 """The analyzer interface: what an analyzer receives (reduced image, EXIF facts, earlier results) and returns.
 
-Built-ins (OCR) implement it; the `analyze` stage (daemon/analyzers/stage.py) runs every enabled analyzer per photo.
+Built-ins (OCR) implement it; the `analyze` stage (daemon/pipeline/analyze.py) runs every enabled analyzer per photo.
 """
 
 from __future__ import annotations

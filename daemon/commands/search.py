@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from daemon import cli
+from daemon.commands import base
 
 SLOW_REQUEST_SECONDS = 300.0  # with CLIP the first search may load the model (framework import + weights)
 FILTERS = ("after", "before", "camera", "folder", "keyword", "category")
@@ -35,9 +35,6 @@ def add_parsers(sub: Any) -> None:
     search.add_argument("--json", action="store_true")
 
 
-cli.EXTENSIONS.append(add_parsers)
-
-
 def describe(why: list[dict[str, Any]]) -> str:
     parts = []
     for reason in why:
@@ -48,7 +45,6 @@ def describe(why: list[dict[str, Any]]) -> str:
     return "; ".join(parts)
 
 
-@cli.command("search")
 def search(args: argparse.Namespace) -> int:
     from daemon.control.client import ControlClient
 
@@ -56,7 +52,7 @@ def search(args: argparse.Namespace) -> int:
     body.update({name: getattr(args, name) for name in FILTERS if getattr(args, name)})
     if args.folder:
         body["folder"] = str(Path(args.folder).expanduser().absolute())
-    data = ControlClient(cli.get_config(args).data_dir, timeout=SLOW_REQUEST_SECONDS).post("/search", body)
+    data = ControlClient(base.get_config(args).data_dir, timeout=SLOW_REQUEST_SECONDS).post("/search", body)
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
@@ -69,3 +65,6 @@ def search(args: argparse.Namespace) -> int:
         why = describe(match["why"])
         print(f"{match['path']}" + (f"   [{why}]" if why else ""))
     return 0
+
+
+COMMANDS: dict[str, base.Command] = {"search": search}

@@ -83,7 +83,7 @@ def build_pipeline(config: Config, store: Store | None = None) -> Pipeline:
         from daemon.pipeline.tagging import build_tag_stage
 
         stages.append(build_tag_stage(config.tagging, config.db_path, config.cache_dir))
-    from daemon.analyzers.stage import build_analyze_stage
+    from daemon.pipeline.analyze import build_analyze_stage
 
     analyze = build_analyze_stage(config)  # OCR: after tagging, before the metadata stage writes its text
     if analyze is not None:

@@ -1,4 +1,4 @@
-"""The analyze stage's recorder (OCR text with its line boxes and confidence) and the queries that read it back.
+"""The analyze stage's table (OCR text with its line boxes and confidence) and the queries that read it back.
 
 Runs inside the completion transaction; the search index follows `ocr_text` by triggers (migration 0010).
 """
@@ -8,16 +8,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-
-from daemon.store.records import recorder
 
 if TYPE_CHECKING:
     from daemon.store.queue import Job
 
 
-@recorder("analyze")
-def record_analyze(conn: sqlite3.Connection, job: Job, data: dict[str, Any]) -> None:
+def record_analyze(conn: sqlite3.Connection, job: Job, data: Mapping[str, Any]) -> None:
     found = (data.get("analyzers") or {}).get("ocr")
     if found is None or "error" in found:
         return  # OCR off, or it failed this time: what an earlier run read stays

@@ -6,27 +6,30 @@ Full-text matches over everything indexed, merged with CLIP text-to-image simila
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from daemon.control.server import Handler
 from daemon.ml.base import ModelMissing
 from daemon.search.merge import fuse, nearest_ids
 from daemon.search.query import Filters, match_expression
-from daemon.store import embeddings, search_index
+from daemon.store import Store, embeddings
+from daemon.store import search as search_store
 
 if TYPE_CHECKING:
-    from daemon.app import App
+    from daemon.ml.session import ModelSession
 
 MAX_LIMIT = 1000
 IMAGE_CANDIDATES = 200  # CLIP neighbours looked at before the filters
 
 
-def search_routes(app: App) -> dict[tuple[str, str], Handler]:
+def search_routes(store: Store, tag_session: Callable[[], ModelSession | None]) -> dict[tuple[str, str], Handler]:
+    """`tag_session`: the tag stage's model session (None when tagging is off), for the CLIP half."""
+
     def image_side(text: str) -> tuple[str | None, Any, str | None]:
         """(model, text vector, note): the CLIP half of a search, or why there is none."""
-        try:
-            session = app.pipeline.stage("tag").session  # type: ignore[attr-defined]
-        except KeyError:
+        session = tag_session()
+        if session is None:
             return None, None, "tagging is off: text matches only"
         try:
             backend = session.backend()
@@ -45,14 +48,14 @@ def search_routes(app: App) -> dict[tuple[str, str], Handler]:
         if not text and not filters.any():
             raise ValueError("search needs some text or a filter")
         limit = _limit(body.get("limit"))
-        conn = app.store.conn
+        conn = store.conn
         expression = match_expression(text) if text else None
-        hits = search_index.full_text(conn, expression, filters, limit, os.sep) if expression or not text else []
+        hits = search_store.full_text(conn, expression, filters, limit, os.sep) if expression or not text else []
         model, vector, note = image_side(text) if text else (None, None, None)
         if vector is not None:
             ids, matrix = embeddings.all_for_model(conn, model)
             image_hits = nearest_ids(ids, matrix, vector, IMAGE_CANDIDATES)
-            known = search_index.passing(conn, [file_id for file_id, _ in image_hits], filters, os.sep)
+            known = search_store.passing(conn, [file_id for file_id, _ in image_hits], filters, os.sep)
             hits = fuse(hits, image_hits, known, limit)
         results = [{key: hit[key] for key in ("path", "taken", "score", "why")} for hit in hits]
         return 200, {"text": text, "match": expression, "clip": model, "note": note, "results": results}

@@ -1,20 +1,26 @@
 """The `analyze` stage: every enabled analyzer on each photo; one that raises fails only its own part of the job.
 
-Its result is {"analyzers": {name: findings | {"error": reason}}}; store/analysis.py records it (OCR text, boxes).
+Its result is {"analyzers": {name: findings | {"error": reason}}}; `record` hands it to store/analysis.py (OCR text).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+import sqlite3
+from typing import Any, TypedDict
 
-import daemon.store.analysis  # noqa: F401 - registers the recorder
 from daemon.analyzers import Analyzer, Photo
 from daemon.errors import GoneError, WaitingError
 from daemon.ml.base import ModelMissing
 from daemon.pipeline.base import Stage, WorkItem
+from daemon.store import analysis
+from daemon.store.queue import Job
 
 log = logging.getLogger("image_engine.analyze")
+
+
+class AnalyzeResult(TypedDict):
+    analyzers: dict[str, dict[str, Any]]  # name -> Findings.to_json() + {"model"}, or {"model", "error"}
 
 
 class AnalyzeStage(Stage):
@@ -57,6 +63,9 @@ class AnalyzeStage(Stage):
                 )
                 found[analyzer.name] = {"model": analyzer.model, "error": reason}
         return {"analyzers": found}
+
+    def record(self, conn: sqlite3.Connection, job: Job, result: AnalyzeResult) -> None:  # type: ignore[override]
+        analysis.record_analyze(conn, job, result)
 
     def larger(self, item: WorkItem, size: int) -> Any:
         """An oriented RGB copy of at most `size` pixels on its longest side, decoded from the file again."""
