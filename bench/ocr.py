@@ -3,13 +3,15 @@
 Ours: text detection on the 384 px reduced copy; only where it finds text, detection + orientation + recognition on
 a copy of up to [ocr] read_size px. Naive: recognition on the whole image (no detection). Figures per kind: character
 error rate (edit distance / truth length; files whose truth is only an excerpt are left out of CER), word recall
-(truth words found), ms per photo with and without text. Usage: python -m bench.ocr [--repeat 1]
+(truth words found), ms per photo with and without text, in wall time and in this process's CPU time (all its
+threads; on a shared, loaded machine the wall time mostly measures waiting). Usage: python -m bench.ocr [--repeat 1]
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import os
 import re
 import time
 from statistics import mean, median
@@ -57,12 +59,14 @@ def copy_of(image: Image.Image, size: int) -> Image.Image:
 
 
 def timed(function, *args, repeat: int = 1):  # noqa: ANN001, ANN202 - bench helper
-    best, value = float("inf"), None
+    """(value, wall ms, CPU ms of this process, all threads) of the fastest of `repeat` runs."""
+    best, best_cpu, value = float("inf"), float("inf"), None
     for _ in range(repeat):
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         value = function(*args)
         best = min(best, (time.perf_counter() - began) * 1000)
-    return value, best
+        best_cpu = min(best_cpu, (time.process_time() - began_cpu) * 1000)
+    return value, best, best_cpu
 
 
 def summary(rows: list[dict], key: str) -> float | None:
@@ -86,10 +90,12 @@ def main() -> None:
         with Image.open(path) as opened:
             image = ImageOps.exif_transpose(opened).convert("RGB")
         reduced, larger = copy_of(image, REDUCED), copy_of(image, config.read_size)
-        regions, gate_ms = timed(reader.has_text, reduced, repeat=args.repeat)
-        lines, read_ms = timed(reader.read, larger, config.min_confidence, repeat=args.repeat) if regions else ([], 0.0)
+        regions, gate_ms, gate_cpu = timed(reader.has_text, reduced, repeat=args.repeat)
+        lines, read_ms, read_cpu = (
+            timed(reader.read, larger, config.min_confidence, repeat=args.repeat) if regions else ([], 0.0, 0.0)
+        )
         ours = "\n".join(line.text for line in lines)
-        naive, naive_ms = timed(reader.read_whole, larger, repeat=args.repeat)
+        naive, naive_ms, naive_cpu = timed(reader.read_whole, larger, repeat=args.repeat)
         kind = label["kind"] if label["kind"] in ("scan", "photo", "screenshot", "none") else "scan"
         partial = "first ~" in label["label_source"]
         truth = label["text"] if kind != "none" else ""
@@ -98,8 +104,10 @@ def main() -> None:
             "kind": kind,
             "language": label["language"],
             "ms": round(gate_ms + read_ms, 1),
+            "cpu_ms": round(gate_cpu + read_cpu, 1),
             "gate_ms": round(gate_ms, 1),
             "naive_ms": round(naive_ms, 1),
+            "naive_cpu_ms": round(naive_cpu, 1),
             "text_found": bool(ours),
             **scored(truth, ours, partial),
             **{f"naive_{key}": value for key, value in scored(truth, naive, partial).items()},
@@ -114,9 +122,11 @@ def main() -> None:
             "cer": summary(group, "cer"),
             "word_recall": summary(group, "word_recall"),
             "ms_median": round(median(row["ms"] for row in group), 1),
+            "cpu_ms_median": round(median(row["cpu_ms"] for row in group), 1),
             "naive_cer": summary(group, "naive_cer"),
             "naive_word_recall": summary(group, "naive_word_recall"),
             "naive_ms_median": round(median(row["naive_ms"] for row in group), 1),
+            "naive_cpu_ms_median": round(median(row["naive_cpu_ms"] for row in group), 1),
         }
     with_text = [row["ms"] for row in rows if row["kind"] != "none"]
     without = [row for row in rows if row["kind"] == "none"]
@@ -128,6 +138,9 @@ def main() -> None:
             "by_kind": kinds,
             "ms_per_photo_with_text_median": round(median(with_text), 1),
             "ms_per_photo_without_text_median": round(median(row["ms"] for row in without), 1),
+            "cpu_ms_per_photo_without_text_median": round(median(row["cpu_ms"] for row in without), 1),
+            "load_average_1min": round(os.getloadavg()[0], 2),
+            "cpus": os.cpu_count(),
             "photos_without_text_given_text": sum(row["text_found"] for row in without),
             "naive_ms_per_photo_median": round(median(row["naive_ms"] for row in rows), 1),
             "files": rows,

@@ -15,6 +15,9 @@ from daemon.store.files import path_range
 # BM25 weight per field, in FIELDS order: a keyword or caption hit says more than a folder name.
 WEIGHTS = (10.0, 6.0, 4.0, 1.5, 2.0, 2.0, 4.0)
 _MARK = re.compile("\x02(.*?)\x03", re.DOTALL)
+# Up to this many matches are ranked by BM25; beyond it the most recently added come first, read straight off the
+# index in rowid order (ranking 300,000 matches of a common word costs a score for each of them).
+RANK_LIMIT = 2000
 
 
 def _filter_sql(filters: Filters, sep: str) -> tuple[str, list[Any]]:
@@ -52,7 +55,8 @@ def _like_escape(text: str) -> str:
 def full_text(
     conn: sqlite3.Connection, expression: str | None, filters: Filters, limit: int, sep: str = "/"
 ) -> list[dict[str, Any]]:
-    """Best matches first: {file_id, path, taken, score, why: [{field, words}]}; by date when there is no text."""
+    """Best matches first (BM25; the most recently added when over RANK_LIMIT match): {file_id, path, taken, score,
+    why: [{field, words}]}; by taken date, newest first, when there is no text."""
     where, params = _filter_sql(filters, sep)
     if expression is None:
         rows = conn.execute(
@@ -63,10 +67,11 @@ def full_text(
         ).fetchall()
         return [{**dict(row), "why": []} for row in rows]
     weights = ", ".join(str(weight) for weight in WEIGHTS)
+    order = f"bm25(search_fts, {weights})" if by_relevance(conn, expression) else "search_fts.rowid DESC"
     rows = conn.execute(
         f"SELECT search_fts.rowid AS file_id, files.path, media.taken, -bm25(search_fts, {weights}) AS score"
         " FROM search_fts JOIN files ON files.id = search_fts.rowid LEFT JOIN media ON media.file_id = files.id"
-        " WHERE search_fts MATCH ?" + where + " ORDER BY bm25(search_fts, " + weights + ") LIMIT ?",
+        f" WHERE search_fts MATCH ?{where} ORDER BY {order} LIMIT ?",
         (expression, *params, limit),
     ).fetchall()
     found = [dict(row) for row in rows]
@@ -75,6 +80,14 @@ def full_text(
         row["score"] = round(row["score"], 4)
         row["why"] = reasons.get(row["file_id"], [])
     return found
+
+
+def by_relevance(conn: sqlite3.Connection, expression: str) -> bool:
+    """True when few enough photos match to rank them all (else the newest come first)."""
+    count = conn.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM search_fts WHERE search_fts MATCH ? LIMIT ?)", (expression, RANK_LIMIT + 1)
+    ).fetchone()[0]
+    return count <= RANK_LIMIT
 
 
 def matched_words(conn: sqlite3.Connection, expression: str, file_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
