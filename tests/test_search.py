@@ -159,3 +159,13 @@ def test_with_a_clip_backend_search_merges_image_similarity(engine_factory, tmp_
     filtered = engine.cli("search", "felix", "--folder", str(engine.drop / "elsewhere"), "--json")
     assert json.loads(filtered.stdout)["results"] == []  # the filters hold for image neighbours too
     assert engine.stop() == 0
+
+
+def test_past_the_rank_limit_the_newest_matches_come_first(tmp_path: Path, monkeypatch) -> None:
+    conn = Store(tmp_path / "db.sqlite").conn
+    for file_id in range(1, 6):
+        _add_file(conn, file_id, f"/lib/{file_id}.jpg", "cat", "2020-01-01T00:00:00")
+    assert search_store.by_relevance(conn, match_expression("cat"))
+    monkeypatch.setattr(search_store, "RANK_LIMIT", 3)  # five match: too many to rank
+    assert not search_store.by_relevance(conn, match_expression("cat"))
+    assert _search(conn, "cat") == [f"/lib/{file_id}.jpg" for file_id in (5, 4, 3, 2, 1)]
