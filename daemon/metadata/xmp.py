@@ -35,6 +35,7 @@ PROPERTIES = {
     plan.ENGINE_CAPTION: ("imageengine", "Caption", None),
     plan.ENGINE_MODEL: ("imageengine", "Model", None),
     plan.ENGINE_VERSION: ("imageengine", "Version", None),
+    plan.ENGINE_TEXT: ("imageengine", "Text", None),
 }
 PACKET_ID = "W5M0MpCehiHzreSzNTczkc9d"
 PADDING = (" " * 99 + "\n") * 20  # room for in-place edits by other tools, as the XMP spec recommends
