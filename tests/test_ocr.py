@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 
+from daemon.analyzers import Analyzer, Findings, Photo
 from daemon.metadata.plan import DESCRIPTION, ENGINE_TEXT, Options, Wanted, make_plan
 from tests.metadata_support import exif
 from tests.support import Engine, corpus
@@ -62,3 +63,36 @@ def test_a_users_description_is_never_replaced_by_ocr_text() -> None:
     assert ours.writes[DESCRIPTION] == ["EXIT 13"]  # text we put there ourselves follows the new reading
     off = make_plan({}, Wanted(text="EXIT 12"), Options())
     assert DESCRIPTION not in off.writes
+
+
+class _Broken(Analyzer):
+    name = "broken"
+    model = "none"
+
+    def analyze(self, photo: Photo) -> Findings:
+        raise RuntimeError("no such layer")
+
+
+class _Words(Analyzer):
+    name = "words"
+    model = "rule"
+
+    def analyze(self, photo: Photo) -> Findings:
+        return Findings(text=f"{photo.reduced().width} px wide", keywords=[{"keyword": "wide", "score": 1.0}])
+
+
+def test_an_analyzer_that_raises_fails_only_its_own_part(tmp_path) -> None:
+    from PIL import Image
+
+    from daemon.pipeline.analyze import AnalyzeStage
+    from daemon.pipeline.base import WorkItem
+    from daemon.store.queue import Job
+
+    job = Job(1, 1, str(tmp_path / "a.jpg"), str(tmp_path), "f", "analyze", 0, 1, "me")
+    item = WorkItem(job=job, results=lambda stage: {}, reduced_loader=lambda item: Image.new("RGB", (40, 30)))
+    result = AnalyzeStage([_Broken(), _Words()], 10**8).run(item)
+    assert result["analyzers"]["broken"] == {
+        "model": "none",
+        "error": "analyzer broken failed: RuntimeError: no such layer",
+    }
+    assert result["analyzers"]["words"]["text"] == "40 px wide" and result["analyzers"]["words"]["model"] == "rule"
