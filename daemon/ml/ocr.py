@@ -15,6 +15,7 @@ from daemon.ml.base import ModelMissing
 if TYPE_CHECKING:
     from PIL import Image
 
+GATE_SIZE = 320  # longest side the detector sees for the "any text here?" step (probe's copy is 384)
 INSTALL_HINT = "install the ocr extra: pip install 'image-engine[ocr]' (rapidocr; onnxruntime comes with cpu or gpu)"
 
 
@@ -42,9 +43,9 @@ def available() -> str | None:
 class TextReader:
     """Lazily built RapidOCR engines (one for the detection gate, one for reading), used under one lock."""
 
-    def __init__(self, gate_size: int = 384, threads: int = 0):
+    def __init__(self, gate_size: int = GATE_SIZE, threads: int = 0):
         self.gate_size = gate_size
-        self.threads = threads
+        self.threads = threads  # for reading; 0 = onnxruntime's choice (all cores)
         self._lock = threading.Lock()
         self._gate: Any = None
         self._reader: Any = None
@@ -56,13 +57,20 @@ class TextReader:
                 raise ModelMissing(missing)
             from rapidocr import RapidOCR
 
-            common = {
-                "Global.log_level": "error",
-                "EngineConfig.onnxruntime.intra_op_num_threads": self.threads or -1,
-            }
-            # The gate never upscales: a photo's text big enough to matter is visible at the reduced size.
-            self._gate = RapidOCR(params={**common, "Det.limit_side_len": self.gate_size, "Det.limit_type": "max"})
-            self._reader = RapidOCR(params=common)
+            quiet = {"Global.log_level": "error"}
+            # The gate never upscales (text big enough to matter shows at this size) and uses one thread: on a
+            # photo without text it is all the cost, and a second thread mostly spins (twice the CPU, same time).
+            self._gate = RapidOCR(
+                params={
+                    **quiet,
+                    "Det.limit_side_len": self.gate_size,
+                    "Det.limit_type": "max",
+                    "EngineConfig.onnxruntime.intra_op_num_threads": 1,
+                }
+            )
+            self._reader = RapidOCR(
+                params={**quiet, "EngineConfig.onnxruntime.intra_op_num_threads": self.threads or -1}
+            )
         return self._gate, self._reader
 
     def has_text(self, image: Image.Image) -> int:
