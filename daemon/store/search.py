@@ -67,23 +67,27 @@ def full_text(
         ).fetchall()
         return [{**dict(row), "why": []} for row in rows]
     weights = ", ".join(str(weight) for weight in WEIGHTS)
-    # One pass, newest first, stopping after RANK_LIMIT + 1: over the limit these are the answer as they are;
-    # within it they are every match, ranked here by their BM25 score.
+    order = f"bm25(search_fts, {weights})" if by_relevance(conn, expression) else "search_fts.rowid DESC"
     rows = conn.execute(
         f"SELECT search_fts.rowid AS file_id, files.path, media.taken, -bm25(search_fts, {weights}) AS score"
         " FROM search_fts JOIN files ON files.id = search_fts.rowid LEFT JOIN media ON media.file_id = files.id"
-        f" WHERE search_fts MATCH ?{where} ORDER BY search_fts.rowid DESC LIMIT ?",
-        (expression, *params, max(RANK_LIMIT + 1, limit)),
+        f" WHERE search_fts MATCH ?{where} ORDER BY {order} LIMIT ?",
+        (expression, *params, limit),
     ).fetchall()
-    if len(rows) <= RANK_LIMIT:
-        rows = sorted(rows, key=lambda row: -row["score"])
-    rows = rows[:limit]
     found = [dict(row) for row in rows]
     reasons = matched_words(conn, expression, [row["file_id"] for row in found])
     for row in found:
         row["score"] = round(row["score"], 4)
         row["why"] = reasons.get(row["file_id"], [])
     return found
+
+
+def by_relevance(conn: sqlite3.Connection, expression: str) -> bool:
+    """True when few enough photos match to rank them all (else the newest come first)."""
+    count = conn.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM search_fts WHERE search_fts MATCH ? LIMIT ?)", (expression, RANK_LIMIT + 1)
+    ).fetchone()[0]
+    return count <= RANK_LIMIT
 
 
 def matched_words(conn: sqlite3.Connection, expression: str, file_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
