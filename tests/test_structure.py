@@ -126,3 +126,14 @@ def test_every_entry_point_lists_the_same_commands() -> None:
 def test_daemon_top_level_holds_only_the_package_face() -> None:
     loose = sorted(file.stem for file in (REPO / "daemon").glob("*.py"))
     assert loose == ["__init__", "__main__", "cli", "config", "errors"]
+
+
+def test_the_slow_list_names_tests_that_exist() -> None:
+    from tests.markers import SLOW_FILES, SLOW_TESTS
+
+    defined = set()
+    for file in (REPO / "tests").glob("test_*.py"):
+        tree = ast.parse(file.read_text(encoding="utf-8"))
+        defined |= {f"{file.name}::{node.name}" for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert SLOW_TESTS - defined == set()
+    assert {name for name in SLOW_FILES if not (REPO / "tests" / name).exists()} == set()

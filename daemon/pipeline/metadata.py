@@ -80,9 +80,6 @@ class MetadataStage(Stage):
     def close(self) -> None:
         self.tool.close()
 
-    def record(self, conn: sqlite3.Connection, job: Job, result: MetadataResult) -> None:  # type: ignore[override]
-        metadata_store.record_metadata(conn, job, result)
-
     def run_batch(self, items: list[WorkItem]) -> list[dict[str, Any] | BaseException]:
         outcomes: list[dict[str, Any] | BaseException | None] = [None] * len(items)
         work: list[_Work] = []
@@ -111,6 +108,9 @@ class MetadataStage(Stage):
 
     def choose(self, photo: Path) -> targets.Target:
         return targets.choose(photo, self.config.sidecar_naming, self.config.sidecar_for_readonly)
+
+    def record(self, conn: sqlite3.Connection, job: Job, result: MetadataResult) -> None:  # type: ignore[override]
+        metadata_store.record_metadata(conn, job, result)
 
     def write_round(self, work: list[_Work], outcomes: list[Any]) -> None:
         if not work:

@@ -54,9 +54,6 @@ class TagStage(Stage):
     def available(self) -> str | None:
         return self.session.missing()
 
-    def record(self, conn: sqlite3.Connection, job: Job, result: TagResult) -> None:  # type: ignore[override]
-        tagging.record_tag(conn, job, result)
-
     def run_batch(self, items: list[WorkItem]) -> list[dict[str, Any] | BaseException]:
         outcomes: list[dict[str, Any] | BaseException | None] = [None] * len(items)
         ready: list[tuple[int, Any, dict[str, Any]]] = []
@@ -99,6 +96,9 @@ class TagStage(Stage):
         if prediction.embedding is not None:
             result[EMBEDDING_KEY] = prediction.embedding
         return result
+
+    def record(self, conn: sqlite3.Connection, job: Job, result: TagResult) -> None:  # type: ignore[override]
+        tagging.record_tag(conn, job, result)
 
     def close(self) -> None:
         self.session.close()
