@@ -43,6 +43,7 @@ SLOW_TESTS = frozenset(
         "test_metadata_engine.py::test_engine_writes_keywords_into_an_in_place_folder_exactly_once",
         "test_metadata_exiftool.py::test_a_batch_larger_than_the_pipes_completes",
         "test_metadata_exiftool.py::test_exiftool_killed_mid_batch_is_restarted_and_the_batch_completes",
+        "test_ocr.py::test_a_page_upside_down_or_on_its_side_reads_in_order",
         "test_ocr.py::test_ocr_text_is_stored_searchable_and_written_into_the_file",
         "test_probe.py::test_every_corpus_photo_format_probes",
         "test_rename.py::test_a_drop_of_100_photos_is_filed_with_counters_and_undo_all_restores_every_path",

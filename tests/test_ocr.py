@@ -96,3 +96,21 @@ def test_an_analyzer_that_raises_fails_only_its_own_part(tmp_path) -> None:
         "error": "analyzer broken failed: RuntimeError: no such layer",
     }
     assert result["analyzers"]["words"]["text"] == "40 px wide" and result["analyzers"]["words"]["model"] == "rule"
+
+
+def test_a_page_upside_down_or_on_its_side_reads_in_order() -> None:
+    from PIL import Image
+
+    from daemon.ml.ocr import TextReader
+
+    reader = TextReader()
+    for name in ("phototest-rotated-180.png", "phototest-rotated-L.png"):
+        with Image.open(corpus() / "text" / name) as opened:
+            page = opened.convert("RGB")
+        lines = reader.read(page, 0.65)
+        assert [line.text for line in lines[:3]] == [
+            "This is a lot of 12 point text to test the",
+            "ocr code and see if it works on all types",
+            "of file format.",
+        ], name
+        assert all(0 <= x < page.width and 0 <= y < page.height for line in lines for x, y in line.box), name

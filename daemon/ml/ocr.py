@@ -10,6 +10,8 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from daemon.ml.base import ModelMissing
 
 if TYPE_CHECKING:
@@ -84,14 +86,26 @@ class TextReader:
         """The lines of text in `image`, in reading order, those below `min_confidence` dropped."""
         with self._lock:
             _, reader = self._engines()
-            found = reader(_bgr(image), use_det=True, use_cls=True, use_rec=True)
+            bgr = _bgr(image)
+            readings = {0: _read_lines(reader, bgr)}
+            # A page upside down or on its side: read it turned too, and keep the reading that looks best (_weighed).
+            found, upside_down = readings[0]
+            if upside_down:
+                readings[180] = _read_lines(reader, np.ascontiguousarray(np.rot90(bgr, 2)))
+            if _mostly_tall(found):
+                readings[90] = _read_lines(reader, np.ascontiguousarray(np.rot90(bgr, 1)))
+                readings[270] = _read_lines(reader, np.ascontiguousarray(np.rot90(bgr, -1)))
+            turn = max(readings, key=lambda angle: _weighed(*readings[angle]))
+            found = readings[turn][0]
         if not found.txts:
             return []
+        width, height = image.width, image.height
         lines = []
         for text, score, box in zip(found.txts, found.scores, found.boxes, strict=True):
             text = " ".join(str(text).split())
             if text and float(score) >= min_confidence and any(ch.isalnum() for ch in text):
-                lines.append(TextLine(text, round(float(score), 4), [[int(x), int(y)] for x, y in box]))
+                corners = [_unturn(int(x), int(y), turn, width, height) for x, y in box]
+                lines.append(TextLine(text, round(float(score), 4), corners))
         return lines
 
     def read_whole(self, image: Image.Image) -> str:
@@ -106,7 +120,57 @@ class TextReader:
             self._gate = self._reader = None
 
 
-def _bgr(image: Image.Image) -> Any:
-    import numpy as np
+def _read_lines(reader: Any, bgr: Any) -> tuple[Any, bool]:
+    """RapidOCR's own steps, keeping what its orientation classifier said of each line: (output, upside down), the
+    latter when it turned most lines 180 degrees (each line then reads right, but the page's order is reversed)."""
+    reader.update_params(
+        use_det=True,
+        use_cls=True,
+        use_rec=True,
+        return_word_box=None,
+        return_single_char_box=None,
+        text_score=None,
+        box_thresh=None,
+        unclip_ratio=None,
+    )
+    original = reader.load_img(bgr)
+    prepared, record = reader.preprocess_img(original)
+    detected, classified, recognised, crops = reader.run_ocr_steps(prepared, record)
+    found = reader.build_final_output(original, detected, classified, recognised, crops, record)
+    turns = [label for label, _score in (getattr(classified, "cls_res", None) or [])]
+    return found, bool(turns) and sum(label == "180" for label in turns) > len(turns) / 2
 
+
+def _mostly_tall(found: Any) -> bool:
+    """Most text boxes taller than wide: a page on its side (or vertical CJK, which then reads surest unturned)."""
+    boxes = [] if found.boxes is None else list(found.boxes)
+    tall = 0
+    for box in boxes:
+        xs, ys = [point[0] for point in box], [point[1] for point in box]
+        tall += (max(ys) - min(ys)) > 1.5 * (max(xs) - min(xs))
+    return bool(boxes) and tall > len(boxes) / 2
+
+
+def _unturn(x: int, y: int, turn: int, width: int, height: int) -> list[int]:
+    """A point found in the image turned counter-clockwise by `turn` degrees, in the unturned image's pixels."""
+    if turn == 90:
+        return [width - 1 - y, x]
+    if turn == 180:
+        return [width - 1 - x, height - 1 - y]
+    if turn == 270:
+        return [y, height - 1 - x]
+    return [x, y]
+
+
+def _weighed(found: Any, upside_down: bool) -> float:
+    """How good a reading of the page looks: sureness, halved when its lines had to be turned round or stand tall."""
+    return _sureness(found) / (2 if upside_down else 1) / (2 if _mostly_tall(found) else 1)
+
+
+def _sureness(found: Any) -> float:
+    """Confidence-weighted characters read: the better of two readings of one page has more of them."""
+    return sum(len(str(text)) * float(score) for text, score in zip(found.txts or (), found.scores or (), strict=True))
+
+
+def _bgr(image: Image.Image) -> Any:
     return np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
