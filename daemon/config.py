@@ -180,6 +180,13 @@ class MetadataConfig:
 
 
 @dataclass
+class AnalyzersConfig:
+    """[analyzers]: third-party analyzers, by the names they register under the `image_engine.analyzers` entry point."""
+
+    enabled: list[str] = field(default_factory=list)
+
+
+@dataclass
 class OcrConfig:
     """[ocr]: text in photos (issue 16): detected on the reduced copy, read only where text was found."""
 
@@ -233,6 +240,7 @@ class Config:
     rename: RenameConfig = field(default_factory=RenameConfig)
     metadata: MetadataConfig = field(default_factory=MetadataConfig)
     ocr: OcrConfig = field(default_factory=OcrConfig)
+    analyzers: AnalyzersConfig = field(default_factory=AnalyzersConfig)
     gpu: GpuConfig = field(default_factory=GpuConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     source: Path | None = None

@@ -91,4 +91,8 @@ def build_analyze_stage(config: Any) -> AnalyzeStage | None:
         from daemon.analyzers.ocr import OcrAnalyzer
 
         analyzers.append(OcrAnalyzer(config.ocr))
+    if config.analyzers.enabled:
+        from daemon.analyzers.plugins import load_plugins
+
+        analyzers.extend(load_plugins(config.analyzers.enabled))
     return AnalyzeStage(analyzers, config.engine.max_image_pixels) if analyzers else None

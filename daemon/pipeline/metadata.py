@@ -25,6 +25,7 @@ from daemon.metadata.plan import (
     Options,
     Plan,
     Wanted,
+    analyzer_keywords,
     make_plan,
     ocr_text,
     verify,
@@ -86,6 +87,7 @@ class MetadataStage(Stage):
         for index, item in enumerate(items):
             wanted = wanted_from(item.result("tag"), item.result("dedup"), self.dedup_keyword)
             wanted.text = ocr_text(item.result("analyze"))
+            wanted.keywords.extend(analyzer_keywords(item.result("analyze")))
             if wanted.empty:
                 outcomes[index] = _result(
                     item.path, [], verified=False, reason="no keywords, category, caption or text"

@@ -16,6 +16,20 @@ if TYPE_CHECKING:
 
 
 def record_analyze(conn: sqlite3.Connection, job: Job, data: Mapping[str, Any]) -> None:
+    """Each analyzer's keywords (source `analyzer:NAME`) and the OCR text; an analyzer that failed keeps its last."""
+    for name, found in (data.get("analyzers") or {}).items():
+        if "error" in found:
+            continue
+        source = f"analyzer:{name}"
+        conn.execute("DELETE FROM keywords WHERE file_id = ? AND source = ?", (job.file_id, source))
+        conn.executemany(
+            "INSERT OR REPLACE INTO keywords (file_id, keyword, score, source, model, hierarchy) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (job.file_id, k["keyword"], k.get("score"), source, found.get("model"), k.get("hierarchy"))
+                for k in found.get("keywords") or []
+                if k.get("keyword")
+            ],
+        )
     found = (data.get("analyzers") or {}).get("ocr")
     if found is None or "error" in found:
         return  # OCR off, or it failed this time: what an earlier run read stays
