@@ -1,6 +1,7 @@
 -- One search: a full-text index (FTS5) with one row per present file (rowid = files.id), kept in step with the
 -- tables it reads by triggers, so every writer (stage recorders, moves, renames, deletions) updates it in the
 -- same transaction. `search_source` says what a file's row holds; later migrations redefine it (OCR, places).
+-- A file enters the index when probe records it (media), not when it is queued: queuing stays as cheap as before.
 CREATE VIRTUAL TABLE search_fts USING fts5(
     keywords, caption, ocr, folder, name, camera, place,
     tokenize = 'porter unicode61 remove_diacritics 2'
@@ -24,12 +25,8 @@ FROM files WHERE files.present = 1;
 INSERT INTO search_fts (rowid, keywords, caption, ocr, folder, name, camera, place)
 SELECT file_id, keywords, caption, ocr, folder, name, camera, place FROM search_source;
 
-CREATE TRIGGER search_files_insert AFTER INSERT ON files BEGIN
-    INSERT INTO search_fts (rowid, keywords, caption, ocr, folder, name, camera, place)
-    SELECT file_id, keywords, caption, ocr, folder, name, camera, place FROM search_source WHERE file_id = NEW.id;
-END;
-
-CREATE TRIGGER search_files_update AFTER UPDATE OF path, present ON files BEGIN
+CREATE TRIGGER search_files_update AFTER UPDATE OF path, present ON files
+WHEN OLD.path IS NOT NEW.path OR OLD.present IS NOT NEW.present BEGIN
     DELETE FROM search_fts WHERE rowid = OLD.id;
     INSERT INTO search_fts (rowid, keywords, caption, ocr, folder, name, camera, place)
     SELECT file_id, keywords, caption, ocr, folder, name, camera, place FROM search_source WHERE file_id = NEW.id;
