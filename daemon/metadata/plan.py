@@ -384,32 +384,6 @@ def verify(plan: Plan, readback: dict[str, list[str]]) -> list[str]:
     return problems
 
 
-def ocr_text(analyze: dict[str, Any]) -> str | None:
-    """The OCR analyzer's text from the analyze stage's result: None when it did not run or failed."""
-    found = (analyze.get("analyzers") or {}).get("ocr")
-    if not found or "error" in found:
-        return None
-    return clean_text(found.get("text") or "", multiline=True)
-
-
-def analyzer_keywords(analyze: dict[str, Any]) -> list[Keyword]:
-    """The keywords every analyzer that ran found (OCR's and plugins'), with their scores and hierarchy."""
-    found = []
-    for result in (analyze.get("analyzers") or {}).values():
-        for entry in result.get("keywords") or []:
-            text = clean_text(entry.get("keyword") or "")
-            score = entry.get("score")
-            if text:
-                found.append(
-                    Keyword(
-                        text,
-                        float(score) if isinstance(score, int | float) else None,
-                        clean_hierarchy(entry.get("hierarchy")),
-                    )
-                )
-    return found
-
-
 def engine_text(existing: dict[str, list[str]], text: str | None) -> list[str]:
     """ImageEngineText: the newest OCR text; kept as it is when OCR did not run this time."""
     if text is None:

@@ -18,6 +18,7 @@ from daemon import __version__
 from daemon.config import MetadataConfig
 from daemon.errors import PermanentError, RetryableError, StageError, WaitingError
 from daemon.metadata import fallback, targets
+from daemon.metadata.findings import analyzer_keywords, ocr_text
 from daemon.metadata.guard import Guard
 from daemon.metadata.plan import (
     FILE_TYPE,
@@ -25,9 +26,7 @@ from daemon.metadata.plan import (
     Options,
     Plan,
     Wanted,
-    analyzer_keywords,
     make_plan,
-    ocr_text,
     verify,
     wanted_from,
 )
