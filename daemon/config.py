@@ -202,6 +202,26 @@ class PlacesConfig:
 
 
 @dataclass
+class AnalyzersConfig:
+    """[analyzers]: third-party analyzers, by the names they register under the `image_engine.analyzers` entry point."""
+
+    enabled: list[str] = field(default_factory=list)
+
+
+@dataclass
+class OcrConfig:
+    """[ocr]: text in photos (issue 16): detected on the reduced copy, read only where text was found."""
+
+    enabled: bool = False
+    # Also put the text into dc:description when the photo has no description (the user's is never replaced).
+    write_description: bool = False
+    # Lines read with less confidence than this (0..1) are dropped.
+    min_confidence: float = 0.65
+    # Longest side, in pixels, of the copy the text is read from (detection uses probe's reduced copy).
+    read_size: int = 1600
+
+
+@dataclass
 class GpuConfig:
     """[gpu]: monitor and yield policies (issue 6)."""
 
@@ -242,6 +262,8 @@ class Config:
     rename: RenameConfig = field(default_factory=RenameConfig)
     metadata: MetadataConfig = field(default_factory=MetadataConfig)
     places: PlacesConfig = field(default_factory=PlacesConfig)
+    ocr: OcrConfig = field(default_factory=OcrConfig)
+    analyzers: AnalyzersConfig = field(default_factory=AnalyzersConfig)
     gpu: GpuConfig = field(default_factory=GpuConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     source: Path | None = None
@@ -320,6 +342,10 @@ def _check_semantics(config: Config, source: Path, problems: list[str]) -> None:
     if not 0 <= config.control.port <= 65535:
         problems.append(f"{source}: control.port: must be 0..65535 (got {config.control.port})")
     _check_tagging(config.tagging, source, problems)
+    if not 0 <= config.ocr.min_confidence <= 1:
+        problems.append(f"{source}: ocr.min_confidence: must be 0..1 (got {config.ocr.min_confidence})")
+    if not 256 <= config.ocr.read_size <= 8192:
+        problems.append(f"{source}: ocr.read_size: must be 256..8192 (got {config.ocr.read_size})")
     _check_gpu_and_schedule(config, source, problems)
     _check_rename(config, source, problems)
     _check_dedup(config.dedup, source, problems)

@@ -1,4 +1,4 @@
-"""`image-engine models | similar PATH | search TEXT | tags PATH`: AI tagging as seen through the control API.
+"""`image-engine models | similar PATH | tags PATH`: AI tagging as seen through the control API.
 
 The handlers only talk to the running service; nothing here imports a model framework.
 """
@@ -14,8 +14,6 @@ from urllib.parse import urlencode
 
 from daemon.commands import base
 
-SLOW_REQUEST_SECONDS = 300.0  # `search` may load the model first (framework import + weights)
-
 
 def add_parsers(sub: Any) -> None:
     models = sub.add_parser("models", help="the tagging model: configured, present, loaded, on which device")
@@ -24,10 +22,6 @@ def add_parsers(sub: Any) -> None:
     similar.add_argument("path")
     similar.add_argument("--limit", type=int, default=10)
     similar.add_argument("--json", action="store_true")
-    search = sub.add_parser("search", help='photos matching a text, e.g. "dog on a beach" (needs backend = "clip")')
-    search.add_argument("text")
-    search.add_argument("--limit", type=int, default=10)
-    search.add_argument("--json", action="store_true")
     tags = sub.add_parser("tags", help="the keywords, category and facts stored for PATH")
     tags.add_argument("path")
     tags.add_argument("--json", action="store_true")
@@ -79,11 +73,6 @@ def similar(args: argparse.Namespace) -> int:
     return _show_matches(_client(args).get(f"/similar?{query}"), args.json, "similar photos")
 
 
-def search(args: argparse.Namespace) -> int:
-    data = _client(args, SLOW_REQUEST_SECONDS).post("/search", {"text": args.text, "limit": args.limit})
-    return _show_matches(data, args.json, "matches")
-
-
 def tags(args: argparse.Namespace) -> int:
     data = _client(args).get(f"/tags?{urlencode({'path': _path(args.path)})}")
     if args.json:
@@ -119,4 +108,4 @@ def show_taken_and_place(data: dict[str, Any]) -> None:
         print(f"place: {names} ({place['distance_km']:g} km from the town's centre; {place['gazetteer']})")
 
 
-COMMANDS: dict[str, base.Command] = {"models": models, "similar": similar, "search": search, "tags": tags}
+COMMANDS: dict[str, base.Command] = {"models": models, "similar": similar, "tags": tags}

@@ -1,6 +1,6 @@
-"""Control API routes of AI tagging: the configured model and its state, similar photos, text search, stored tags.
+"""Control API routes of AI tagging: the configured model and its state, similar photos, stored tags.
 
-GET /models, GET /similar?path=&limit=, POST /search {"text", "limit"}, GET /tags?path=.
+GET /models, GET /similar?path=&limit=, GET /tags?path= (POST /search: control/search.py).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from daemon.control.server import Handler
-from daemon.ml.base import ModelMissing
 from daemon.ml.devices import imported_frameworks
 from daemon.store import Store, embeddings, outcomes, places, tagging
 
@@ -55,31 +54,6 @@ def tagging_routes(
         found = tagging.nearest(store.conn, model, vector, limit, exclude_file=wanted)
         return 200, {"model": model, "results": found}
 
-    def search(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
-        text = str(body.get("text") or "").strip()
-        if not text:
-            raise ValueError("search needs some text")
-        current = session()
-        if current is None:
-            return 409, {
-                "error": "tagging is off ([tagging] enabled = false), so no photo was embedded to search:"
-                " set enabled = true under [tagging] and restart the service"
-            }
-        try:
-            backend = current.backend()
-            if not backend.supports_text:
-                return 409, {
-                    "error": f'text search needs a backend that embeds text: set [tagging] backend = "clip" '
-                    f"(the {backend.name} backend only compares images; try `image-engine similar PATH`)"
-                }
-            vectors = current.embed_text([text])
-        except ModelMissing as exc:
-            return 409, {"error": f"the model is not available: {exc}"}
-        if vectors is None:
-            return 409, {"error": f"the {backend.name} backend cannot embed text"}
-        found = tagging.nearest(store.conn, backend.model_id, vectors[0], _limit(body.get("limit")))
-        return 200, {"model": backend.model_id, "results": found}
-
     def tags(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
         try:
             wanted = file_id(query)
@@ -94,7 +68,6 @@ def tagging_routes(
     return {
         ("GET", "/models"): models,
         ("GET", "/similar"): similar,
-        ("POST", "/search"): search,
         ("GET", "/tags"): tags,
     }
 

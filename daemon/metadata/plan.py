@@ -38,10 +38,19 @@ PLACE_TAGS = {
     "XMP-iptcCore:CountryCode": "country_code",
     "XMP-iptcCore:Location": "city",
 }
+ENGINE_TEXT = "XMP-imageengine:ImageEngineText"
 
 # What is read before planning (-a: every copy, e.g. two XMP blocks, is seen). Named tags cost exiftool less
 # than whole groups; all of IPTC is read to tell Latin-1 text from UTF-8 (see _latin1_iptc).
-ENGINE_TAGS = (ENGINE_KEYWORDS, ENGINE_HIERARCHY, ENGINE_CATEGORY, ENGINE_CAPTION, ENGINE_MODEL, ENGINE_VERSION)
+ENGINE_TAGS = (
+    ENGINE_KEYWORDS,
+    ENGINE_HIERARCHY,
+    ENGINE_CATEGORY,
+    ENGINE_CAPTION,
+    ENGINE_MODEL,
+    ENGINE_VERSION,
+    ENGINE_TEXT,
+)
 READ_TAGS = (
     FILE_TYPE,
     SUBJECT,
@@ -78,10 +87,13 @@ class Wanted:
     model: str | None = None
     tagged: bool = False  # a tag result exists: in `replace` mode, old engine keywords it lacks are removed
     place: dict[str, str] = field(default_factory=dict)  # PLACE_TAGS tag -> value
+    text: str | None = None  # text OCR read in the image ("" = read, none found; None = not analysed)
 
     @property
     def empty(self) -> bool:
-        return not (self.keywords or self.category or self.caption or self.tagged or self.place)
+        return not (
+            self.keywords or self.category or self.caption or self.tagged or self.place or self.text is not None
+        )
 
 
 @dataclass
@@ -93,6 +105,7 @@ class Options:
     iptc: bool = True  # the target takes IPTC (JPEG, TIFF)
     exif_text: bool = True  # EXIF XPKeywords / ImageDescription may be updated (kept in step where present)
     create_exif_text: bool = False  # ... and created (the piexif fallback, for readers without XMP)
+    text_description: bool = False  # [ocr] write_description: OCR text also becomes dc:description when empty
 
 
 @dataclass
@@ -285,6 +298,7 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
             put(tag, [value])
 
     caption_writes, engine_caption = _caption(existing, wanted, replace, options)
+    caption_writes.update(text_writes(existing, wanted.text, options.text_description, caption_writes))
     for tag, values in caption_writes.items():
         put(tag, values)
 
@@ -292,6 +306,7 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
         ENGINE_KEYWORDS: sorted(engine.values(), key=fold),
         ENGINE_HIERARCHY: engine_hierarchy,
         ENGINE_CAPTION: [engine_caption] if engine_caption else [],
+        ENGINE_TEXT: engine_text(existing, wanted.text),
         ENGINE_CATEGORY: [wanted.category]
         if wanted.category
         else ([] if replace else existing.get(ENGINE_CATEGORY, [])[:1]),
@@ -392,7 +407,7 @@ def verify(plan: Plan, readback: dict[str, list[str]]) -> list[str]:
     problems = []
     for tag, values in plan.writes.items():
         found = readback.get(tag, [])
-        if tag in (DESCRIPTION, IPTC_CAPTION, EXIF_DESCRIPTION, ENGINE_CAPTION) and values:
+        if tag in (DESCRIPTION, IPTC_CAPTION, EXIF_DESCRIPTION, ENGINE_CAPTION, ENGINE_TEXT) and values:
             if not found or found[0] != values[0]:
                 problems.append(f"{tag} reads back {found[:1]!r}, not {values[0][:40]!r}")
             continue
@@ -406,3 +421,22 @@ def verify(plan: Plan, readback: dict[str, list[str]]) -> list[str]:
         if left:
             problems.append(f"{tag} still has {', '.join(repr(v) for v in left[:5])}")
     return problems
+
+
+def engine_text(existing: dict[str, list[str]], text: str | None) -> list[str]:
+    """ImageEngineText: the newest OCR text; kept as it is when OCR did not run this time."""
+    if text is None:
+        return existing.get(ENGINE_TEXT, [])[:1]
+    return [text] if text else []
+
+
+def text_writes(
+    existing: dict[str, list[str]], text: str | None, to_description: bool, caption_writes: dict[str, list[str]]
+) -> dict[str, list[str]]:
+    """dc:description from OCR text, when asked: only where there is none, or where it is text we put there."""
+    if not to_description or not text or caption_writes.get(DESCRIPTION):
+        return {}
+    current = _first(existing, DESCRIPTION) or _first(existing, IPTC_CAPTION)
+    if current and current != _first(existing, ENGINE_TEXT):
+        return {}
+    return {DESCRIPTION: [text]}

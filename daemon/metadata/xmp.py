@@ -42,6 +42,7 @@ PROPERTIES = {
     "XMP-photoshop:Country": ("photoshop", "Country", None),
     "XMP-iptcCore:CountryCode": ("Iptc4xmpCore", "CountryCode", None),
     "XMP-iptcCore:Location": ("Iptc4xmpCore", "Location", None),
+    plan.ENGINE_TEXT: ("imageengine", "Text", None),
 }
 PACKET_ID = "W5M0MpCehiHzreSzNTczkc9d"
 PADDING = (" " * 99 + "\n") * 20  # room for in-place edits by other tools, as the XMP spec recommends

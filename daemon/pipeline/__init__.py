@@ -84,6 +84,11 @@ def build_pipeline(config: Config, store: Store | None = None) -> Pipeline:
         from daemon.pipeline.tagging import build_tag_stage
 
         stages.append(build_tag_stage(config.tagging, config.db_path, config.cache_dir))
+    from daemon.pipeline.analyze import build_analyze_stage
+
+    analyze = build_analyze_stage(config)  # OCR: after tagging, before the metadata stage writes its text
+    if analyze is not None:
+        stages.append(analyze)
     if config.dedup.enabled and store is not None:
         from daemon.pipeline.dedup import DedupStage
 
@@ -97,7 +102,11 @@ def build_pipeline(config: Config, store: Store | None = None) -> Pipeline:
 
         stages.append(
             MetadataStage(
-                config.metadata, config.dedup.tag_keyword, config.cache_dir / "metadata-guard", config.places.write
+                config.metadata,
+                config.dedup.tag_keyword,
+                config.cache_dir / "metadata-guard",
+                places_write=config.places.write,
+                text_description=config.ocr.write_description,
             )
         )
     return Pipeline(stages, reduced)

@@ -20,6 +20,7 @@ from daemon.config import MetadataConfig
 from daemon.errors import PermanentError, RetryableError, StageError, WaitingError
 from daemon.metadata import fallback, targets
 from daemon.metadata.failures import name_too_long, short_cause, write_failure
+from daemon.metadata.findings import analyzer_keywords, ocr_text
 from daemon.metadata.guard import Guard
 from daemon.metadata.plan import (
     FILE_TYPE,
@@ -70,9 +71,17 @@ class MetadataStage(Stage):
     name = "metadata"
     pool = "files"
 
-    def __init__(self, config: MetadataConfig, dedup_keyword: str, scratch: Path, places_write: bool = False):
+    def __init__(
+        self,
+        config: MetadataConfig,
+        dedup_keyword: str,
+        scratch: Path,
+        places_write: bool = False,
+        text_description: bool = False,
+    ):
         self.config = config
         self.places_write = places_write
+        self.text_description = text_description  # [ocr] write_description
         self.dedup_keyword = dedup_keyword
         self.scratch = scratch
         self.batch_size = config.batch_size
@@ -95,12 +104,16 @@ class MetadataStage(Stage):
             wanted = wanted_from(item.result("tag"), item.result("dedup"), self.dedup_keyword)
             if self.places_write:
                 wanted.place = place_fields(item.result("probe").get("place"))
+            wanted.text = ocr_text(item.result("analyze"))
+            wanted.keywords.extend(analyzer_keywords(item.result("analyze")))
             if item.result("rename").get("deleted"):  # [rename] duplicates = "delete" removed this copy
                 outcomes[index] = _result(
                     item.path, [], verified=False, reason="deleted as a duplicate: nothing to write"
                 )
             elif wanted.empty:
-                outcomes[index] = _result(item.path, [], verified=False, reason="no keywords, category or caption")
+                outcomes[index] = _result(
+                    item.path, [], verified=False, reason="no keywords, category, caption or text"
+                )
             else:
                 work.append(_Work(index, item, wanted))
         while work:  # items sharing one sidecar (photo.cr2 + photo.nef -> photo.xmp) go in separate rounds
@@ -247,6 +260,7 @@ class MetadataStage(Stage):
             iptc=in_place and not fallback_mode and file_type in targets.IPTC_TYPES,
             exif_text=in_place and exif_writable,
             create_exif_text=fallback_mode and exif_writable,
+            text_description=self.text_description,
         )
 
     def success(self, entry: _Work, reason: str) -> dict[str, Any]:

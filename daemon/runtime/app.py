@@ -21,6 +21,7 @@ from daemon.control.api import core_routes
 from daemon.control.dedup import dedup_routes
 from daemon.control.protocol import Endpoint, Status, ensure_token, write_endpoint
 from daemon.control.rename import rename_routes
+from daemon.control.search import search_routes
 from daemon.control.server import ControlServer, Handler
 from daemon.control.tagging import tagging_routes
 from daemon.gpu import monitor as gpu
@@ -90,6 +91,7 @@ class App:
             **tagging_routes(self.store, self.config.tagging.backend, self.tag_session),
             **dedup_routes(self.store, self.config.dedup.action, stage_names, wake),
             **rename_routes(self.store, self.config, self.pipeline.first, wake),
+            **search_routes(self.store, self.tag_session),
         }
 
     def tag_session(self) -> ModelSession | None:

@@ -18,13 +18,13 @@ def migration_scripts() -> list[tuple[str, str]]:
     return [(name, (folder / name).read_text(encoding="utf-8")) for name in names]
 
 
-def migrate(conn: sqlite3.Connection) -> list[str]:
-    """Apply what is missing; returns the names applied now."""
+def migrate(conn: sqlite3.Connection, before: str | None = None) -> list[str]:
+    """Apply what is missing (only the scripts named before `before`, when given); returns the names applied now."""
     conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
     done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
     applied = []
     for name, script in migration_scripts():
-        if name in done:
+        if name in done or (before is not None and name >= before):
             continue
         with transaction(conn):
             for statement in _statements(script):

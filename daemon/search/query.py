@@ -1,0 +1,100 @@
+"""Turn what a user types into an FTS5 match expression, and the filters into a typed value.
+
+Words must all match (any field); "quoted words" match as a phrase; -word excludes; word* is a prefix;
+field:word looks in one field (keyword, caption, text/ocr, folder, name, camera, place).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+FIELDS = ("keywords", "caption", "ocr", "folder", "name", "camera", "place")
+FIELD_ALIASES = {
+    "keyword": "keywords",
+    "keywords": "keywords",
+    "tag": "keywords",
+    "caption": "caption",
+    "text": "ocr",
+    "ocr": "ocr",
+    "folder": "folder",
+    "name": "name",
+    "file": "name",
+    "camera": "camera",
+    "place": "place",
+}
+_TOKEN = re.compile(r'(-?)(?:(\w+):)?("[^"]*"?|\S+)')
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Conditions every result must meet, whatever matched."""
+
+    after: str | None = None  # ISO date or date-time, inclusive
+    before: str | None = None  # ISO date (the whole day counts) or date-time, inclusive
+    camera: str | None = None
+    folder: str | None = None
+    keyword: str | None = None
+    category: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> Filters:
+        """From the API body; a bad date raises ValueError naming the field and the value."""
+        values = {
+            name: _text(data.get(name)) for name in ("after", "before", "camera", "folder", "keyword", "category")
+        }
+        for name in ("after", "before"):
+            if values[name]:
+                values[name] = _iso_date(name, values[name])
+        if values["before"] and len(values["before"]) == 10:
+            values["before"] += "T23:59:59"
+        unsupported = [name for name in ("person", "min_quality") if data.get(name) not in (None, "")]
+        if unsupported:
+            raise ValueError(
+                f"{', '.join(unsupported)}: not available yet (no people or quality analyzer in this engine)"
+            )
+        return cls(**values)  # type: ignore[arg-type]
+
+    def any(self) -> bool:
+        return any((self.after, self.before, self.camera, self.folder, self.keyword, self.category))
+
+
+def match_expression(text: str) -> str | None:
+    """The FTS5 expression for `text` (None when it holds no word); every term is quoted, so no user word is syntax."""
+    positive: list[str] = []
+    negative: list[str] = []
+    for minus, prefix, body in _TOKEN.findall(text):
+        column = FIELD_ALIASES.get(prefix.lower()) if prefix else None
+        if prefix and column is None:
+            body = f"{prefix} {body}"  # "12:30" or "http://..": not a field, search the words
+        star = body.endswith("*") and not body.startswith('"')
+        words = _WORD.findall(body)
+        if not words:
+            continue
+        term = '"' + " ".join(words) + '"' + ("*" if star else "")
+        if column:
+            term = f"{column} : {term}"
+        (negative if minus else positive).append(term)
+    if not positive:
+        return None
+    expression = " AND ".join(positive)
+    for term in negative:
+        expression = f"({expression}) NOT {term}"
+    return expression
+
+
+def _text(value: object) -> str | None:
+    text = str(value).strip() if value not in (None, "") else ""
+    return text or None
+
+
+def _iso_date(name: str, value: str) -> str:
+    try:
+        if len(value) == 10:
+            return dt.date.fromisoformat(value).isoformat()
+        return dt.datetime.fromisoformat(value).isoformat(timespec="seconds")
+    except ValueError:
+        raise ValueError(f"{name}: {value!r} is not a date (use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS)") from None

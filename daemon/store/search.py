@@ -1,0 +1,142 @@
+"""Queries over the full-text index `search_fts` (built and kept in step by triggers, migration 0009).
+
+Full-text matches ranked by BM25 with per-field weights, the filters as SQL, and which words matched in which field.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from typing import Any
+
+from daemon.search.query import FIELDS, Filters
+from daemon.store.files import path_range
+
+# BM25 weight per field, in FIELDS order: a keyword or caption hit says more than a folder name.
+WEIGHTS = (10.0, 6.0, 4.0, 1.5, 2.0, 2.0, 4.0)
+_MARK = re.compile("\x02(.*?)\x03", re.DOTALL)
+# Up to this many matches are ranked by BM25; beyond it the most recently added come first, read straight off the
+# index in rowid order (ranking 300,000 matches of a common word costs a score for each of them).
+RANK_LIMIT = 2000
+
+
+def _filter_sql(filters: Filters, sep: str) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if filters.after:
+        clauses.append("media.taken >= ?")
+        params.append(filters.after)
+    if filters.before:
+        clauses.append("media.taken <= ?")
+        params.append(filters.before)
+    if filters.camera:
+        clauses.append("(coalesce(media.make, '') || ' ' || coalesce(media.model, '')) LIKE ? ESCAPE '\\'")
+        params.append("%" + _like_escape(filters.camera) + "%")
+    if filters.folder:
+        clauses.append("files.path >= ? AND files.path < ?")
+        params.extend(path_range(filters.folder, sep))
+    if filters.keyword:
+        clauses.append(
+            "EXISTS (SELECT 1 FROM keywords WHERE keywords.file_id = files.id AND keywords.keyword = ? COLLATE NOCASE)"
+        )
+        params.append(filters.keyword)
+    if filters.category:
+        clauses.append(
+            "EXISTS (SELECT 1 FROM tagging WHERE tagging.file_id = files.id AND tagging.category = ? COLLATE NOCASE)"
+        )
+        params.append(filters.category)
+    return "".join(f" AND {clause}" for clause in clauses), params
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def full_text(
+    conn: sqlite3.Connection, expression: str | None, filters: Filters, limit: int, sep: str = "/"
+) -> list[dict[str, Any]]:
+    """Best matches first (BM25; the most recently added when over RANK_LIMIT match): {file_id, path, taken, score,
+    why: [{field, words}]}; by taken date, newest first, when there is no text."""
+    where, params = _filter_sql(filters, sep)
+    if expression is None:
+        rows = conn.execute(
+            "SELECT files.id AS file_id, files.path, media.taken, 0.0 AS score FROM files"
+            " LEFT JOIN media ON media.file_id = files.id WHERE files.present = 1" + where + ""
+            " ORDER BY media.taken DESC, files.id LIMIT ?",
+            (*params, limit),
+        ).fetchall()
+        return [{**dict(row), "why": []} for row in rows]
+    weights = ", ".join(str(weight) for weight in WEIGHTS)
+    order = f"bm25(search_fts, {weights})" if by_relevance(conn, expression) else "search_fts.rowid DESC"
+    rows = conn.execute(
+        f"SELECT search_fts.rowid AS file_id, files.path, media.taken, -bm25(search_fts, {weights}) AS score"
+        " FROM search_fts JOIN files ON files.id = search_fts.rowid LEFT JOIN media ON media.file_id = files.id"
+        f" WHERE search_fts MATCH ?{where} ORDER BY {order} LIMIT ?",
+        (expression, *params, limit),
+    ).fetchall()
+    found = [dict(row) for row in rows]
+    reasons = matched_words(conn, expression, [row["file_id"] for row in found])
+    for row in found:
+        row["score"] = round(row["score"], 4)
+        row["why"] = reasons.get(row["file_id"], [])
+    return found
+
+
+def by_relevance(conn: sqlite3.Connection, expression: str) -> bool:
+    """True when few enough photos match to rank them all (else the newest come first)."""
+    count = conn.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM search_fts WHERE search_fts MATCH ? LIMIT ?)", (expression, RANK_LIMIT + 1)
+    ).fetchone()[0]
+    return count <= RANK_LIMIT
+
+
+def matched_words(conn: sqlite3.Connection, expression: str, file_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Per file: the fields where `expression` matched and the words it matched there."""
+    if not file_ids:
+        return {}
+    columns = ", ".join(f"highlight(search_fts, {index}, char(2), char(3))" for index in range(len(FIELDS)))
+    marks = ", ".join("?" * len(file_ids))
+    reasons: dict[int, list[dict[str, Any]]] = {}
+    for row in conn.execute(
+        f"SELECT rowid, {columns} FROM search_fts WHERE search_fts MATCH ? AND rowid IN ({marks})",
+        (expression, *file_ids),
+    ):
+        why = []
+        for field, text in zip(FIELDS, tuple(row)[1:], strict=True):
+            words = sorted({word.lower() for word in _MARK.findall(text or "")})
+            if words:
+                why.append({"field": field, "words": words})
+        reasons[row[0]] = why
+    return reasons
+
+
+def passing(
+    conn: sqlite3.Connection, file_ids: list[int], filters: Filters, sep: str = "/"
+) -> dict[int, dict[str, Any]]:
+    """Of `file_ids`, the present files that meet `filters`: {file_id: {path, taken}}."""
+    if not file_ids:
+        return {}
+    where, params = _filter_sql(filters, sep)
+    marks = ", ".join("?" * len(file_ids))
+    rows = conn.execute(
+        "SELECT files.id, files.path, media.taken FROM files LEFT JOIN media ON media.file_id = files.id"
+        f" WHERE files.present = 1 AND files.id IN ({marks})" + where,
+        (*file_ids, *params),
+    ).fetchall()
+    return {row[0]: {"path": row[1], "taken": row[2]} for row in rows}
+
+
+def indexed_text(conn: sqlite3.Connection, file_id: int) -> dict[str, str] | None:
+    """What the index holds for one file, per field (None when it is not indexed)."""
+    row = conn.execute(f"SELECT {', '.join(FIELDS)} FROM search_fts WHERE rowid = ?", (file_id,)).fetchone()
+    return None if row is None else {field: row[field] or "" for field in FIELDS}
+
+
+def naive_like(conn: sqlite3.Connection, words: list[str], limit: int) -> list[int]:
+    """The way without an index (for bench/search.py): every word LIKE-matched in every field, a full scan."""
+    fields = " || ' ' || ".join(f"coalesce({field}, '')" for field in FIELDS)
+    clauses = " AND ".join(f"({fields}) LIKE ?" for _ in words)
+    rows = conn.execute(
+        f"SELECT file_id FROM search_source WHERE {clauses} LIMIT ?", (*[f"%{word}%" for word in words], limit)
+    )
+    return [row[0] for row in rows]
