@@ -66,10 +66,11 @@ class Wanted:
     caption: str | None = None
     model: str | None = None
     tagged: bool = False  # a tag result exists: in `replace` mode, old engine keywords it lacks are removed
+    rejected: set[str] = field(default_factory=set)  # folded keywords the user rejected: removed in every mode
 
     @property
     def empty(self) -> bool:
-        return not (self.keywords or self.category or self.caption or self.tagged)
+        return not (self.keywords or self.category or self.caption or self.tagged or self.rejected)
 
 
 @dataclass
@@ -123,14 +124,19 @@ def clean_hierarchy(value: str | None) -> str | None:
     return "|".join(parts) or None
 
 
-def wanted_from(tag: dict[str, Any], dedup: dict[str, Any], dedup_keyword: str) -> Wanted:
-    """Read the stage inputs (absent = empty): tag keywords/category/caption, and the duplicate keyword."""
-    wanted = Wanted(tagged=bool(tag))
-    for entry in tag.get("keywords") or []:
+def wanted_from(
+    tag: dict[str, Any], dedup: dict[str, Any], dedup_keyword: str, corrections: dict[str, Any] | None = None
+) -> Wanted:
+    """Read the stage inputs (absent = empty): tag keywords/category/caption, the duplicate keyword, and the
+    user's corrections (keywords rejected and added in the review app: the user's word wins)."""
+    corrections = corrections or {}
+    wanted = Wanted(tagged=bool(tag), rejected={fold(clean_text(k)) for k in corrections.get("rejected") or []})
+    added = [{"keyword": k} for k in corrections.get("added") or []]
+    for entry in [*(tag.get("keywords") or []), *added]:
         if isinstance(entry, str):
             entry = {"keyword": entry}
         text = clean_text(entry.get("keyword") or "")
-        if not text:
+        if not text or fold(text) in wanted.rejected:
             continue
         score = entry.get("score")
         wanted.keywords.append(
@@ -182,6 +188,11 @@ def engine_entry(text: str, score: float | None) -> str:
     return text if score is None else f"{text}={score:.3f}"
 
 
+def _rejected_path(rejected: set[str]) -> Any:
+    """A test for hierarchy paths whose last level is a rejected keyword ('Places|Beach' when 'beach' is)."""
+    return lambda path: bool(rejected) and fold(path.rsplit("|", 1)[-1]) in rejected
+
+
 def _first(existing: dict[str, list[str]], tag: str) -> str:
     values = existing.get(tag) or []
     return values[0] if values else ""
@@ -204,14 +215,20 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
         wanted_paths.setdefault(fold(path), path)
 
     removed = {k for k in previous_keys if k not in {fold(w.text) for w in wanted.keywords}} if replace else set()
+    removed |= wanted.rejected
     removed_paths = {h for h in previous_hierarchy if h not in wanted_paths} if replace else set()
+    rejected_path = _rejected_path(wanted.rejected)
 
     user_paths = [
         *existing.get(HIERARCHY, []),
         *(_from_slashes(t) for t in existing.get(TAGS_LIST, [])),
         *(_from_slashes(t) for t in existing.get(LAST_KEYWORD, [])),
     ]
-    hierarchy = [h for h in unique([clean_existing_path(h) for h in user_paths]) if fold(h) not in removed_paths]
+    hierarchy = [
+        h
+        for h in unique([clean_existing_path(h) for h in user_paths])
+        if fold(h) not in removed_paths and not rejected_path(h)
+    ]
     leaves = [h.rsplit("|", 1)[-1] for h in hierarchy if fold(h) not in previous_hierarchy]
     flat_sources = [
         *existing.get(SUBJECT, []),
@@ -221,7 +238,9 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
     ]
     keywords = [k for k in unique([clean_existing(k) for k in flat_sources]) if fold(k) not in removed]
 
-    engine: dict[str, str] = {} if replace else {fold(t): engine_entry(t, s) for t, s in previous.items()}
+    engine: dict[str, str] = (
+        {} if replace else {fold(t): engine_entry(t, s) for t, s in previous.items() if fold(t) not in removed}
+    )
     present = {fold(k) for k in keywords}
     for keyword in wanted.keywords:
         key = fold(keyword.text)
@@ -233,7 +252,9 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
             spelling = next(k for k in keywords if fold(k) == key)
             engine[key] = engine_entry(spelling, keyword.score)
     engine_hierarchy = (
-        [] if replace else [h for h in existing.get(ENGINE_HIERARCHY, []) if fold(h) not in removed_paths]
+        []
+        if replace
+        else [h for h in existing.get(ENGINE_HIERARCHY, []) if fold(h) not in removed_paths and not rejected_path(h)]
     )
     have_paths = {fold(h) for h in hierarchy}
     for key, text in wanted_paths.items():
@@ -290,6 +311,8 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
         writes[IPTC_CHARSET] = ["UTF8"]
     if replace:
         absent = {SUBJECT: removed, HIERARCHY: removed_paths}
+    elif wanted.rejected:
+        absent = {SUBJECT: set(wanted.rejected)}
     return Plan(
         writes=writes,
         keywords=keywords,

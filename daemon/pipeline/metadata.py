@@ -60,7 +60,9 @@ class MetadataStage(Stage):
         outcomes: list[dict[str, Any] | BaseException | None] = [None] * len(items)
         work: list[_Work] = []
         for index, item in enumerate(items):
-            wanted = wanted_from(item.result("tag"), item.result("dedup"), self.dedup_keyword)
+            wanted = wanted_from(
+                item.result("tag"), item.result("dedup"), self.dedup_keyword, item.result("corrections")
+            )
             if wanted.empty:
                 outcomes[index] = _result(item.path, [], verified=False, reason="no keywords, category or caption")
             else:

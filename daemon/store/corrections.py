@@ -1,0 +1,102 @@
+"""The user's corrections of keywords (rejected, added): stored once, consulted by every writer of keywords.
+
+A correction also lands in `results` under the pseudo-stage 'corrections', which the metadata stage reads like
+any earlier stage's result; a finished job runs its metadata stage again so the file says what the user said.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from typing import Any
+
+from daemon.store.connection import transaction
+
+STAGE = "corrections"
+KINDS = {"reject": "reject_keyword", "add": "add_keyword"}
+
+
+def correct_keyword(
+    conn: sqlite3.Connection, file_id: int, keyword: str, action: str, by: str = "user", rerun: str | None = None
+) -> str:
+    """Record that the user rejects or adds `keyword` on a file; returns "requeued" or "recorded".
+
+    The latest word on a keyword wins (adding a rejected keyword takes the rejection back, and so on).
+    With `rerun`, a finished job runs again from that stage (the metadata stage)."""
+    keyword = " ".join(keyword.split())
+    if not keyword:
+        raise ValueError("the keyword is empty")
+    if action not in KINDS:
+        raise ValueError(f"action must be reject or add, not {action!r}")
+    now = time.time()
+    with transaction(conn):
+        if conn.execute("SELECT 1 FROM files WHERE id = ?", (file_id,)).fetchone() is None:
+            raise LookupError(f"no file with id {file_id}")
+        conn.execute("DELETE FROM corrections WHERE file_id = ? AND value = ? COLLATE NOCASE", (file_id, keyword))
+        conn.execute(
+            "INSERT INTO corrections (file_id, kind, value, by, at) VALUES (?, ?, ?, ?, ?)",
+            (file_id, KINDS[action], keyword, by, now),
+        )
+        if action == "reject":
+            conn.execute("DELETE FROM keywords WHERE file_id = ? AND keyword = ? COLLATE NOCASE", (file_id, keyword))
+        else:
+            conn.execute(
+                "DELETE FROM keywords WHERE file_id = ? AND keyword = ? COLLATE NOCASE AND source = 'user'",
+                (file_id, keyword),
+            )
+            conn.execute(
+                "INSERT INTO keywords (file_id, keyword, score, source, model) VALUES (?, ?, NULL, 'user', NULL)",
+                (file_id, keyword),
+            )
+        conn.execute(
+            "INSERT INTO results (file_id, stage, job_id, data, ms, recorded_at) VALUES (?, ?, 0, ?, 0, ?)"
+            " ON CONFLICT (file_id, stage) DO UPDATE SET data = excluded.data, recorded_at = excluded.recorded_at",
+            (file_id, STAGE, json.dumps(_of_file(conn, file_id)), now),
+        )
+        return _rerun(conn, file_id, rerun, now) if rerun else "recorded"
+
+
+def of_file(conn: sqlite3.Connection, file_id: int) -> dict[str, list[str]]:
+    return _of_file(conn, file_id)
+
+
+def rejected(conn: sqlite3.Connection, file_id: int) -> set[str]:
+    """Case-folded keywords the user rejected on this file (the tag recorder leaves them out)."""
+    return {
+        row[0].casefold()
+        for row in conn.execute(
+            "SELECT value FROM corrections WHERE file_id = ? AND kind = 'reject_keyword'", (file_id,)
+        )
+    }
+
+
+def history(conn: sqlite3.Connection, file_id: int) -> list[dict[str, Any]]:
+    return [
+        dict(row)
+        for row in conn.execute(
+            "SELECT kind, value, by, at FROM corrections WHERE file_id = ? ORDER BY at DESC", (file_id,)
+        )
+    ]
+
+
+def _of_file(conn: sqlite3.Connection, file_id: int) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {"rejected": [], "added": []}
+    for row in conn.execute("SELECT kind, value FROM corrections WHERE file_id = ? ORDER BY id", (file_id,)):
+        found["rejected" if row[0] == "reject_keyword" else "added"].append(row[1])
+    return found
+
+
+def _rerun(conn: sqlite3.Connection, file_id: int, stage: str, now: float) -> str:
+    job = conn.execute(
+        "SELECT id, state FROM jobs WHERE file_id = ? AND state != 'superseded' ORDER BY id DESC LIMIT 1", (file_id,)
+    ).fetchone()
+    if job is None or job[1] != "done":
+        return "recorded"  # still in flight: its metadata stage reads the correction when it gets there
+    conn.execute(
+        "UPDATE jobs SET state = 'queued', stage = ?, attempts = 0, claims = 0, not_before = 0, error = NULL,"
+        " wait_reason = NULL, lease_owner = NULL, lease_until = NULL, finished_at = NULL, updated_at = ?"
+        " WHERE id = ?",
+        (stage, now, job[0]),
+    )
+    return "requeued"
