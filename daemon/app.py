@@ -65,7 +65,12 @@ class App:
         self._rescan_again = False
         self.token = ensure_token(config.data_dir)
         self.server = ControlServer(
-            config.control.host, config.control.port, self.token, self.routes(), after_request=self.store.release_thread
+            config.control.host,
+            config.control.port,
+            self.token,
+            self.routes(),
+            after_request=self.store.release_thread,
+            review=self.review_app,
         )
 
     def routes(self) -> dict[tuple[str, str], Handler]:
@@ -75,6 +80,11 @@ class App:
         from daemon.control.tagging_api import tagging_routes
 
         return {**core_routes(self), **tagging_routes(self), **dedup_routes(self), **rename_routes(self)}
+
+    def review_app(self, port: int, routes: dict[tuple[str, str], Handler]) -> Any:
+        from daemon.web.review import ReviewApp
+
+        return ReviewApp(port, self.store, self.config, routes, self.control.work_available.set)
 
     def worker_counts(self) -> dict[str, int]:
         return {"cpu": self.config.engine.workers}

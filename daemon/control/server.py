@@ -16,8 +16,9 @@ from typing import Any
 log = logging.getLogger("image_engine.control")
 Handler = Callable[[dict[str, str], dict[str, Any]], tuple[int, Any]]
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
-# Builds the review app once the port is known: (port) -> object with .api_routes (extra /v1 routes) and .routes.
-ReviewFactory = Callable[[int], Any]
+# Builds the review app once the port is known: (port, the /v1 route table) -> an object with .api_routes (more /v1
+# routes, e.g. the one-time login link) and .routes (the pages, mounted after /v1).
+ReviewFactory = Callable[[int, dict[tuple[str, str], Handler]], Any]
 
 
 class ControlServer:
@@ -44,7 +45,7 @@ class ControlServer:
         self.host = host
         self.port = self.socket.getsockname()[1]
         self.token = token
-        self.review = review(self.port) if review else None
+        self.review = review(self.port, routes) if review else None
         all_routes = {**routes, **(self.review.api_routes if self.review else {})}
         self.asgi = build_asgi(token, all_routes, after_request, self.review)
         config = uvicorn.Config(

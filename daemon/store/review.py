@@ -1,0 +1,142 @@
+"""Reads and small writes of the review app: job lists with filters, the library grid, one photo's story.
+
+Keyset pagination everywhere (taken date, id): a page costs the same at the first photo and the 100,000th.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from typing import Any
+
+from daemon.store import corrections, tagging
+from daemon.store.connection import transaction
+from daemon.store.files import path_range
+
+PAGE = 60
+
+
+def jobs(
+    conn: sqlite3.Connection,
+    state: str | None = None,
+    stage: str | None = None,
+    text: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    sql = (
+        "SELECT jobs.id, files.path, jobs.stage, jobs.state, jobs.attempts, jobs.error, jobs.wait_reason,"
+        " jobs.updated_at, files.id AS file_id FROM jobs JOIN files ON files.id = jobs.file_id"
+        " WHERE jobs.state != 'superseded'"
+    )
+    params: list[Any] = []
+    for column, value in (("jobs.state", state), ("jobs.stage", stage)):
+        if value:
+            sql += f" AND {column} = ?"
+            params.append(value)
+    if text:
+        sql += " AND (instr(lower(files.path), lower(?)) > 0 OR instr(lower(ifnull(jobs.error, '')), lower(?)) > 0)"
+        params += [text, text]
+    sql += " ORDER BY jobs.updated_at DESC, jobs.id DESC LIMIT ?"
+    params.append(limit)
+    return [dict(row) for row in conn.execute(sql, params)]
+
+
+def stages_seen(conn: sqlite3.Connection) -> list[str]:
+    return [row[0] for row in conn.execute("SELECT DISTINCT stage FROM jobs ORDER BY stage")]
+
+
+def retry_job(conn: sqlite3.Connection, job_id: int, now: float | None = None) -> bool:
+    """Queue one failed job again from the stage it failed at; False when it is not (or no longer) failed."""
+    now = time.time() if now is None else now
+    with transaction(conn):
+        return (
+            conn.execute(
+                "UPDATE jobs SET state = 'queued', attempts = 0, claims = 0, not_before = 0, updated_at = ?"
+                " WHERE id = ? AND state = 'failed'",
+                (now, job_id),
+            ).rowcount
+            == 1
+        )
+
+
+def library_page(
+    conn: sqlite3.Connection,
+    keyword: str | None = None,
+    folder: str | None = None,
+    camera: str | None = None,
+    after: tuple[str, int] | None = None,
+    limit: int = PAGE,
+) -> tuple[list[dict[str, Any]], tuple[str, int] | None]:
+    """Present photos newest first; returns the page and the cursor of the next one (None at the end)."""
+    sql = (
+        "SELECT files.id, files.path, files.sha256, media.taken, media.make, media.model, ifnull(media.taken, '') AS k"
+        " FROM media INDEXED BY media_taken JOIN files ON files.id = media.file_id WHERE files.present = 1"
+    )
+    params: list[Any] = []
+    if after is not None:
+        sql += " AND (ifnull(media.taken, ''), media.file_id) < (?, ?)"
+        params += list(after)
+    if keyword:
+        sql += " AND EXISTS (SELECT 1 FROM keywords WHERE keywords.file_id = files.id AND keyword = ? COLLATE NOCASE)"
+        params.append(keyword)
+    if folder:
+        sql += " AND files.path >= ? AND files.path < ?"
+        params += list(path_range(folder, os.sep))
+    if camera:
+        sql += " AND (media.model = ? OR media.make = ?)"
+        params += [camera, camera]
+    sql += " ORDER BY ifnull(media.taken, '') DESC, media.file_id DESC LIMIT ?"
+    params.append(limit + 1)
+    rows = [dict(row) for row in conn.execute(sql, params)]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, ((rows[-1]["k"], rows[-1]["id"]) if more else None)
+
+
+def cameras(conn: sqlite3.Connection) -> list[str]:
+    return [row[0] for row in conn.execute("SELECT DISTINCT model FROM media WHERE model IS NOT NULL ORDER BY model")]
+
+
+def photo(conn: sqlite3.Connection, file_id: int) -> dict[str, Any] | None:
+    """Everything the photo page shows: facts, keywords with source and score, duplicates, rename history."""
+    row = conn.execute(
+        "SELECT files.id, files.path, files.size, files.sha256, files.present, media.* FROM files"
+        " LEFT JOIN media ON media.file_id = files.id WHERE files.id = ?",
+        (file_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    info = dict(row)
+    info["id"] = file_id
+    info["tags"] = tagging.tags_of(conn, file_id)
+    info["corrections"] = corrections.history(conn, file_id)
+    info["duplicates"] = [
+        dict(other)
+        for other in conn.execute(
+            "SELECT files.id, files.path, dedup_groups.keeper = files.id AS keeper, dedup_groups.keeper_reason"
+            " FROM dedup_members AS mine JOIN dedup_members AS others ON others.group_id = mine.group_id"
+            " JOIN files ON files.id = others.file_id JOIN dedup_groups ON dedup_groups.id = mine.group_id"
+            " WHERE mine.file_id = ? AND others.file_id != ?",
+            (file_id, file_id),
+        )
+    ]
+    info["renames"] = [
+        dict(move)
+        for move in conn.execute(
+            "SELECT id, kind, state, src, dest, reason, created_at FROM rename_journal WHERE file_id = ?"
+            " ORDER BY id DESC LIMIT 50",
+            (file_id,),
+        )
+    ]
+    return info
+
+
+def image_source(conn: sqlite3.Connection, file_id: int) -> tuple[str, str, int | None] | None:
+    """(path, content hash, EXIF orientation) of a present, hashed file; None otherwise."""
+    row = conn.execute(
+        "SELECT files.path, files.sha256, media.orientation FROM files LEFT JOIN media ON media.file_id = files.id"
+        " WHERE files.id = ? AND files.present = 1 AND files.sha256 IS NOT NULL",
+        (file_id,),
+    ).fetchone()
+    return None if row is None else (row[0], row[1], row[2])

@@ -1,0 +1,176 @@
+"""The review app's pages and htmx fragments: overview, activity, library, photo, and the images they show.
+
+State changes reuse the control API's own handlers (pause, resume, scan, retry) so both ways behave alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
+
+from daemon.config import Config
+from daemon.errors import EngineError
+from daemon.store import Store, corrections, queue, review
+from daemon.web.api import Handler
+
+if TYPE_CHECKING:
+    from daemon.web.review import Page, ReviewApp
+    from daemon.web.thumbs import Thumbnails
+
+log = logging.getLogger("image_engine.web")
+IMMUTABLE = "private, max-age=31536000, immutable"
+
+
+class Pages:
+    def __init__(
+        self,
+        app: ReviewApp,
+        store: Store,
+        config: Config,
+        api: dict[tuple[str, str], Handler],
+        wake: Callable[[], None],
+        thumbs: Thumbnails,
+    ):
+        self.app = app
+        self.store = store
+        self.config = config
+        self.api = api
+        self.wake = wake
+        self.thumbs = thumbs
+        self.roots = [w.path.resolve() for w in config.watch] + [config.library.root.resolve()]
+
+    def routes(self, page: Callable[[Page], Any]) -> list[Route]:
+        return [
+            Route("/", page(self.overview)),
+            Route("/fragments/overview", page(self.overview_fragment)),
+            Route("/actions/{action:str}", page(self.action), methods=["POST"]),
+            Route("/activity", page(self.activity)),
+            Route("/activity/retry", page(self.retry), methods=["POST"]),
+            Route("/library", page(self.library)),
+            Route("/photo/{file_id:int}", page(self.photo)),
+            Route("/photo/{file_id:int}/keywords", page(self.keyword), methods=["POST"]),
+            Route("/image/{kind:str}/{file_id:int}", page(self.image)),
+        ]
+
+    # Overview ---------------------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        return self.api[("GET", "/status")]({}, {})[1]
+
+    def overview(self, request: Request, form: dict[str, str]) -> Response:
+        return self.app.render(request, "overview.html", status=self.status(), message="")
+
+    def overview_fragment(self, request: Request, form: dict[str, str]) -> Response:
+        return self.app.render(request, "_overview.html", status=self.status(), message="")
+
+    def action(self, request: Request, form: dict[str, str]) -> Response:
+        action = request.path_params["action"]
+        routes = {"pause": "/pause", "resume": "/resume", "rescan": "/scan", "retry-all": "/retry"}
+        if action not in routes:
+            return Response(f"unknown action {action}", status_code=404)
+        code, payload = self.api[("POST", routes[action])]({}, {})
+        message = {
+            "pause": "Paused: watching goes on, no new work starts.",
+            "resume": "Running again.",
+            "rescan": f"Rescan {payload.get('scan')} started.",
+            "retry-all": f"{payload.get('retried', 0)} failed job(s) queued again.",
+        }[action]
+        return self.app.render(request, "_overview.html", status=self.status(), message=message)
+
+    # Activity ---------------------------------------------------------------------------------------------
+    def activity(self, request: Request, form: dict[str, str]) -> Response:
+        return self.jobs_page(request, dict(request.query_params), "")
+
+    def retry(self, request: Request, form: dict[str, str]) -> Response:
+        conn = self.store.conn
+        if form.get("job"):
+            done = review.retry_job(conn, int(form["job"]))
+            message = "Queued again." if done else "That job is not failed any more."
+        else:
+            message = f"{self.api[('POST', '/retry')]({}, {})[1]['retried']} failed job(s) queued again."
+        self.wake()
+        return self.jobs_page(request, form, message)
+
+    def jobs_page(self, request: Request, filters: dict[str, str], message: str) -> Response:
+        state = filters.get("state") or None
+        if state and state not in queue.JOB_STATES:
+            state = None
+        found = review.jobs(self.store.conn, state, filters.get("stage") or None, filters.get("q") or None)
+        fragment = request.headers.get("hx-request") == "true"
+        return self.app.render(
+            request,
+            "_jobs.html" if fragment else "activity.html",
+            jobs=found,
+            filters={"state": state or "", "stage": filters.get("stage") or "", "q": filters.get("q") or ""},
+            states=queue.JOB_STATES,
+            stages=review.stages_seen(self.store.conn),
+            message=message,
+        )
+
+    # Library ----------------------------------------------------------------------------------------------
+    def library(self, request: Request, form: dict[str, str]) -> Response:
+        query = request.query_params
+        after = None
+        if query.get("after"):
+            taken, _, file_id = query["after"].rpartition("|")
+            after = (taken, int(file_id))
+        filters = {key: query.get(key) or "" for key in ("keyword", "folder", "camera")}
+        photos, cursor = review.library_page(
+            self.store.conn, filters["keyword"] or None, filters["folder"] or None, filters["camera"] or None, after
+        )
+        fragment = request.headers.get("hx-request") == "true" and after is not None
+        return self.app.render(
+            request,
+            "_grid.html" if fragment else "library.html",
+            photos=photos,
+            cursor=f"{cursor[0]}|{cursor[1]}" if cursor else "",
+            filters=filters,
+            cameras=review.cameras(self.store.conn),
+            folders=[str(w.path) for w in self.config.watch] + [str(self.config.library.root)],
+        )
+
+    # Photo ------------------------------------------------------------------------------------------------
+    def photo(self, request: Request, form: dict[str, str]) -> Response:
+        info = review.photo(self.store.conn, request.path_params["file_id"])
+        if info is None:
+            return self.app.render(request, "missing.html", code=404)
+        return self.app.render(request, "photo.html", photo=info, message="")
+
+    def keyword(self, request: Request, form: dict[str, str]) -> Response:
+        file_id = request.path_params["file_id"]
+        action, keyword = form.get("action", ""), form.get("keyword", "")
+        try:
+            outcome = corrections.correct_keyword(self.store.conn, file_id, keyword, action, rerun="metadata")
+        except (ValueError, LookupError) as exc:
+            return Response(str(exc), status_code=400)
+        if outcome == "requeued":
+            self.wake()
+        log.info("keyword corrected", extra={"event": "correction", "detail": f"{action} {keyword!r} on {file_id}"})
+        info = review.photo(self.store.conn, file_id)
+        said = "rejected: it is removed from the file" if action == "reject" else "added: it is written to the file"
+        return self.app.render(request, "_keywords.html", photo=info, message=f"“{keyword}” {said}.")
+
+    def image(self, request: Request, form: dict[str, str]) -> Response:
+        kind = request.path_params["kind"]
+        if kind not in ("thumb", "preview"):
+            return Response("unknown image kind", status_code=404)
+        found = review.image_source(self.store.conn, request.path_params["file_id"])
+        if found is None:
+            return Response("no such photo (or not hashed yet)", status_code=404)
+        path, sha256, orientation = found
+        source = Path(path)
+        if not any(source.resolve().is_relative_to(root) for root in self.roots):
+            return Response("that file is outside the watched folders and the library", status_code=403)
+        etag = f'"{sha256[:32]}-{kind}"'
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers={"ETag": etag, "Cache-Control": IMMUTABLE})
+        try:
+            made = self.thumbs.get(source, sha256, orientation, kind)
+        except (OSError, EngineError) as exc:
+            return Response(f"cannot show this photo: {exc}", status_code=404)
+        return FileResponse(made, media_type="image/webp", headers={"ETag": etag, "Cache-Control": IMMUTABLE})
