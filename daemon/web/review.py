@@ -46,9 +46,7 @@ class ReviewApp:
         self.store = store
         self.sessions = Sessions()
         folder = resources.files("daemon.web")
-        self.templates = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(folder / "templates")), autoescape=True
-        )
+        self.templates = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder / "templates")), autoescape=True)
         self.templates.filters["when"] = _when
         thumbs = Thumbnails(config.data_dir / "thumbs", config.engine.max_image_pixels)
         self.pages = Pages(self, store, config, routes, wake, thumbs)
