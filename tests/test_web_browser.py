@@ -1,0 +1,215 @@
+"""The review app in a real browser (Debian's chromium driven by playwright) on real photos and the real engine.
+
+One engine for the module (the SqueezeNet ONNX tagger from ../shared/models, metadata written by exiftool):
+log in through the one-time link, check the overview against `status --json`, reject a keyword and read the file
+back, retry a failed job, and see the refusals (no cookie, a foreign Origin, a rebound host name).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.metadata_support import exif
+from tests.support import MODELS, Engine, corpus, need, wait_for, write_config
+
+pytestmark = pytest.mark.browser
+CHROMIUM = Path("/usr/bin/chromium")
+SQUEEZENET = MODELS / "squeezenet1.0-fp16-onnx"
+PHOTOS = ["labelled/african_elephants.jpg", "labelled/skimage_coffee.png", "photos/Apple iPhone 4.jpg"]
+BROKEN = "broken/african_elephants_truncated_file.jpg"
+KEYWORD_FIELDS = ("XMP-dc:Subject", "IPTC:Keywords", "XMP-lr:HierarchicalSubject")
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    need(SQUEEZENET, "the SqueezeNet ONNX model")
+    folder = tmp_path_factory.mktemp("web")
+    model, labels = SQUEEZENET / "SqueezeNet_fp16.onnx", SQUEEZENET / "Labels.txt"
+    config = write_config(folder, f'[tagging]\nbackend = "onnx"\nmodel = "{model}"\nlabels = "{labels}"\n')
+    running = Engine(folder, config)
+    running.drop.mkdir(parents=True)
+    for name in [*PHOTOS, BROKEN]:
+        target = running.drop / Path(name).name
+        shutil.copyfile(corpus() / name, target)
+    running.start()
+    try:
+        running.wait_idle(len(PHOTOS) + 1, timeout=120)
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[web-test]'")
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is missing: apt-get install -y chromium (scripts/apt-packages.txt)")
+    with playwright_api.sync_playwright() as driver:
+        launched = driver.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--no-sandbox",
+                "--headless=new",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--host-resolver-rules=MAP rebound.example 127.0.0.1",
+            ],
+        )
+        yield launched
+        launched.close()
+
+
+def logged_in(browser: Any, engine: Engine) -> tuple[Any, Any, list[str]]:
+    """A fresh browser profile logged in through the one-time link: (context, tab, console errors)."""
+    context = browser.new_context()
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    link = engine.cli("ui", "--print-url")
+    assert link.returncode == 0, link.stderr
+    response = tab.goto(link.stdout.strip())
+    assert response.ok and tab.url.endswith("/"), tab.url
+    return context, tab, errors
+
+
+@pytest.fixture
+def page(browser: Any, engine: Engine) -> Iterator[Any]:
+    """A logged-in tab; any console error (a CSP violation, a failed fetch) fails the test."""
+    context, tab, errors = logged_in(browser, engine)
+    yield tab
+    context.close()
+    assert not errors, errors
+
+
+def origin(engine: Engine) -> str:
+    return f"http://127.0.0.1:{json.loads((engine.data / 'control.json').read_text())['port']}"
+
+
+def file_id(engine: Engine, name: str) -> int:
+    return engine.query("SELECT id FROM files WHERE path = ?", (str(engine.drop / name),))[0]["id"]
+
+
+def keywords_in_file(path: Path) -> set[str]:
+    found = exif(path, *KEYWORD_FIELDS)
+    return {value.rsplit("|", 1)[-1].casefold() for tag in KEYWORD_FIELDS for value in found.get(tag, [])}
+
+
+def test_overview_after_login_matches_status_and_its_buttons_work(page: Any, engine: Engine) -> None:
+    response = page.goto(origin(engine) + "/")
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert response.headers["x-frame-options"] == "DENY"
+    status = engine.status()
+    for state, count in status["jobs"].items():
+        assert page.inner_text(f"#job-counts td[data-state={state}]") == str(count), state
+    assert f"{status['files']} photos known" in page.inner_text("section.state")
+    assert str(engine.drop) in page.inner_text("#watching")
+    assert "truncated" in page.inner_text("#errors")
+
+    page.click("#pause")
+    page.wait_for_selector("#resume")
+    assert engine.status()["state"] == "paused"
+    assert page.inner_text("#engine-state") == "paused"
+    page.click("#resume")
+    page.wait_for_selector("#pause")
+    assert engine.status()["state"] == "running"
+
+
+def test_a_rejected_keyword_leaves_the_file_and_stays_gone_after_tagging_again(page: Any, engine: Engine) -> None:
+    photo = engine.drop / "african_elephants.jpg"
+    number = file_id(engine, photo.name)
+    page.goto(f"{origin(engine)}/photo/{number}")
+    first = page.locator("#keywords tr[data-keyword]").first
+    keyword = first.get_attribute("data-keyword")
+    assert keyword and keyword.casefold() in keywords_in_file(photo), (keyword, exif(photo, *KEYWORD_FIELDS))
+    thumb = page.wait_for_selector("img.preview")
+    assert page.evaluate("(image) => image.complete && image.naturalWidth > 0", thumb)
+
+    first.locator("button.reject").click()
+    page.wait_for_selector("#keywords .message")
+    assert "rejected" in page.inner_text("#keywords .message")
+    assert page.locator(f'#keywords tr[data-keyword="{keyword}"]').count() == 0
+    wait_for(lambda: keyword.casefold() not in keywords_in_file(photo), 60, message=f"{keyword} gone from the file")
+    engine.wait_idle(len(PHOTOS) + 1)
+
+    tag_runs = len(engine.query("SELECT 1 FROM stage_runs WHERE stage = 'tag'"))
+    os.utime(photo, (photo.stat().st_atime, photo.stat().st_mtime + 60))  # the file changed: tag it again
+    assert engine.cli("scan").returncode == 0
+    wait_for(lambda: len(engine.query("SELECT 1 FROM stage_runs WHERE stage = 'tag'")) > tag_runs, 60, message="tag")
+    engine.wait_idle(len(PHOTOS) + 1)
+    assert keyword.casefold() not in keywords_in_file(photo), exif(photo, *KEYWORD_FIELDS)
+    stored = engine.query("SELECT keyword FROM keywords WHERE file_id = ?", (number,))
+    assert stored and keyword.casefold() not in {row["keyword"].casefold() for row in stored}
+    page.reload()
+    assert keyword in page.inner_text("#rejected")
+    assert page.locator(f'#keywords tr[data-keyword="{keyword}"]').count() == 0
+
+
+def test_a_failed_job_is_retried_from_activity(page: Any, engine: Engine) -> None:
+    [job] = engine.query("SELECT id FROM jobs WHERE state = 'failed'")
+    runs = len(engine.query("SELECT 1 FROM stage_runs WHERE job_id = ?", (job["id"],)))
+    page.goto(f"{origin(engine)}/activity?state=failed")
+    row = page.locator(f'tr[data-job="{job["id"]}"]')
+    assert "truncated" in row.locator(".reason").inner_text()
+    row.locator("button.retry").click()
+    page.wait_for_selector("#jobs .message")
+    assert "Queued again" in page.inner_text("#jobs .message")
+    wait_for(
+        lambda: len(engine.query("SELECT 1 FROM stage_runs WHERE job_id = ?", (job["id"],))) > runs,
+        30,
+        message="the failed job ran again",
+    )
+
+
+def test_no_cookie_a_foreign_origin_and_a_rebound_host_are_refused(browser: Any, engine: Engine) -> None:
+    stranger = browser.new_context()
+    refused = stranger.new_page().goto(origin(engine) + "/library")
+    assert refused.status == 401 and "image-engine ui" in refused.text()
+    assert refused.headers["content-security-policy"]
+    stranger.close()
+
+    context, page, _ = logged_in(browser, engine)  # refusals show as console errors here: expected
+    port = origin(engine).rsplit(":", 1)[1]
+    rebound = page.goto(f"http://rebound.example:{port}/")  # DNS rebinding: a foreign name on 127.0.0.1
+    assert rebound.status == 403
+
+    attacker = _attacker_site(f"{origin(engine)}/actions/pause")
+    try:
+        page.goto(f"http://127.0.0.1:{attacker.server_address[1]}/")  # same site (ports differ), other origin
+        with page.expect_response(lambda answer: "/actions/pause" in answer.url) as answered:
+            page.click("button")
+        assert answered.value.status == 403
+    finally:
+        attacker.shutdown()
+        attacker.server_close()
+        context.close()
+    assert engine.status()["state"] == "running"
+
+
+def _attacker_site(target: str) -> ThreadingHTTPServer:
+    """Another origin on loopback whose page posts a form to the review app (cookies go along: same site)."""
+    html = f'<form method="post" action="{target}"><button>win a prize</button></form>'.encode()
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(html)))
+            self.end_headers()
+            self.wfile.write(html)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
