@@ -124,6 +124,31 @@ def test_overview_after_login_matches_status_and_its_buttons_work(page: Any, eng
     assert engine.status()["state"] == "running"
 
 
+def test_library_grid_is_newest_first_with_thumbnails_made_while_ingesting(page: Any, engine: Engine) -> None:
+    rows = engine.query(
+        "SELECT files.id, files.sha256, media.taken FROM files JOIN media ON media.file_id = files.id"
+        " WHERE files.present = 1 AND files.sha256 IS NOT NULL"
+    )
+    assert len(rows) == len(PHOTOS)
+    for row in rows:  # made by the hash stage from probe's reduced copy, before anyone looked
+        assert (engine.data / "thumbs" / row["sha256"][:2] / f"{row['sha256']}-320.webp").is_file()
+    newest_first = [r["id"] for r in sorted(rows, key=lambda r: (r["taken"] or "", r["id"]), reverse=True)]
+
+    page.goto(origin(engine) + "/library")
+    cells = page.locator("#grid a.cell")
+    assert [int(cells.nth(i).get_attribute("data-file")) for i in range(cells.count())] == newest_first
+    page.wait_for_function("[...document.querySelectorAll('#grid img')].every(i => i.complete && i.naturalWidth > 0)")
+    source = cells.first.locator("img").get_attribute("src")
+    image = page.request.get(origin(engine) + source)
+    assert image.status == 200 and image.headers["content-type"] == "image/webp"
+    assert "immutable" in image.headers["cache-control"] and image.headers["etag"]
+    again = page.request.get(origin(engine) + source, headers={"If-None-Match": image.headers["etag"]})
+    assert again.status == 304
+
+    page.goto(origin(engine) + "/library?camera=iPhone%204")
+    assert page.locator("#grid a.cell").count() == 1
+
+
 def test_a_rejected_keyword_leaves_the_file_and_stays_gone_after_tagging_again(page: Any, engine: Engine) -> None:
     photo = engine.drop / "african_elephants.jpg"
     number = file_id(engine, photo.name)

@@ -73,11 +73,12 @@ def build_pipeline(config: Config, store: Store | None = None) -> Pipeline:
     """The stages in flow order; stages that read the store (dedup) are left out when no store is given."""
     from daemon.pipeline.hashing import HashStage
     from daemon.pipeline.probe import ProbeStage
+    from daemon.pipeline.thumbnails import Thumbnails
 
     reduced = ReducedCache(config.cache_dir)
     stages: list[Stage] = [
         ProbeStage(config.engine.reduced_size, config.engine.max_image_pixels, reduced),
-        HashStage(),
+        HashStage(Thumbnails(config.data_dir / "thumbs", config.engine.max_image_pixels)),
     ]
     if config.tagging.enabled:
         from daemon.pipeline.tagging import build_tag_stage

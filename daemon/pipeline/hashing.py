@@ -6,6 +6,7 @@ The hashes feed duplicate detection; the SHA-256 also confirms "unchanged" when 
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import Any
 
 import imagehash
@@ -13,19 +14,33 @@ from PIL import Image
 
 from daemon.pipeline.base import Stage, WorkItem
 from daemon.pipeline.probe import read_bytes
+from daemon.pipeline.thumbnails import Thumbnails
+
+log = logging.getLogger("image_engine.hash")
 
 
 class HashStage(Stage):
     name = "hash"
     pool = "cpu"
 
+    def __init__(self, thumbs: Thumbnails | None = None):
+        self.thumbs = thumbs  # the review app's thumbnails, a by-product of the reduced copy
+
     def run(self, item: WorkItem) -> dict[str, Any]:
         data = item.memory.pop("bytes", None)
         if data is None:
             data = read_bytes(item.path)
         small = hash_input(item.reduced())
+        sha256 = hashlib.sha256(data).hexdigest()
+        if self.thumbs is not None:
+            try:
+                self.thumbs.save(item.reduced(), sha256, "thumb")
+            except OSError as exc:  # a thumbnail is a nicety: the review app makes it on first view instead
+                log.warning(
+                    "thumbnail not saved", extra={"event": "thumb_failed", "path": str(item.path), "error": str(exc)}
+                )
         return {
-            "sha256": hashlib.sha256(data).hexdigest(),
+            "sha256": sha256,
             "phash": str(imagehash.phash(small)),
             "dhash": str(imagehash.dhash(small)),
         }

@@ -20,8 +20,8 @@ from daemon.store import Store, corrections, queue, review
 from daemon.web.api import Handler
 
 if TYPE_CHECKING:
+    from daemon.pipeline.thumbnails import Thumbnails
     from daemon.web.review import Page, ReviewApp
-    from daemon.web.thumbs import Thumbnails
 
 log = logging.getLogger("image_engine.web")
 IMMUTABLE = "private, max-age=31536000, immutable"

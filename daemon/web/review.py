@@ -39,8 +39,8 @@ class ReviewApp:
         routes: dict[tuple[str, str], Handler],
         wake: Callable[[], None],
     ):
+        from daemon.pipeline.thumbnails import Thumbnails
         from daemon.web.pages import Pages
-        from daemon.web.thumbs import Thumbnails
 
         self.port = port
         self.store = store

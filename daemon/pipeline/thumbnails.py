@@ -1,6 +1,7 @@
 """Thumbnails (~320 px) and previews (~1440 px) as WebP, cached in the data folder by the photo's content hash.
 
-Made from a reduced copy already in memory where there is one, otherwise decoded once from the file on first view.
+The hash stage makes the thumbnail from the reduced copy probe decoded (no second decode); photos done before
+that, and previews, are decoded once from the file on first view.
 """
 
 from __future__ import annotations
