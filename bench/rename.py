@@ -21,11 +21,11 @@ from typing import Any
 
 from bench.common import emit, log
 from daemon.config import Config, LibraryConfig, RenameConfig, WatchConfig
-from daemon.naming.mover import file_sha256
-from daemon.naming.template import parse_template
-from daemon.naming.undo import plan_undo, run_undo
 from daemon.pipeline.base import WorkItem
 from daemon.pipeline.rename import RenameStage
+from daemon.rename.mover import file_sha256
+from daemon.rename.template import parse_template
+from daemon.rename.undo import plan_undo, run_undo
 from daemon.store import Store, queue
 from daemon.store.queue import FileStat
 

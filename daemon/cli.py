@@ -141,10 +141,10 @@ def serve(config: Config, stop: threading.Event, on_started: Callable[[Any], Non
     `on_started(app)` is called once the engine is up (the Windows service keeps the App for pause/continue).
     Under systemd (NOTIFY_SOCKET set) it reports READY, STATUS lines, watchdog pings and STOPPING.
     """
-    from daemon import notify
-    from daemon.app import App
-    from daemon.logs import setup_logging
-    from daemon.runlock import RunLock
+    from daemon.runtime import notify
+    from daemon.runtime.app import App
+    from daemon.runtime.logs import setup_logging
+    from daemon.runtime.runlock import RunLock
 
     setup_logging(config.log_path, config.log.level, config.log.max_bytes, config.log.backups)
     lock = RunLock(config.data_dir / "engine.lock")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from daemon.pipeline.base import WorkItem
 from daemon.store import Store, queue
-from daemon.store.metadata_records import last_write
+from daemon.store.metadata import last_write
 from daemon.store.queue import FileStat
 from daemon.watch.intake import Intake
 from tests.metadata_support import copy, exif, keywords_of, make_stage, tag_result

@@ -1,6 +1,6 @@
 """`image-engine dupes`: list duplicate groups, mark files as not duplicates, apply the policy to existing groups.
 
-Talks to the running service through the control API (daemon/control/dedup_api.py).
+Talks to the running service through the control API (daemon/control/dedup.py).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from daemon.control.server import Handler
 from daemon.store import queue
 
 if TYPE_CHECKING:
-    from daemon.app import App
+    from daemon.runtime.app import App
 
 
 def core_routes(app: App) -> dict[tuple[str, str], Handler]:

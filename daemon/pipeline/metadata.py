@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import daemon.store.metadata_records  # noqa: F401 - registers the recorder
+import daemon.store.metadata  # noqa: F401 - registers the recorder
 from daemon import __version__
 from daemon.config import MetadataConfig
 from daemon.errors import PermanentError, RetryableError, StageError, WaitingError

@@ -13,12 +13,12 @@ from typing import Any
 
 from daemon.config import Config
 from daemon.errors import GoneError, PermanentError, RetryableError
-from daemon.naming.journal import journaled_move, resolve
-from daemon.naming.mover import TargetExists
-from daemon.naming.planner import Decision, Planner
-from daemon.naming.values import naming_values
 from daemon.pipeline.base import Stage, WorkItem
-from daemon.store import Store, renames
+from daemon.rename.journal import journaled_move, resolve
+from daemon.rename.mover import TargetExists
+from daemon.rename.planner import Decision, Planner
+from daemon.rename.values import naming_values
+from daemon.store import Store, rename
 
 log = logging.getLogger("image_engine.rename")
 DECIDE_TRIES = 5
@@ -107,9 +107,9 @@ class RenameStage(Stage):
     def finished_earlier(self, item: WorkItem) -> dict[str, Any] | None:
         """A move this job started before an interruption: settle it from the disk, and never move twice."""
         conn = self.store.conn
-        for move in renames.open_intents(conn, job_id=item.job.id):
+        for move in rename.open_intents(conn, job_id=item.job.id):
             resolve(conn, move, lambda path: self.planner.root_of(path))
-        move = renames.done_move_for_job(conn, item.job.id)
+        move = rename.done_move_for_job(conn, item.job.id)
         if move is None or move.file_id != item.job.file_id:
             return None
         if item.result("rename").get("journal") == move.id:

@@ -8,11 +8,11 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from daemon.control.server import Handler
-from daemon.naming.undo import UndoRefused, plan_undo, run_undo
-from daemon.store import renames
+from daemon.rename.undo import UndoRefused, plan_undo, run_undo
+from daemon.store import rename
 
 if TYPE_CHECKING:
-    from daemon.app import App
+    from daemon.runtime.app import App
 
 
 def rename_routes(app: App) -> dict[tuple[str, str], Handler]:
@@ -42,12 +42,12 @@ def rename_routes(app: App) -> dict[tuple[str, str], Handler]:
             undo_lock.release()
 
     def plan(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
-        moves = renames.planned(app.store.conn)
+        moves = rename.planned(app.store.conn)
         return 200, {"dry_run": app.config.rename.dry_run, "plan": [move.to_json() for move in moves]}
 
     def journal(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
         limit = min(int(query.get("limit", 100)), 10_000)
-        return 200, {"moves": [move.to_json() for move in renames.journal(app.store.conn, limit)]}
+        return 200, {"moves": [move.to_json() for move in rename.journal(app.store.conn, limit)]}
 
     return {
         ("POST", "/rename/undo"): undo,

@@ -1,8 +1,8 @@
 """GPU monitor: samples NVML (utilisation, memory, heat, power, other processes) on a thread and answers the
 pipeline gate, `status --json` and `batch_cap(bytes_per_image)` (asked by the tag stage before a CUDA batch).
 
-`Sampler` is the seam to the hardware (`daemon.nvml.NvmlSampler`; tests script one); the policy is pure
-(`daemon.gpu_policy`).
+`Sampler` is the seam to the hardware (`daemon.gpu.nvml.NvmlSampler`; tests script one); the policy is pure
+(`daemon.gpu.policy`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from daemon.config import GpuConfig
-from daemon.gpu_policy import (
+from daemon.gpu.policy import (
     DeviceSample,
     GpuPolicy,
     GpuProcess,
@@ -105,7 +105,7 @@ class GpuMonitor:
             self.available = False
             return
         if self.sampler is None:
-            from daemon.nvml import NvmlSampler
+            from daemon.gpu.nvml import NvmlSampler
 
             self.sampler = NvmlSampler()
         problem = self.sampler.open()

@@ -14,19 +14,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from daemon import __version__, gpu
+from daemon import __version__
 from daemon.config import Config
 from daemon.control.protocol import Endpoint, Status, ensure_token, write_endpoint
 from daemon.control.server import ControlServer, Handler
-from daemon.gpu import GpuMonitor
+from daemon.gpu import monitor as gpu
+from daemon.gpu.monitor import GpuMonitor
 from daemon.pipeline import Pipeline, build_pipeline
 from daemon.pipeline.workers import Control, StageWorker
-from daemon.schedule import Schedule
+from daemon.schedule.jobs import Schedule
+from daemon.schedule.workhours import WorkHours
 from daemon.store import Store, files, queue, settings
 from daemon.watch.intake import Intake
 from daemon.watch.observer import WatchManager
 from daemon.watch.reconcile import reconcile
-from daemon.workhours import WorkHours
 
 log = logging.getLogger("image_engine.app")
 Ticker = Callable[["App"], None]
@@ -75,9 +76,9 @@ class App:
 
     def routes(self) -> dict[tuple[str, str], Handler]:
         from daemon.control.api import core_routes
-        from daemon.control.dedup_api import dedup_routes
-        from daemon.control.rename_api import rename_routes
-        from daemon.control.tagging_api import tagging_routes
+        from daemon.control.dedup import dedup_routes
+        from daemon.control.rename import rename_routes
+        from daemon.control.tagging import tagging_routes
 
         return {**core_routes(self), **tagging_routes(self), **dedup_routes(self), **rename_routes(self)}
 
@@ -93,7 +94,7 @@ class App:
         orphans = queue.recover_orphans(self.store.conn)
         if orphans:
             log.warning("resuming interrupted jobs", extra={"event": "recovered", "detail": f"{orphans} job(s)"})
-        from daemon.naming.startup import settle_on_start
+        from daemon.rename.startup import settle_on_start
 
         settle_on_start(self.store.conn, self.config)  # interrupted moves, before any worker runs
         self.server.start()

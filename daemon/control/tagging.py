@@ -14,8 +14,8 @@ from daemon.ml.devices import imported_frameworks
 from daemon.store import embeddings, tagging
 
 if TYPE_CHECKING:
-    from daemon.app import App
     from daemon.ml.session import ModelSession
+    from daemon.runtime.app import App
 
 MAX_LIMIT = 1000
 

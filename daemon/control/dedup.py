@@ -11,7 +11,7 @@ from daemon.control.server import Handler
 from daemon.store import dedup_groups
 
 if TYPE_CHECKING:
-    from daemon.app import App
+    from daemon.runtime.app import App
 
 # Which stage carries out a policy on a file that already went through the whole pipeline.
 POLICY_STAGE = {"tag": "metadata", "move": "rename"}
