@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from daemon.app import App
 from daemon.config import load_config
+from daemon.runtime.app import App
 from tests.support import write_config
 
 SECURITY_HEADERS = {
