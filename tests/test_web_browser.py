@@ -177,6 +177,20 @@ def test_a_rejected_keyword_leaves_the_file_and_stays_gone_after_tagging_again(p
     page.reload()
     assert keyword in page.inner_text("#rejected")
     assert page.locator(f'#keywords tr[data-keyword="{keyword}"]').count() == 0
+    shown = engine.cli("tags", str(photo))
+    assert shown.returncode == 0 and f"rejected by you (never written again): {keyword}" in shown.stdout, shown
+
+
+def test_a_keyword_the_user_adds_is_written_to_the_file_as_theirs(page: Any, engine: Engine) -> None:
+    photo = engine.drop / "skimage_coffee.png"
+    page.goto(f"{origin(engine)}/photo/{file_id(engine, photo.name)}")
+    page.fill("#add-keyword input[name=keyword]", "Morning Coffee")
+    page.click("#add-keyword button")
+    page.wait_for_selector('#keywords tr[data-keyword="Morning Coffee"]')
+    assert "user" in page.inner_text('#keywords tr[data-keyword="Morning Coffee"]')
+    wait_for(lambda: "morning coffee" in keywords_in_file(photo), 60, message="the added keyword in the file")
+    shown = engine.cli("tags", str(photo))
+    assert shown.returncode == 0 and "user  Morning Coffee" in shown.stdout, shown
 
 
 def test_a_failed_job_is_retried_from_activity(page: Any, engine: Engine) -> None:

@@ -106,7 +106,11 @@ def tags(args: argparse.Namespace) -> int:
         print(f"caption: {data['caption']}")
     for keyword in data["keywords"]:
         hierarchy = f"   [{keyword['hierarchy']}]" if keyword["hierarchy"] else ""
-        print(f"  {keyword['score']:.2f}  {keyword['keyword']}{hierarchy}")
+        score = "user" if keyword["score"] is None else f"{keyword['score']:.2f}"  # added by the user
+        print(f"  {score:>4}  {keyword['keyword']}{hierarchy}")
+    rejected = (data.get("corrections") or {}).get("rejected")
+    if rejected:
+        print(f"rejected by you (never written again): {', '.join(rejected)}")
     blurry = ", blurry" if data.get("blurry") else ""
     print(
         f"facts: sharpness {data['sharpness']:.0f}{blurry}, exposure {data['exposure']}, {data['orientation']},"
