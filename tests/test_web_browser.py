@@ -114,6 +114,9 @@ def test_overview_after_login_matches_status_and_its_buttons_work(page: Any, eng
     assert f"{status['files']} photos known" in page.inner_text("section.state")
     assert str(engine.drop) in page.inner_text("#watching")
     assert "truncated" in page.inner_text("#errors")
+    bars = [int(bar.get_attribute("data-count")) for bar in page.locator("#hourly rect").all()]
+    done = engine.query("SELECT COUNT(*) AS n FROM jobs WHERE state = 'done' AND finished_at >= unixepoch() - 86400")
+    assert len(bars) == 24 and sum(bars) == done[0]["n"] == len(PHOTOS)
 
     page.click("#pause")
     page.wait_for_selector("#resume")
@@ -147,6 +150,9 @@ def test_library_grid_is_newest_first_with_thumbnails_made_while_ingesting(page:
 
     page.goto(origin(engine) + "/library?camera=iPhone%204")
     assert page.locator("#grid a.cell").count() == 1
+    page.click("#grid a.cell")
+    assert "Apple iPhone 4" in page.inner_text(".facts dl")
+    assert "mlat=41.85300&mlon=12.48883" in page.get_attribute("#map", "href")
 
 
 def test_a_rejected_keyword_leaves_the_file_and_stays_gone_after_tagging_again(page: Any, engine: Engine) -> None:

@@ -42,6 +42,32 @@ def jobs(
     return [dict(row) for row in conn.execute(sql, params)]
 
 
+def done_per_hour(conn: sqlite3.Connection, now: float | None = None, hours: int = 24) -> list[int]:
+    """Jobs finished in each of the last `hours` hours, oldest first (reads the finished_at index range)."""
+    now = time.time() if now is None else now
+    start = now - hours * 3600
+    counts = [0] * hours
+    for row in conn.execute(
+        "SELECT CAST((finished_at - ?) / 3600 AS INTEGER), COUNT(*) FROM jobs"
+        " WHERE finished_at >= ? AND state = 'done' GROUP BY 1",
+        (start, start),
+    ):
+        if 0 <= row[0] < hours:
+            counts[row[0]] += row[1]
+    return counts
+
+
+def vocabulary(conn: sqlite3.Connection, limit: int = 2000) -> list[str]:
+    """Keywords in use, most used first: the completion list of the photo page."""
+    return [
+        row[0]
+        for row in conn.execute(
+            "SELECT keyword FROM keywords GROUP BY keyword COLLATE NOCASE ORDER BY COUNT(*) DESC, keyword LIMIT ?",
+            (limit,),
+        )
+    ]
+
+
 def stages_seen(conn: sqlite3.Connection) -> list[str]:
     return [row[0] for row in conn.execute("SELECT DISTINCT stage FROM jobs ORDER BY stage")]
 

@@ -63,10 +63,14 @@ class Pages:
         return self.api[("GET", "/status")]({}, {})[1]
 
     def overview(self, request: Request, form: dict[str, str]) -> Response:
-        return self.app.render(request, "overview.html", status=self.status(), message="")
+        return self.app.render(request, "overview.html", message="", **self.overview_values())
 
     def overview_fragment(self, request: Request, form: dict[str, str]) -> Response:
-        return self.app.render(request, "_overview.html", status=self.status(), message="")
+        return self.app.render(request, "_overview.html", message="", **self.overview_values())
+
+    def overview_values(self) -> dict[str, Any]:
+        hourly = review.done_per_hour(self.store.conn)
+        return {"status": self.status(), "hourly": hourly, "hourly_peak": max(1, *hourly)}
 
     def action(self, request: Request, form: dict[str, str]) -> Response:
         action = request.path_params["action"]
@@ -80,7 +84,7 @@ class Pages:
             "rescan": f"Rescan {payload.get('scan')} started.",
             "retry-all": f"{payload.get('retried', 0)} failed job(s) queued again.",
         }[action]
-        return self.app.render(request, "_overview.html", status=self.status(), message=message)
+        return self.app.render(request, "_overview.html", message=message, **self.overview_values())
 
     # Activity ---------------------------------------------------------------------------------------------
     def activity(self, request: Request, form: dict[str, str]) -> Response:
@@ -139,7 +143,9 @@ class Pages:
         info = review.photo(self.store.conn, request.path_params["file_id"])
         if info is None:
             return self.app.render(request, "missing.html", code=404)
-        return self.app.render(request, "photo.html", photo=info, message="")
+        return self.app.render(
+            request, "photo.html", photo=info, message="", vocabulary=review.vocabulary(self.store.conn)
+        )
 
     def keyword(self, request: Request, form: dict[str, str]) -> Response:
         file_id = request.path_params["file_id"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from importlib import resources
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -110,7 +109,3 @@ def _when(timestamp: float | None) -> str:
     if not timestamp:
         return ""
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
-
-
-def static_file(name: str) -> Path:
-    return Path(str(resources.files("daemon.web") / "static" / name))
