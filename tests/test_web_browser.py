@@ -24,7 +24,13 @@ from tests.support import MODELS, Engine, corpus, need, wait_for, write_config
 pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")
 SQUEEZENET = MODELS / "squeezenet1.0-fp16-onnx"
-PHOTOS = ["labelled/african_elephants.jpg", "labelled/skimage_coffee.png", "photos/Apple iPhone 4.jpg"]
+PHOTOS = [
+    "labelled/african_elephants.jpg",
+    "labelled/skimage_coffee.png",
+    "photos/Apple iPhone 4.jpg",
+    "duplicates/HTC Desire.jpg",
+    "duplicates/HTC Desire.webp",
+]
 BROKEN = "broken/african_elephants_truncated_file.jpg"
 KEYWORD_FIELDS = ("XMP-dc:Subject", "IPTC:Keywords", "XMP-lr:HierarchicalSubject")
 
@@ -197,6 +203,25 @@ def test_a_keyword_the_user_adds_is_written_to_the_file_as_theirs(page: Any, eng
     wait_for(lambda: "morning coffee" in keywords_in_file(photo), 60, message="the added keyword in the file")
     shown = engine.cli("tags", str(photo))
     assert shown.returncode == 0 and "user  Morning Coffee" in shown.stdout, shown
+
+
+def test_a_duplicate_group_side_by_side_and_not_duplicates_from_the_keyboard(page: Any, engine: Engine) -> None:
+    listed = json.loads(engine.cli("dupes", "--json").stdout)
+    [group] = listed["groups"]
+    page.goto(origin(engine) + "/duplicates")
+    figures = page.locator(".side-by-side figure")
+    assert figures.count() == 2
+    keeper = page.locator(".side-by-side figure.keeper")
+    assert keeper.count() == 1 and Path(group["keeper"]).name in keeper.inner_text()
+    assert group["why"] in page.inner_text("#duplicates-view")
+    assert page.locator(".side-by-side dd.differs").count() >= 2  # the two files differ in size at least
+    page.wait_for_function("[...document.querySelectorAll('figure img')].every(i => i.complete && i.naturalWidth > 0)")
+
+    page.keyboard.press("n")
+    page.wait_for_selector("#duplicates-view .message")
+    assert "not duplicates (remembered)" in page.inner_text("#duplicates-view .message")
+    assert "No duplicate groups." in page.inner_text("#duplicates-view")
+    assert json.loads(engine.cli("dupes", "--json").stdout)["groups"] == []
 
 
 def test_a_failed_job_is_retried_from_activity(page: Any, engine: Engine) -> None:

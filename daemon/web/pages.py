@@ -173,10 +173,12 @@ class Pages:
         if not any(source.resolve().is_relative_to(root) for root in self.roots):
             return Response("that file is outside the watched folders and the library", status_code=403)
         etag = f'"{sha256[:32]}-{kind}"'
+        # Immutable only at the URL that names the content (?v=); a bare /image/... URL is revalidated.
+        caching = IMMUTABLE if request.query_params.get("v") == sha256[:12] else "private, no-cache"
         if request.headers.get("if-none-match") == etag:
-            return Response(status_code=304, headers={"ETag": etag, "Cache-Control": IMMUTABLE})
+            return Response(status_code=304, headers={"ETag": etag, "Cache-Control": caching})
         try:
             made = self.thumbs.get(source, sha256, orientation, kind)
         except (OSError, EngineError) as exc:
             return Response(f"cannot show this photo: {exc}", status_code=404)
-        return FileResponse(made, media_type="image/webp", headers={"ETag": etag, "Cache-Control": IMMUTABLE})
+        return FileResponse(made, media_type="image/webp", headers={"ETag": etag, "Cache-Control": caching})

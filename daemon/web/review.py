@@ -39,6 +39,7 @@ class ReviewApp:
         wake: Callable[[], None],
     ):
         from daemon.pipeline.thumbnails import Thumbnails
+        from daemon.web.duplicates import Duplicates
         from daemon.web.pages import Pages
 
         self.port = port
@@ -55,6 +56,7 @@ class ReviewApp:
                 Route("/login", self.login),
                 Mount("/static", app=StaticFiles(directory=str(folder / "static")), name="static"),
                 *self.pages.routes(self.page),
+                *Duplicates(self, routes).routes(self.page),
             ]
         )
         self.routes: list[BaseRoute] = [Mount("", app=Guard(inner, self.sessions, port, self.refused_page))]
