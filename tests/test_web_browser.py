@@ -205,6 +205,41 @@ def test_a_keyword_the_user_adds_is_written_to_the_file_as_theirs(page: Any, eng
     assert shown.returncode == 0 and "user  Morning Coffee" in shown.stdout, shown
 
 
+def test_renaming_a_keyword_on_the_keywords_page_rewrites_the_files(page: Any, engine: Engine) -> None:
+    photo = engine.drop / "Apple iPhone 4.jpg"
+    [old] = engine.query(
+        "SELECT keyword, (SELECT COUNT(*) FROM keywords AS k WHERE k.keyword = keywords.keyword) AS n FROM keywords"
+        " WHERE file_id = ? AND source = 'auto' ORDER BY n, keyword LIMIT 1",
+        (file_id(engine, photo.name),),
+    )
+    keyword = old["keyword"]
+    carriers = [
+        Path(row["path"])
+        for row in engine.query(
+            "SELECT DISTINCT files.path FROM keywords JOIN files ON files.id = keywords.file_id WHERE keyword = ?",
+            (keyword,),
+        )
+    ]
+    assert all(keyword.casefold() in keywords_in_file(path) for path in carriers)
+    page.goto(origin(engine) + "/keywords")
+    row = page.locator(f'tr[data-keyword="{keyword}"]')
+    assert row.locator("td").nth(1).inner_text() == str(len(carriers))
+    row.locator("input[name=replacement]").fill("Renamed Keyword")
+    row.locator("form.rename button").click()
+    page.wait_for_selector("#vocabulary-list .message")
+    assert f"on {len(carriers)} photo(s)" in page.inner_text("#vocabulary-list .message")
+    assert page.locator(f'tr[data-keyword="{keyword}"]').count() == 0
+    for path in carriers:
+        wait_for(
+            lambda p=path: (lambda found: "renamed keyword" in found and keyword.casefold() not in found)(
+                keywords_in_file(p)
+            ),
+            60,
+            message=f"{path.name} rewritten with the new name",
+        )
+    engine.wait_idle(len(PHOTOS) + 1)
+
+
 def test_a_duplicate_group_side_by_side_and_not_duplicates_from_the_keyboard(page: Any, engine: Engine) -> None:
     listed = json.loads(engine.cli("dupes", "--json").stdout)
     [group] = listed["groups"]

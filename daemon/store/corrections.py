@@ -57,6 +57,27 @@ def correct_keyword(
         return _rerun(conn, file_id, rerun, now) if rerun else "recorded"
 
 
+def correct_everywhere(
+    conn: sqlite3.Connection, keyword: str, replacement: str | None, rerun: str | None = None
+) -> dict[str, int]:
+    """Reject `keyword` on every file that has it and, with `replacement`, add that one instead (rename / merge).
+
+    Returns how many files were corrected and how many of them run their metadata stage again."""
+    files = [
+        row[0]
+        for row in conn.execute(
+            "SELECT DISTINCT file_id FROM keywords WHERE keyword = ? COLLATE NOCASE ORDER BY file_id", (keyword,)
+        )
+    ]
+    requeued = 0
+    for file_id in files:
+        outcome = correct_keyword(conn, file_id, keyword, "reject", rerun=None if replacement else rerun)
+        if replacement:
+            outcome = correct_keyword(conn, file_id, replacement, "add", rerun=rerun)
+        requeued += outcome == "requeued"
+    return {"files": len(files), "requeued": requeued}
+
+
 def of_file(conn: sqlite3.Connection, file_id: int) -> dict[str, list[str]]:
     return _of_file(conn, file_id)
 

@@ -68,6 +68,19 @@ def vocabulary(conn: sqlite3.Connection, limit: int = 2000) -> list[str]:
     ]
 
 
+def keyword_counts(conn: sqlite3.Connection, limit: int = 5000) -> list[dict[str, Any]]:
+    """The vocabulary in use: each keyword with how many present photos carry it and from which sources."""
+    return [
+        dict(row)
+        for row in conn.execute(
+            "SELECT keyword, COUNT(DISTINCT keywords.file_id) AS photos, group_concat(DISTINCT source) AS sources"
+            " FROM keywords JOIN files ON files.id = keywords.file_id WHERE files.present = 1"
+            " GROUP BY keyword COLLATE NOCASE ORDER BY photos DESC, keyword LIMIT ?",
+            (limit,),
+        )
+    ]
+
+
 def stages_seen(conn: sqlite3.Connection) -> list[str]:
     return [row[0] for row in conn.execute("SELECT DISTINCT stage FROM jobs ORDER BY stage")]
 

@@ -40,6 +40,7 @@ class ReviewApp:
     ):
         from daemon.pipeline.thumbnails import Thumbnails
         from daemon.web.duplicates import Duplicates
+        from daemon.web.keywords import Keywords
         from daemon.web.pages import Pages
 
         self.port = port
@@ -57,6 +58,7 @@ class ReviewApp:
                 Mount("/static", app=StaticFiles(directory=str(folder / "static")), name="static"),
                 *self.pages.routes(self.page),
                 *Duplicates(self, routes).routes(self.page),
+                *Keywords(self, store, wake).routes(self.page),
             ]
         )
         self.routes: list[BaseRoute] = [Mount("", app=Guard(inner, self.sessions, port, self.refused_page))]
