@@ -205,6 +205,27 @@ def test_a_keyword_the_user_adds_is_written_to_the_file_as_theirs(page: Any, eng
     assert shown.returncode == 0 and "user  Morning Coffee" in shown.stdout, shown
 
 
+def test_search_finds_keywords_and_more_like_this_lists_the_other_photos(page: Any, engine: Engine) -> None:
+    coffee = file_id(engine, "skimage_coffee.png")
+    page.goto(f"{origin(engine)}/photo/{coffee}")
+    if page.locator('#keywords tr[data-keyword="Morning Coffee"]').count() == 0:
+        page.fill("#add-keyword input[name=keyword]", "Morning Coffee")
+        page.click("#add-keyword button")
+        page.wait_for_selector('#keywords tr[data-keyword="Morning Coffee"]')
+    page.goto(f"{origin(engine)}/search?q=MORNING")
+    found = page.locator("#grid a.cell")
+    assert [int(found.nth(i).get_attribute("data-file")) for i in range(found.count())] == [coffee]
+    assert 'backend = "clip"' in page.inner_text(".note")  # text through the tagger needs CLIP: it says so
+
+    elephants = file_id(engine, "african_elephants.jpg")
+    page.goto(f"{origin(engine)}/photo/{elephants}")
+    page.click("#more-like-this")
+    page.wait_for_url(f"**/photo/{elephants}/similar")
+    similar = page.locator("#grid a.cell")
+    shown = {int(similar.nth(i).get_attribute("data-file")) for i in range(similar.count())}
+    assert len(shown) == len(PHOTOS) - 1 and elephants not in shown
+
+
 def test_renaming_a_keyword_on_the_keywords_page_rewrites_the_files(page: Any, engine: Engine) -> None:
     photo = engine.drop / "Apple iPhone 4.jpg"
     [old] = engine.query(

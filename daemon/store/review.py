@@ -133,6 +133,36 @@ def library_page(
     return rows, ((rows[-1]["k"], rows[-1]["id"]) if more else None)
 
 
+def search(conn: sqlite3.Connection, text: str, limit: int = 200) -> list[dict[str, Any]]:
+    """Present photos whose keywords or caption contain `text` (any case), newest first."""
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return [
+        dict(row)
+        for row in conn.execute(
+            "SELECT files.id, files.path, files.sha256, media.taken FROM files LEFT JOIN media ON media.file_id = files.id"
+            " WHERE files.present = 1 AND (EXISTS (SELECT 1 FROM keywords WHERE keywords.file_id = files.id"
+            " AND keyword LIKE ? ESCAPE '\\') OR EXISTS (SELECT 1 FROM tagging WHERE tagging.file_id = files.id"
+            " AND caption LIKE ? ESCAPE '\\'))"
+            " ORDER BY ifnull(media.taken, '') DESC, files.id DESC LIMIT ?",
+            (pattern, pattern, limit),
+        )
+    ]
+
+
+def photos_at(conn: sqlite3.Connection, paths: list[str]) -> list[dict[str, Any]]:
+    """Grid rows for these paths, in the order given (e.g. most similar first); unknown paths are left out."""
+    found = []
+    for path in paths:
+        row = conn.execute(
+            "SELECT files.id, files.path, files.sha256, media.taken FROM files LEFT JOIN media"
+            " ON media.file_id = files.id WHERE files.path = ? AND files.present = 1",
+            (path,),
+        ).fetchone()
+        if row is not None:
+            found.append(dict(row))
+    return found
+
+
 def cameras(conn: sqlite3.Connection) -> list[str]:
     return [row[0] for row in conn.execute("SELECT DISTINCT model FROM media WHERE model IS NOT NULL ORDER BY model")]
 

@@ -42,6 +42,7 @@ class ReviewApp:
         from daemon.web.duplicates import Duplicates
         from daemon.web.keywords import Keywords
         from daemon.web.pages import Pages
+        from daemon.web.search import Search
 
         self.port = port
         self.store = store
@@ -59,6 +60,7 @@ class ReviewApp:
                 *self.pages.routes(self.page),
                 *Duplicates(self, routes).routes(self.page),
                 *Keywords(self, store, wake).routes(self.page),
+                *Search(self, store, routes).routes(self.page),
             ]
         )
         self.routes: list[BaseRoute] = [Mount("", app=Guard(inner, self.sessions, port, self.refused_page))]
