@@ -91,6 +91,9 @@ class Guard:
         self.refused = refused  # (reason) -> the HTML page that says how to open the app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":  # the app has none: refuse rather than route one past the checks
+            await send({"type": "websocket.close", "code": 1008})
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
