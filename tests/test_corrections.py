@@ -49,3 +49,29 @@ def test_rejected_keywords_leave_every_field_and_stay_gone_when_tagged_again(tmp
         assert "Holiday" in exif(photo, "XMP-dc:Subject")["XMP-dc:Subject"]
     finally:
         stage.close()
+
+
+def test_the_users_caption_replaces_the_engines_and_later_tagging_never_replaces_it(tmp_path: Path) -> None:
+    photo = copy("labelled/african_elephants.jpg", tmp_path)
+    stage = make_stage(tmp_path)
+    captions = ("XMP-dc:Description", "IPTC:Caption-Abstract", "XMP-imageengine:ImageEngineCaption")
+    try:
+        run(stage, photo, tag_result("elephant", caption="Animals in a field"))
+        assert exif(photo, *captions)["XMP-dc:Description"] == ["Animals in a field"]
+
+        said = {"caption": "Elephants at the waterhole, August 2010"}
+        run(stage, photo, tag_result("elephant", caption="Animals in a field"), said)
+        found = exif(photo, *captions)
+        assert found["XMP-dc:Description"] == [said["caption"]] and found["IPTC:Caption-Abstract"] == [said["caption"]]
+        assert "XMP-imageengine:ImageEngineCaption" not in found  # no longer the engine's: never replaced
+
+        run(stage, photo, tag_result("elephant", caption="A herd of elephants"))  # a later tagging, any mode
+        assert exif(photo, *captions)["XMP-dc:Description"] == [said["caption"]]
+        replace = make_stage(tmp_path, mode="replace")
+        try:
+            run(replace, photo, tag_result("elephant", caption="A herd of elephants"))
+        finally:
+            replace.close()
+        assert exif(photo, *captions)["XMP-dc:Description"] == [said["caption"]]
+    finally:
+        stage.close()

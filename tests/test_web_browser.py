@@ -204,6 +204,16 @@ def test_a_keyword_the_user_adds_is_written_to_the_file_as_theirs(page: Any, eng
     shown = engine.cli("tags", str(photo))
     assert shown.returncode == 0 and "user  Morning Coffee" in shown.stdout, shown
 
+    page.fill("#edit-caption textarea", "A cup of espresso on a red saucer")
+    page.click("#edit-caption button")
+    page.wait_for_selector("#caption .message")
+    assert "yours" in page.inner_text("#edit-caption small")
+    wait_for(
+        lambda: exif(photo, "XMP-dc:Description").get("XMP-dc:Description") == ["A cup of espresso on a red saucer"],
+        60,
+        message="the user's caption in the file",
+    )
+
 
 def test_search_finds_keywords_and_more_like_this_lists_the_other_photos(page: Any, engine: Engine) -> None:
     coffee = file_id(engine, "skimage_coffee.png")

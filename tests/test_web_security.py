@@ -90,6 +90,7 @@ def test_without_the_cookie_every_page_and_image_is_refused_with_how_to_open_it(
         assert "image-engine ui" in answer.text, path
         assert answer.headers["content-security-policy"].startswith("default-src 'none'"), path
     assert client.post("/actions/pause").status_code == 401
+    assert client.get("/../../etc/passwd").status_code == 404  # not a page: 404 for everyone, as before the app
     assert client.get("/static/htmx.min.js").status_code == 200  # the script itself is no secret
 
 

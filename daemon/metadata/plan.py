@@ -67,10 +67,11 @@ class Wanted:
     model: str | None = None
     tagged: bool = False  # a tag result exists: in `replace` mode, old engine keywords it lacks are removed
     rejected: set[str] = field(default_factory=set)  # folded keywords the user rejected: removed in every mode
+    user_caption: str | None = None  # the user's own caption (review app): written over any other, never replaced
 
     @property
     def empty(self) -> bool:
-        return not (self.keywords or self.category or self.caption or self.tagged or self.rejected)
+        return not (self.keywords or self.category or self.caption or self.tagged or self.rejected or self.user_caption)
 
 
 @dataclass
@@ -132,6 +133,7 @@ def wanted_from(
     corrections = corrections or {}
     wanted = Wanted(tagged=bool(tag), rejected={fold(clean_text(k)) for k in corrections.get("rejected") or []})
     added = [{"keyword": k} for k in corrections.get("added") or []]
+    wanted.user_caption = clean_text(corrections.get("caption") or "", multiline=True) or None
     for entry in [*(tag.get("keywords") or []), *added]:
         if isinstance(entry, str):
             entry = {"keyword": entry}
@@ -357,8 +359,12 @@ def _caption(
     current = _first(existing, DESCRIPTION) or _first(existing, IPTC_CAPTION)
     previous = _first(existing, ENGINE_CAPTION)
     ours = bool(current) and current == previous
-    if wanted.caption and (not current or ours):
-        new: str | None = wanted.caption
+    if wanted.user_caption:  # the user's word: theirs from now on (no engine caption recorded, so never replaced)
+        if current == wanted.user_caption and not previous:
+            return {}, None
+        new: str | None = wanted.user_caption
+    elif wanted.caption and (not current or ours):
+        new = wanted.caption
     elif replace and ours and not wanted.caption:
         new = ""
     else:
@@ -370,7 +376,7 @@ def _caption(
     exif = _first(existing, EXIF_DESCRIPTION)
     if options.exif_text and ((exif and exif == previous) or (options.create_exif_text and not exif.strip())):
         writes[EXIF_DESCRIPTION] = [new] if new and new.isascii() else []  # EXIF ASCII: plain text only
-    return writes, new or None
+    return writes, None if wanted.user_caption else (new or None)
 
 
 def verify(plan: Plan, readback: dict[str, list[str]]) -> list[str]:

@@ -33,7 +33,10 @@ def correct_keyword(
     with transaction(conn):
         if conn.execute("SELECT 1 FROM files WHERE id = ?", (file_id,)).fetchone() is None:
             raise LookupError(f"no file with id {file_id}")
-        conn.execute("DELETE FROM corrections WHERE file_id = ? AND value = ? COLLATE NOCASE", (file_id, keyword))
+        conn.execute(
+            "DELETE FROM corrections WHERE file_id = ? AND kind != 'caption' AND value = ? COLLATE NOCASE",
+            (file_id, keyword),
+        )
         conn.execute(
             "INSERT INTO corrections (file_id, kind, value, by, at) VALUES (?, ?, ?, ?, ?)",
             (file_id, KINDS[action], keyword, by, now),
@@ -49,12 +52,36 @@ def correct_keyword(
                 "INSERT INTO keywords (file_id, keyword, score, source, model) VALUES (?, ?, NULL, 'user', NULL)",
                 (file_id, keyword),
             )
+        return _publish(conn, file_id, rerun, now)
+
+
+def set_caption(
+    conn: sqlite3.Connection, file_id: int, caption: str, by: str = "user", rerun: str | None = None
+) -> str:
+    """Record the user's caption for a file (it replaces any caption in the file, and no tagging replaces it)."""
+    caption = caption.strip()
+    if not caption:
+        raise ValueError("the caption is empty")
+    now = time.time()
+    with transaction(conn):
+        if conn.execute("SELECT 1 FROM files WHERE id = ?", (file_id,)).fetchone() is None:
+            raise LookupError(f"no file with id {file_id}")
+        conn.execute("DELETE FROM corrections WHERE file_id = ? AND kind = 'caption'", (file_id,))
         conn.execute(
-            "INSERT INTO results (file_id, stage, job_id, data, ms, recorded_at) VALUES (?, ?, 0, ?, 0, ?)"
-            " ON CONFLICT (file_id, stage) DO UPDATE SET data = excluded.data, recorded_at = excluded.recorded_at",
-            (file_id, STAGE, json.dumps(_of_file(conn, file_id)), now),
+            "INSERT INTO corrections (file_id, kind, value, by, at) VALUES (?, 'caption', ?, ?, ?)",
+            (file_id, caption, by, now),
         )
-        return _rerun(conn, file_id, rerun, now) if rerun else "recorded"
+        return _publish(conn, file_id, rerun, now)
+
+
+def _publish(conn: sqlite3.Connection, file_id: int, rerun: str | None, now: float) -> str:
+    """The file's corrections as the pseudo-stage result the metadata stage reads; optionally run it again."""
+    conn.execute(
+        "INSERT INTO results (file_id, stage, job_id, data, ms, recorded_at) VALUES (?, ?, 0, ?, 0, ?)"
+        " ON CONFLICT (file_id, stage) DO UPDATE SET data = excluded.data, recorded_at = excluded.recorded_at",
+        (file_id, STAGE, json.dumps(_of_file(conn, file_id)), now),
+    )
+    return _rerun(conn, file_id, rerun, now) if rerun else "recorded"
 
 
 def correct_everywhere(
@@ -78,7 +105,7 @@ def correct_everywhere(
     return {"files": len(files), "requeued": requeued}
 
 
-def of_file(conn: sqlite3.Connection, file_id: int) -> dict[str, list[str]]:
+def of_file(conn: sqlite3.Connection, file_id: int) -> dict[str, Any]:
     return _of_file(conn, file_id)
 
 
@@ -101,10 +128,13 @@ def history(conn: sqlite3.Connection, file_id: int) -> list[dict[str, Any]]:
     ]
 
 
-def _of_file(conn: sqlite3.Connection, file_id: int) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {"rejected": [], "added": []}
-    for row in conn.execute("SELECT kind, value FROM corrections WHERE file_id = ? ORDER BY id", (file_id,)):
-        found["rejected" if row[0] == "reject_keyword" else "added"].append(row[1])
+def _of_file(conn: sqlite3.Connection, file_id: int) -> dict[str, Any]:
+    found: dict[str, Any] = {"rejected": [], "added": []}
+    for kind, value in conn.execute("SELECT kind, value FROM corrections WHERE file_id = ? ORDER BY id", (file_id,)):
+        if kind == "caption":
+            found["caption"] = value
+        else:
+            found["rejected" if kind == "reject_keyword" else "added"].append(value)
     return found
 
 

@@ -55,6 +55,7 @@ class Pages:
             Route("/library", page(self.library)),
             Route("/photo/{file_id:int}", page(self.photo)),
             Route("/photo/{file_id:int}/keywords", page(self.keyword), methods=["POST"]),
+            Route("/photo/{file_id:int}/caption", page(self.caption), methods=["POST"]),
             Route("/image/{kind:str}/{file_id:int}", page(self.image)),
         ]
 
@@ -160,6 +161,17 @@ class Pages:
         info = review.photo(self.store.conn, file_id)
         said = "rejected: it is removed from the file" if action == "reject" else "added: it is written to the file"
         return self.app.render(request, "_keywords.html", photo=info, message=f"“{keyword}” {said}.")
+
+    def caption(self, request: Request, form: dict[str, str]) -> Response:
+        file_id = request.path_params["file_id"]
+        try:
+            outcome = corrections.set_caption(self.store.conn, file_id, form.get("caption", ""), rerun="metadata")
+        except (ValueError, LookupError) as exc:
+            return Response(str(exc), status_code=400)
+        if outcome == "requeued":
+            self.wake()
+        info = review.photo(self.store.conn, file_id)
+        return self.app.render(request, "_caption.html", photo=info, message="Saved: it is written to the file.")
 
     def image(self, request: Request, form: dict[str, str]) -> Response:
         kind = request.path_params["kind"]

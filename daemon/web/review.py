@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from daemon.config import Config
@@ -63,7 +63,12 @@ class ReviewApp:
                 *Search(self, store, routes).routes(self.page),
             ]
         )
-        self.routes: list[BaseRoute] = [Mount("", app=Guard(inner, self.sessions, port, self.refused_page))]
+
+        def known(scope: Any) -> bool:
+            return any(route.matches(scope)[0] != Match.NONE for route in inner.routes)
+
+        guard = Guard(inner, self.sessions, port, self.refused_page, known)
+        self.routes: list[BaseRoute] = [Mount("", app=guard)]
 
     def login_link(self, query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
         token = self.sessions.issue_login()

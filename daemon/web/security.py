@@ -84,8 +84,16 @@ class Sessions:
 class Guard:
     """ASGI middleware in front of the review app's pages."""
 
-    def __init__(self, app: Asgi, sessions: Sessions, port: int, refused: Callable[[str], bytes]):
+    def __init__(
+        self,
+        app: Asgi,
+        sessions: Sessions,
+        port: int,
+        refused: Callable[[str], bytes],
+        known: Callable[[Scope], bool] = lambda scope: True,
+    ):
         self.app = app
+        self.known = known  # does a route answer this path? Others are 404 for everyone, as before the app
         self.sessions = sessions
         self.hosts = {f"{host}:{port}" for host in LOOPBACK_HOSTS if host != "::1"}
         self.refused = refused  # (reason) -> the HTML page that says how to open the app
@@ -110,6 +118,9 @@ class Guard:
             await _reply(send_with_headers, 403, b"unexpected Host header", "text/plain")
             return
         path = scope["path"]
+        if not self.known(scope):
+            await _reply(send_with_headers, 404, b"not found", "text/plain")
+            return
         if any(path == p or (p.endswith("/") and path.startswith(p)) for p in PUBLIC_PATHS):
             await self.app(scope, receive, send_with_headers)
             return
