@@ -349,3 +349,27 @@ def _attacker_site(target: str) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+def test_a_filing_move_is_undone_from_the_photo_page(browser: Any, tmp_path: Path) -> None:
+    config = write_config(tmp_path, "[rename]\nenabled = true\n")
+    filing = Engine(tmp_path, config)
+    filing.drop.mkdir(parents=True)
+    shutil.copyfile(corpus() / "photos" / "Apple iPhone 4.jpg", filing.drop / "Apple iPhone 4.jpg")
+    filing.start()
+    try:
+        filing.wait_idle(1)
+        [row] = filing.query("SELECT id, path FROM files WHERE present = 1")
+        filed = Path(row["path"])
+        assert filed.is_relative_to(filing.library) and filed.is_file()
+        context, page, errors = logged_in(browser, filing)
+        page.on("dialog", lambda dialog: dialog.accept())  # the confirmation that says where it goes back to
+        page.goto(f"{origin(filing)}/photo/{row['id']}")
+        page.click("#renames button.undo")
+        page.wait_for_selector("#renames .message")
+        assert "Moved back (1 file(s))" in page.inner_text("#renames .message")
+        assert (filing.drop / "Apple iPhone 4.jpg").is_file() and not filed.exists()
+        context.close()
+        assert not errors, errors
+    finally:
+        filing.stop()

@@ -193,7 +193,7 @@ def photo(conn: sqlite3.Connection, file_id: int) -> dict[str, Any] | None:
     info["renames"] = [
         dict(move)
         for move in conn.execute(
-            "SELECT id, kind, state, src, dest, reason, created_at FROM rename_journal WHERE file_id = ?"
+            "SELECT id, job_id, kind, state, src, dest, reason, created_at FROM rename_journal WHERE file_id = ?"
             " ORDER BY id DESC LIMIT 50",
             (file_id,),
         )

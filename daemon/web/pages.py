@@ -56,6 +56,7 @@ class Pages:
             Route("/photo/{file_id:int}", page(self.photo)),
             Route("/photo/{file_id:int}/keywords", page(self.keyword), methods=["POST"]),
             Route("/photo/{file_id:int}/caption", page(self.caption), methods=["POST"]),
+            Route("/photo/{file_id:int}/undo", page(self.undo), methods=["POST"]),
             Route("/image/{kind:str}/{file_id:int}", page(self.image)),
         ]
 
@@ -172,6 +173,16 @@ class Pages:
             self.wake()
         info = review.photo(self.store.conn, file_id)
         return self.app.render(request, "_caption.html", photo=info, message="Saved: it is written to the file.")
+
+    def undo(self, request: Request, form: dict[str, str]) -> Response:
+        """Move the photo back through the rename journal (as `image-engine undo --job N`)."""
+        if ("POST", "/rename/undo") not in self.api:
+            return Response("renaming is not part of this engine", status_code=404)
+        code, answer = self.api[("POST", "/rename/undo")]({}, {"job": int(form.get("job") or 0)})
+        moved = [step for step in answer.get("steps", []) if step.get("status") == "undone"]
+        message = f"Moved back ({len(moved)} file(s))." if code == 200 else answer.get("error", "undo refused")
+        info = review.photo(self.store.conn, request.path_params["file_id"])
+        return self.app.render(request, "_renames.html", photo=info, message=message)
 
     def image(self, request: Request, form: dict[str, str]) -> Response:
         kind = request.path_params["kind"]
