@@ -27,6 +27,11 @@ def fill(store: Store, count: int) -> list[tuple[str, int]]:
             taken = "2020-01-01T00:00:00" if number % 7 == 0 else taken  # ties on the date: id decides
             camera = "iPhone 4" if number % 3 == 0 else "D700"
             store.conn.execute("INSERT INTO media (file_id, taken, model) VALUES (?, ?, ?)", (number, taken, camera))
+            if number % 4 == 0:
+                store.conn.execute(
+                    "INSERT INTO tagging (file_id, backend, model, category, tagged_at) VALUES (?, 'x', 'x', 'Pets', 0)",
+                    (number,),
+                )
             if number % 5 == 0:
                 store.conn.execute(
                     "INSERT INTO keywords (file_id, keyword, score, source) VALUES (?, 'Dog', 0.9, 'auto')", (number,)
@@ -52,6 +57,12 @@ def test_keyset_pages_cover_every_photo_once_newest_first_and_filters_keep_the_o
         assert every_page(store, keyword="dog") == [n for _, n in expected if n % 5 == 0]
         assert every_page(store, camera="iPhone 4") == [n for _, n in expected if n % 3 == 0]
         assert every_page(store, folder="/photos/a") == [n for _, n in expected if n % 2]
+        in_2020 = [n for taken, n in expected if taken[:4] == "2020"]
+        assert in_2020 and every_page(store, since="2020-01-01", until="2020-12-31") == in_2020
+        assert every_page(store, since="2020-01-01", until="2020-01-01") == [
+            n for t, n in expected if t[:10] == "2020-01-01"
+        ]
+        assert every_page(store, category="pets") == [n for _, n in expected if n % 4 == 0]
         if os.sep == "/":
             assert every_page(store, folder="/photos/a/") == [n for _, n in expected if n % 2]
         plan = store.conn.execute(

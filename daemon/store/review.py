@@ -106,8 +106,13 @@ def library_page(
     camera: str | None = None,
     after: tuple[str, int] | None = None,
     limit: int = PAGE,
+    category: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
 ) -> tuple[list[dict[str, Any]], tuple[str, int] | None]:
-    """Present photos newest first; returns the page and the cursor of the next one (None at the end)."""
+    """Present photos newest first; returns the page and the cursor of the next one (None at the end).
+
+    `since` / `until` are dates (YYYY-MM-DD), both days included; photos without a date match neither."""
     sql = (
         "SELECT files.id, files.path, files.sha256, media.taken, media.make, media.model, ifnull(media.taken, '') AS k"
         " FROM media INDEXED BY media_taken JOIN files ON files.id = media.file_id WHERE files.present = 1"
@@ -125,6 +130,15 @@ def library_page(
     if camera:
         sql += " AND (media.model = ? OR media.make = ?)"
         params += [camera, camera]
+    if category:
+        sql += " AND EXISTS (SELECT 1 FROM tagging WHERE tagging.file_id = files.id AND category = ? COLLATE NOCASE)"
+        params.append(category)
+    if since:
+        sql += " AND media.taken >= ?"
+        params.append(since)
+    if until:
+        sql += " AND media.taken < ?"
+        params.append(until + "\uffff")  # the whole last day: '2020-05-04T18:44' sorts below '2020-05-04\uffff'
     sql += " ORDER BY ifnull(media.taken, '') DESC, media.file_id DESC LIMIT ?"
     params.append(limit + 1)
     rows = [dict(row) for row in conn.execute(sql, params)]
@@ -161,6 +175,12 @@ def photos_at(conn: sqlite3.Connection, paths: list[str]) -> list[dict[str, Any]
         if row is not None:
             found.append(dict(row))
     return found
+
+
+def categories(conn: sqlite3.Connection) -> list[str]:
+    return [
+        row[0] for row in conn.execute("SELECT DISTINCT category FROM tagging WHERE category IS NOT NULL ORDER BY 1")
+    ]
 
 
 def cameras(conn: sqlite3.Connection) -> list[str]:

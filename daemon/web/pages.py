@@ -125,10 +125,9 @@ class Pages:
         if query.get("after"):
             taken, _, file_id = query["after"].rpartition("|")
             after = (taken, int(file_id))
-        filters = {key: query.get(key) or "" for key in ("keyword", "folder", "camera")}
-        photos, cursor = review.library_page(
-            self.store.conn, filters["keyword"] or None, filters["folder"] or None, filters["camera"] or None, after
-        )
+        filters = {key: query.get(key) or "" for key in ("keyword", "folder", "camera", "category", "since", "until")}
+        wanted = {key: value or None for key, value in filters.items()}
+        photos, cursor = review.library_page(self.store.conn, after=after, **wanted)
         fragment = request.headers.get("hx-request") == "true" and after is not None
         return self.app.render(
             request,
@@ -137,6 +136,7 @@ class Pages:
             cursor=f"{cursor[0]}|{cursor[1]}" if cursor else "",
             filters=filters,
             cameras=review.cameras(self.store.conn),
+            categories=review.categories(self.store.conn),
             folders=[str(w.path) for w in self.config.watch] + [str(self.config.library.root)],
         )
 
