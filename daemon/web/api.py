@@ -16,10 +16,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from daemon.control.protocol import API
+from daemon.control.server import LOOPBACK_HOSTS, Handler
 
+__all__ = ["LOOPBACK_HOSTS", "ControlApi", "Handler", "json_reply"]
 log = logging.getLogger("image_engine.control")
-Handler = Callable[[dict[str, str], dict[str, Any]], tuple[int, Any]]
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 MAX_BODY = 1_000_000
 
 
