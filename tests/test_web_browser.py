@@ -200,9 +200,14 @@ def test_a_keyword_the_user_adds_is_written_to_the_file_as_theirs(page: Any, eng
     page.click("#add-keyword button")
     page.wait_for_selector('#keywords tr[data-keyword="Morning Coffee"]')
     assert "user" in page.inner_text('#keywords tr[data-keyword="Morning Coffee"]')
+    auto = page.locator("#keywords tr[data-keyword]:has(button.accept)").first
+    accepted = auto.get_attribute("data-keyword")
+    auto.locator("button.accept").click()
+    page.wait_for_selector(f'#keywords tr[data-keyword="{accepted}"] >> text=user')
     wait_for(lambda: "morning coffee" in keywords_in_file(photo), 60, message="the added keyword in the file")
     shown = engine.cli("tags", str(photo))
     assert shown.returncode == 0 and "user  Morning Coffee" in shown.stdout, shown
+    assert f"user  {accepted}" in shown.stdout, shown
 
     page.fill("#edit-caption textarea", "A cup of espresso on a red saucer")
     page.click("#edit-caption button")

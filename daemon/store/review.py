@@ -199,6 +199,10 @@ def photo(conn: sqlite3.Connection, file_id: int) -> dict[str, Any] | None:
     info = dict(row)
     info["id"] = file_id
     info["tags"] = tagging.tags_of(conn, file_id)
+    users = {k["keyword"].casefold() for k in info["tags"]["keywords"] if k["source"] == "user"}
+    info["tags"]["keywords"] = [  # an accepted keyword shows once, as the user's
+        k for k in info["tags"]["keywords"] if k["source"] == "user" or k["keyword"].casefold() not in users
+    ]
     info["corrections"] = corrections.history(conn, file_id)
     info["duplicates"] = [
         dict(other)

@@ -160,7 +160,7 @@ class Pages:
             self.wake()
         log.info("keyword corrected", extra={"event": "correction", "detail": f"{action} {keyword!r} on {file_id}"})
         info = review.photo(self.store.conn, file_id)
-        said = "rejected: it is removed from the file" if action == "reject" else "added: it is written to the file"
+        said = "rejected: it is removed from the file" if action == "reject" else "is yours: it is kept in the file"
         return self.app.render(request, "_keywords.html", photo=info, message=f"“{keyword}” {said}.")
 
     def caption(self, request: Request, form: dict[str, str]) -> Response:
