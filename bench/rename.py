@@ -84,7 +84,7 @@ def engine(work: Path, files: list[Path], template: str, library: Path, **rename
     for job in jobs:
         item = WorkItem(job, earlier[job.id].get, lambda item: None)  # type: ignore[arg-type]
         result = stage.run(item)
-        queue.complete(conn, job, result, 0.0, None, 3600)
+        queue.complete(conn, job, result, 0.0, None, 3600, record=stage.record)
     elapsed = time.perf_counter() - started
     stage.close()
     store.close()

@@ -431,7 +431,7 @@ def test_open_intents_are_finished_or_rolled_back_from_the_disk_at_start_up(engi
             elif name == "undo_me":  # filed and confirmed; then an undo moved it back and was cut off
                 os.rename(photo, dest)
                 done = {"from": str(photo), "to": str(dest), "moved": True, "journal": move_id, "root": None}
-                assert queue.complete(store.conn, job, done, 1.0, None, 300)
+                assert queue.complete(store.conn, job, done, 1.0, None, 300, record=rename.record_rename)
                 undo_id = rename.open_intent(
                     store.conn,
                     kind="undo",

@@ -13,9 +13,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from daemon.control.protocol import LOOPBACK_HOSTS, Handler
+
+__all__ = ["LOOPBACK_HOSTS", "ControlServer", "Handler", "ReviewFactory"]
 log = logging.getLogger("image_engine.control")
-Handler = Callable[[dict[str, str], dict[str, Any]], tuple[int, Any]]
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 # Builds the review app once the port is known: (port, the /v1 route table) -> an object with .api_routes (more /v1
 # routes, e.g. the one-time login link) and .routes (the pages, mounted after /v1).
 ReviewFactory = Callable[[int, dict[tuple[str, str], Handler]], Any]

@@ -32,8 +32,6 @@ log = logging.getLogger("image_engine.gpu")
 MiB = 2**20
 LOG_EVERY_SECONDS = 60.0
 REFRESH_SECONDS = 60.0  # a waiting reason's figures are refreshed at most this often while the cause holds
-# Event the tag stage logs when CUDA runs out of memory and it halves its batch (documented here, logged there).
-OOM_EVENT = "oom_batch_halved"
 __all__ = ["DeviceSample", "GpuMonitor", "GpuPolicy", "GpuProcess", "Sampler", "batch_cap", "install"]
 
 

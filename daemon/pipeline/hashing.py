@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any
+import sqlite3
+from typing import TypedDict
 
 import imagehash
 from PIL import Image
@@ -15,8 +16,16 @@ from PIL import Image
 from daemon.pipeline.base import Stage, WorkItem
 from daemon.pipeline.probe import read_bytes
 from daemon.pipeline.thumbnails import Thumbnails
+from daemon.store import records
+from daemon.store.queue import Job
 
 log = logging.getLogger("image_engine.hash")
+
+
+class HashResult(TypedDict):
+    sha256: str  # hex
+    phash: str  # 64-bit, 16 hex digits
+    dhash: str
 
 
 class HashStage(Stage):
@@ -26,7 +35,10 @@ class HashStage(Stage):
     def __init__(self, thumbs: Thumbnails | None = None):
         self.thumbs = thumbs  # the review app's thumbnails, a by-product of the reduced copy
 
-    def run(self, item: WorkItem) -> dict[str, Any]:
+    def record(self, conn: sqlite3.Connection, job: Job, result: HashResult) -> None:  # type: ignore[override]
+        records.record_hash(conn, job, result)
+
+    def run(self, item: WorkItem) -> HashResult:  # type: ignore[override]
         data = item.memory.pop("bytes", None)
         if data is None:
             data = read_bytes(item.path)

@@ -8,8 +8,9 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from daemon.config import Config
 from daemon.errors import GoneError, PermanentError, RetryableError
@@ -19,9 +20,28 @@ from daemon.rename.mover import TargetExists
 from daemon.rename.planner import Decision, Planner
 from daemon.rename.values import naming_values
 from daemon.store import Store, rename
+from daemon.store.queue import Job
 
 log = logging.getLogger("image_engine.rename")
 DECIDE_TRIES = 5
+
+# The rename stage's result ("from" is a keyword, hence this form). moved: filed now; planned: a dry run's plan.
+RenameResult = TypedDict(
+    "RenameResult",
+    {
+        "from": str,
+        "to": str,
+        "moved": bool,
+        "planned": bool,
+        "reason": str,
+        "companions": list[list[str]],
+        "journal": int,  # the journal row of the move
+        "stat": list[int] | None,  # size, mtime_ns, inode at the destination
+        "root": str | None,  # the watched folder the file now lives in (None: outside every one)
+        "template": str,
+    },
+    total=False,
+)
 
 
 class RenameStage(Stage):
@@ -46,7 +66,11 @@ class RenameStage(Stage):
             self._store.close()
             self._store = None
 
-    def run(self, item: WorkItem) -> dict[str, Any]:
+    def record(self, conn: sqlite3.Connection, job: Job, result: RenameResult) -> None:  # type: ignore[override]
+        """Confirm the move in the journal (and the file's new path), or keep the dry run's plan."""
+        rename.record_rename(conn, job, result)
+
+    def run(self, item: WorkItem) -> RenameResult:  # type: ignore[override]
         conn = self.store.conn
         finished = self.finished_earlier(item)
         if finished is not None:

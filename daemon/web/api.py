@@ -15,8 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from daemon.control.protocol import API
-from daemon.control.server import LOOPBACK_HOSTS, Handler
+from daemon.control.protocol import API, LOOPBACK_HOSTS, Handler
 
 __all__ = ["LOOPBACK_HOSTS", "ControlApi", "Handler", "json_reply"]
 log = logging.getLogger("image_engine.control")

@@ -17,13 +17,13 @@ from daemon.web.api import Handler
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from daemon.web.review import Page, ReviewApp
+    from daemon.web.kinds import Page, Renderer
 
 COMPARED = ("size", "width", "height", "taken")
 
 
 class Duplicates:
-    def __init__(self, app: ReviewApp, api: dict[tuple[str, str], Handler]):
+    def __init__(self, app: Renderer, api: dict[tuple[str, str], Handler]):
         self.app = app
         self.api = api
 

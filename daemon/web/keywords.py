@@ -16,11 +16,11 @@ from starlette.routing import Route
 from daemon.store import Store, corrections, review
 
 if TYPE_CHECKING:
-    from daemon.web.review import Page, ReviewApp
+    from daemon.web.kinds import Page, Renderer
 
 
 class Keywords:
-    def __init__(self, app: ReviewApp, store: Store, wake: Callable[[], None]):
+    def __init__(self, app: Renderer, store: Store, wake: Callable[[], None]):
         self.app = app
         self.store = store
         self.wake = wake

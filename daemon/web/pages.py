@@ -21,7 +21,7 @@ from daemon.web.api import Handler
 
 if TYPE_CHECKING:
     from daemon.pipeline.thumbnails import Thumbnails
-    from daemon.web.review import Page, ReviewApp
+    from daemon.web.kinds import Page, Renderer
 
 log = logging.getLogger("image_engine.web")
 IMMUTABLE = "private, max-age=31536000, immutable"
@@ -30,7 +30,7 @@ IMMUTABLE = "private, max-age=31536000, immutable"
 class Pages:
     def __init__(
         self,
-        app: ReviewApp,
+        app: Renderer,
         store: Store,
         config: Config,
         api: dict[tuple[str, str], Handler],

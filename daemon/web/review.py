@@ -22,11 +22,11 @@ from starlette.staticfiles import StaticFiles
 from daemon.config import Config
 from daemon.store import Store
 from daemon.web.api import Handler
+from daemon.web.kinds import Page
 from daemon.web.security import Guard, Sessions, session_cookie
 
 log = logging.getLogger("image_engine.web")
 MAX_FORM = 64 * 1024
-Page = Callable[[Request, dict[str, str]], Response]
 
 
 class ReviewApp:

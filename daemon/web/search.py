@@ -17,13 +17,13 @@ from daemon.store import Store, review
 from daemon.web.api import Handler
 
 if TYPE_CHECKING:
-    from daemon.web.review import Page, ReviewApp
+    from daemon.web.kinds import Page, Renderer
 
 LIMIT = 60
 
 
 class Search:
-    def __init__(self, app: ReviewApp, store: Store, api: dict[tuple[str, str], Handler]):
+    def __init__(self, app: Renderer, store: Store, api: dict[tuple[str, str], Handler]):
         self.app = app
         self.store = store
         self.api = api
