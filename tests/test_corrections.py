@@ -75,3 +75,23 @@ def test_the_users_caption_replaces_the_engines_and_later_tagging_never_replaces
         assert exif(photo, *captions)["XMP-dc:Description"] == [said["caption"]]
     finally:
         stage.close()
+
+
+def test_the_users_category_replaces_the_taggers_in_the_file_and_stays(tmp_path: Path) -> None:
+    photo = copy("labelled/african_elephants.jpg", tmp_path)
+    stage = make_stage(tmp_path)
+    fields = ("XMP-lr:HierarchicalSubject", "XMP-imageengine:ImageEngineCategory")
+    try:
+        run(stage, photo, tag_result("elephant", category="Animals"))
+        assert "Image Engine|Category|Animals" in exif(photo, *fields)["XMP-lr:HierarchicalSubject"]
+
+        run(stage, photo, tag_result("elephant", category="Animals"), {"category": "Safari"})
+        found = exif(photo, *fields)
+        assert "Image Engine|Category|Safari" in found["XMP-lr:HierarchicalSubject"]
+        assert "Image Engine|Category|Animals" not in found["XMP-lr:HierarchicalSubject"]  # the tagger's goes
+        assert found["XMP-imageengine:ImageEngineCategory"] == ["Safari"]
+
+        run(stage, photo, tag_result("elephant", category="Nature"), {"category": "Safari"})  # tagged again
+        assert exif(photo, *fields)["XMP-imageengine:ImageEngineCategory"] == ["Safari"]
+    finally:
+        stage.close()

@@ -209,6 +209,20 @@ def test_a_keyword_the_user_adds_is_written_to_the_file_as_theirs(page: Any, eng
     assert shown.returncode == 0 and "user  Morning Coffee" in shown.stdout, shown
     assert f"user  {accepted}" in shown.stdout, shown
 
+    page.fill("#edit-category input[name=category]", "Breakfast")
+    page.click("#edit-category button")
+    page.wait_for_selector("#category .message")
+    wait_for(
+        lambda: (
+            "Image Engine|Category|Breakfast"
+            in exif(photo, "XMP-lr:HierarchicalSubject").get("XMP-lr:HierarchicalSubject", [])
+        ),
+        60,
+        message="the user's category in the file",
+    )
+    page.goto(f"{origin(engine)}/library?category=Breakfast")
+    assert page.locator("#grid a.cell").count() == 1
+    page.goto(f"{origin(engine)}/photo/{file_id(engine, photo.name)}")
     page.fill("#edit-caption textarea", "A cup of espresso on a red saucer")
     page.click("#edit-caption button")
     page.wait_for_selector("#caption .message")

@@ -68,6 +68,7 @@ class Wanted:
     tagged: bool = False  # a tag result exists: in `replace` mode, old engine keywords it lacks are removed
     rejected: set[str] = field(default_factory=set)  # folded keywords the user rejected: removed in every mode
     user_caption: str | None = None  # the user's own caption (review app): written over any other, never replaced
+    user_category: bool = False  # `category` is the user's: the engine's other category paths leave the file
 
     @property
     def empty(self) -> bool:
@@ -146,7 +147,8 @@ def wanted_from(
                 text, float(score) if isinstance(score, int | float) else None, clean_hierarchy(entry.get("hierarchy"))
             )
         )
-    wanted.category = clean_text(tag.get("category") or "") or None
+    wanted.category = clean_text(corrections.get("category") or tag.get("category") or "") or None  # user's first
+    wanted.user_category = bool(corrections.get("category"))
     wanted.caption = clean_text(tag.get("caption") or "", multiline=True) or None
     model = tag.get("model") or tag.get("backend")
     wanted.model = clean_text(model) if model else None
@@ -219,6 +221,10 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
     removed = {k for k in previous_keys if k not in {fold(w.text) for w in wanted.keywords}} if replace else set()
     removed |= wanted.rejected
     removed_paths = {h for h in previous_hierarchy if h not in wanted_paths} if replace else set()
+    if wanted.user_category and root:
+        removed_paths |= {
+            h for h in previous_hierarchy if h.startswith(fold(f"{root}|Category|")) and h not in wanted_paths
+        }
     rejected_path = _rejected_path(wanted.rejected)
 
     user_paths = [

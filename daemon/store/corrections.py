@@ -15,6 +15,7 @@ from daemon.store.connection import transaction
 
 STAGE = "corrections"
 KINDS = {"reject": "reject_keyword", "add": "add_keyword"}
+TEXT_KINDS = ("caption", "category")
 
 
 def correct_keyword(
@@ -34,7 +35,8 @@ def correct_keyword(
         if conn.execute("SELECT 1 FROM files WHERE id = ?", (file_id,)).fetchone() is None:
             raise LookupError(f"no file with id {file_id}")
         conn.execute(
-            "DELETE FROM corrections WHERE file_id = ? AND kind != 'caption' AND value = ? COLLATE NOCASE",
+            "DELETE FROM corrections WHERE file_id = ? AND kind IN ('reject_keyword', 'add_keyword')"
+            " AND value = ? COLLATE NOCASE",
             (file_id, keyword),
         )
         conn.execute(
@@ -55,21 +57,23 @@ def correct_keyword(
         return _publish(conn, file_id, rerun, now)
 
 
-def set_caption(
-    conn: sqlite3.Connection, file_id: int, caption: str, by: str = "user", rerun: str | None = None
+def set_text(
+    conn: sqlite3.Connection, file_id: int, kind: str, text: str, by: str = "user", rerun: str | None = None
 ) -> str:
-    """Record the user's caption for a file (it replaces any caption in the file, and no tagging replaces it)."""
-    caption = caption.strip()
-    if not caption:
-        raise ValueError("the caption is empty")
+    """Record the user's caption or category for a file: written to the file, and no later tagging replaces it."""
+    if kind not in TEXT_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(TEXT_KINDS)}, not {kind!r}")
+    text = text.strip() if kind == "caption" else " ".join(text.split())
+    if not text:
+        raise ValueError(f"the {kind} is empty")
     now = time.time()
     with transaction(conn):
         if conn.execute("SELECT 1 FROM files WHERE id = ?", (file_id,)).fetchone() is None:
             raise LookupError(f"no file with id {file_id}")
-        conn.execute("DELETE FROM corrections WHERE file_id = ? AND kind = 'caption'", (file_id,))
+        conn.execute("DELETE FROM corrections WHERE file_id = ? AND kind = ?", (file_id, kind))
         conn.execute(
-            "INSERT INTO corrections (file_id, kind, value, by, at) VALUES (?, 'caption', ?, ?, ?)",
-            (file_id, caption, by, now),
+            "INSERT INTO corrections (file_id, kind, value, by, at) VALUES (?, ?, ?, ?, ?)",
+            (file_id, kind, text, by, now),
         )
         return _publish(conn, file_id, rerun, now)
 
@@ -131,8 +135,8 @@ def history(conn: sqlite3.Connection, file_id: int) -> list[dict[str, Any]]:
 def _of_file(conn: sqlite3.Connection, file_id: int) -> dict[str, Any]:
     found: dict[str, Any] = {"rejected": [], "added": []}
     for kind, value in conn.execute("SELECT kind, value FROM corrections WHERE file_id = ? ORDER BY id", (file_id,)):
-        if kind == "caption":
-            found["caption"] = value
+        if kind in TEXT_KINDS:
+            found[kind] = value
         else:
             found["rejected" if kind == "reject_keyword" else "added"].append(value)
     return found

@@ -131,7 +131,10 @@ def library_page(
         sql += " AND (media.model = ? OR media.make = ?)"
         params += [camera, camera]
     if category:
-        sql += " AND EXISTS (SELECT 1 FROM tagging WHERE tagging.file_id = files.id AND category = ? COLLATE NOCASE)"
+        sql += (  # the user's category where they gave one, else the tagger's
+            " AND ifnull((SELECT value FROM corrections WHERE corrections.file_id = files.id AND kind = 'category'),"
+            " (SELECT category FROM tagging WHERE tagging.file_id = files.id)) = ? COLLATE NOCASE"
+        )
         params.append(category)
     if since:
         sql += " AND media.taken >= ?"
@@ -179,7 +182,11 @@ def photos_at(conn: sqlite3.Connection, paths: list[str]) -> list[dict[str, Any]
 
 def categories(conn: sqlite3.Connection) -> list[str]:
     return [
-        row[0] for row in conn.execute("SELECT DISTINCT category FROM tagging WHERE category IS NOT NULL ORDER BY 1")
+        row[0]
+        for row in conn.execute(
+            "SELECT category FROM tagging WHERE category IS NOT NULL"
+            " UNION SELECT value FROM corrections WHERE kind = 'category' ORDER BY 1"
+        )
     ]
 
 

@@ -56,6 +56,7 @@ class Pages:
             Route("/photo/{file_id:int}", page(self.photo)),
             Route("/photo/{file_id:int}/keywords", page(self.keyword), methods=["POST"]),
             Route("/photo/{file_id:int}/caption", page(self.caption), methods=["POST"]),
+            Route("/photo/{file_id:int}/category", page(self.category), methods=["POST"]),
             Route("/photo/{file_id:int}/undo", page(self.undo), methods=["POST"]),
             Route("/image/{kind:str}/{file_id:int}", page(self.image)),
         ]
@@ -166,13 +167,28 @@ class Pages:
     def caption(self, request: Request, form: dict[str, str]) -> Response:
         file_id = request.path_params["file_id"]
         try:
-            outcome = corrections.set_caption(self.store.conn, file_id, form.get("caption", ""), rerun="metadata")
+            outcome = corrections.set_text(
+                self.store.conn, file_id, "caption", form.get("caption", ""), rerun="metadata"
+            )
         except (ValueError, LookupError) as exc:
             return Response(str(exc), status_code=400)
         if outcome == "requeued":
             self.wake()
         info = review.photo(self.store.conn, file_id)
         return self.app.render(request, "_caption.html", photo=info, message="Saved: it is written to the file.")
+
+    def category(self, request: Request, form: dict[str, str]) -> Response:
+        file_id = request.path_params["file_id"]
+        try:
+            outcome = corrections.set_text(
+                self.store.conn, file_id, "category", form.get("category", ""), rerun="metadata"
+            )
+        except (ValueError, LookupError) as exc:
+            return Response(str(exc), status_code=400)
+        if outcome == "requeued":
+            self.wake()
+        info = review.photo(self.store.conn, file_id)
+        return self.app.render(request, "_category.html", photo=info, message="Saved: it is written to the file.")
 
     def undo(self, request: Request, form: dict[str, str]) -> Response:
         """Move the photo back through the rename journal (as `image-engine undo --job N`)."""
