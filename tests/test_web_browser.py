@@ -56,7 +56,10 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[web-test]'")
+    try:
+        import playwright.sync_api as playwright_api
+    except ImportError:
+        pytest.fail("playwright is missing: pip install -e '.[web-test]' (scripts/setup-test.sh does)")
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is missing: apt-get install -y chromium (scripts/apt-packages.txt)")
     with playwright_api.sync_playwright() as driver:
