@@ -43,9 +43,15 @@ class Duplicates:
         return self.render(request, int(request.query_params.get("at") or 0), "")
 
     def distinct(self, request: Request, form: dict[str, str]) -> Response:
+        """The whole group (`group`), or one photo (`path`: it is no duplicate of the others), for good."""
+        at = int(form.get("at") or 0)
+        if form.get("path"):
+            self.api[("POST", "/dupes/distinct")]({}, {"paths": [form["path"]]})
+            name = form["path"].replace("\\", "/").rsplit("/", 1)[-1]
+            return self.render(request, at, f"{name}: not a duplicate of the others (remembered).")
         group = int(form["group"])
         self.api[("POST", "/dupes/distinct")]({}, {"groups": [group]})
-        return self.render(request, int(form.get("at") or 0), f"Group {group}: not duplicates (remembered).")
+        return self.render(request, at, f"Group {group}: not duplicates (remembered).")
 
     def resolve(self, request: Request, form: dict[str, str]) -> Response:
         outcome = self.api[("POST", "/dupes/resolve")]({}, {})[1]
