@@ -42,7 +42,7 @@ class Thumbnails:
         copy = image.copy()
         copy.thumbnail((SIZES[kind], SIZES[kind]))
         buffer = io.BytesIO()
-        copy.save(buffer, "WEBP", quality=QUALITY[kind], method=4)
+        copy.save(buffer, "WEBP", quality=QUALITY[kind], method=2)  # 2: a third of the default's time here
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_name(f"{target.name}.{secrets.token_hex(6)}.tmp")
         temporary.write_bytes(buffer.getvalue())
