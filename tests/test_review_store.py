@@ -65,11 +65,14 @@ def test_keyset_pages_cover_every_photo_once_newest_first_and_filters_keep_the_o
         assert every_page(store, category="pets") == [n for _, n in expected if n % 4 == 0]
         if os.sep == "/":
             assert every_page(store, folder="/photos/a/") == [n for _, n in expected if n % 2]
-        plan = store.conn.execute(
-            "EXPLAIN QUERY PLAN SELECT files.id FROM media INDEXED BY media_taken JOIN files ON files.id = media.file_id"
-            " WHERE files.present = 1 AND (ifnull(media.taken, ''), media.file_id) < ('2020', 5)"
-            " ORDER BY ifnull(media.taken, '') DESC, media.file_id DESC LIMIT 61"
-        ).fetchall()
-        assert not any("TEMP B-TREE" in row[3] for row in plan), plan  # read in index order: no sort of the library
+        assert review.cameras(store.conn) == ["D700", "iPhone 4"]
+        ran: list[str] = []
+        store.conn.set_trace_callback(ran.append)  # the statement the page really runs, values bound
+        review.library_page(store.conn, after=("2020-01-01T00:00:00", 70), limit=25)
+        store.conn.set_trace_callback(None)
+        [page_sql] = [sql for sql in ran if sql.startswith("SELECT files.id")]
+        plan = [row[3] for row in store.conn.execute("EXPLAIN QUERY PLAN " + page_sql)]
+        assert not any("TEMP B-TREE" in step for step in plan), plan  # read in index order: no sort of the library
+        assert any("SEARCH media USING INDEX media_taken" in step for step in plan), plan  # seeks to the cursor
     finally:
         store.close()
