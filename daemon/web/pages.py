@@ -6,6 +6,7 @@ State changes reuse the control API's own handlers (pause, resume, scan, retry) 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("image_engine.web")
 IMMUTABLE = "private, max-age=31536000, immutable"
+VOCABULARY_SECONDS = 60.0  # the completion list reads every keyword row: at most once a minute
 
 
 class Pages:
@@ -44,6 +46,7 @@ class Pages:
         self.wake = wake
         self.thumbs = thumbs
         self.roots = [w.path.resolve() for w in config.watch] + [config.library.root.resolve()]
+        self._vocabulary: tuple[float, list[str]] = (-VOCABULARY_SECONDS, [])
 
     def routes(self, page: Callable[[Page], Any]) -> list[Route]:
         return [
@@ -146,9 +149,14 @@ class Pages:
         info = review.photo(self.store.conn, request.path_params["file_id"])
         if info is None:
             return self.app.render(request, "missing.html", code=404)
-        return self.app.render(
-            request, "photo.html", photo=info, message="", vocabulary=review.vocabulary(self.store.conn)
-        )
+        return self.app.render(request, "photo.html", photo=info, message="", vocabulary=self.vocabulary())
+
+    def vocabulary(self) -> list[str]:
+        made, words = self._vocabulary
+        if time.monotonic() - made >= VOCABULARY_SECONDS:
+            words = review.vocabulary(self.store.conn)
+            self._vocabulary = (time.monotonic(), words)
+        return words
 
     def keyword(self, request: Request, form: dict[str, str]) -> Response:
         file_id = request.path_params["file_id"]
