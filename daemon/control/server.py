@@ -68,8 +68,12 @@ class ControlServer:
         deadline = time.monotonic() + 10
         while not self._uvicorn.started and self._thread.is_alive() and time.monotonic() < deadline:
             time.sleep(0.01)
+        if self.review is not None:
+            self.review.start()  # its background work (thumbnails of photos done before)
 
     def stop(self) -> None:
+        if self.review is not None:
+            self.review.stop()
         self._uvicorn.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=5)

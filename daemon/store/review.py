@@ -241,6 +241,19 @@ def photo(conn: sqlite3.Connection, file_id: int) -> dict[str, Any] | None:
     return info
 
 
+def thumbnail_sources(conn: sqlite3.Connection, after: int, limit: int) -> list[tuple[int, str, str, int | None]]:
+    """(id, path, content hash, orientation) of present, hashed files with id > `after`, in id order."""
+    return [
+        (row[0], row[1], row[2], row[3])
+        for row in conn.execute(
+            "SELECT files.id, files.path, files.sha256, media.orientation FROM files"
+            " LEFT JOIN media ON media.file_id = files.id"
+            " WHERE files.id > ? AND files.present = 1 AND files.sha256 IS NOT NULL ORDER BY files.id LIMIT ?",
+            (after, limit),
+        )
+    ]
+
+
 def image_source(conn: sqlite3.Connection, file_id: int) -> tuple[str, str, int | None] | None:
     """(path, content hash, EXIF orientation) of a present, hashed file; None otherwise."""
     row = conn.execute(

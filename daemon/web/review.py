@@ -39,6 +39,7 @@ class ReviewApp:
         wake: Callable[[], None],
     ):
         from daemon.pipeline.thumbnails import Thumbnails
+        from daemon.web.backfill import Backfill
         from daemon.web.duplicates import Duplicates
         from daemon.web.keywords import Keywords
         from daemon.web.pages import Pages
@@ -51,6 +52,7 @@ class ReviewApp:
         self.templates = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder / "templates")), autoescape=True)
         self.templates.filters["when"] = _when
         thumbs = Thumbnails(config.data_dir / "thumbs", config.engine.max_image_pixels)
+        self.backfill = Backfill(store, thumbs)
         self.pages = Pages(self, store, config, routes, wake, thumbs)
         self.api_routes: dict[tuple[str, str], Handler] = {("POST", "/ui/login"): self.login_link}
         inner = Starlette(
@@ -69,6 +71,12 @@ class ReviewApp:
 
         guard = Guard(inner, self.sessions, port, self.refused_page, known)
         self.routes: list[BaseRoute] = [Mount("", app=guard)]
+
+    def start(self) -> None:
+        self.backfill.start()
+
+    def stop(self) -> None:
+        self.backfill.stop()
 
     def login_link(self, query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
         token = self.sessions.issue_login()
