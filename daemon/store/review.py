@@ -23,6 +23,7 @@ def jobs(
     stage: str | None = None,
     text: str | None = None,
     limit: int = 100,
+    folder: str | None = None,
 ) -> list[dict[str, Any]]:
     sql = (
         "SELECT jobs.id, files.path, jobs.stage, jobs.state, jobs.attempts, jobs.error, jobs.wait_reason,"
@@ -34,6 +35,9 @@ def jobs(
         if value:
             sql += f" AND {column} = ?"
             params.append(value)
+    if folder:
+        sql += " AND files.path >= ? AND files.path < ?"
+        params += list(path_range(folder, os.sep))
     if text:
         sql += " AND (instr(lower(files.path), lower(?)) > 0 OR instr(lower(ifnull(jobs.error, '')), lower(?)) > 0)"
         params += [text, text]

@@ -110,13 +110,25 @@ class Pages:
         state = filters.get("state") or None
         if state and state not in queue.JOB_STATES:
             state = None
-        found = review.jobs(self.store.conn, state, filters.get("stage") or None, filters.get("q") or None)
+        found = review.jobs(
+            self.store.conn,
+            state,
+            filters.get("stage") or None,
+            filters.get("q") or None,
+            folder=filters.get("folder") or None,
+        )
         fragment = request.headers.get("hx-request") == "true"
         return self.app.render(
             request,
             "_jobs.html" if fragment else "activity.html",
             jobs=found,
-            filters={"state": state or "", "stage": filters.get("stage") or "", "q": filters.get("q") or ""},
+            filters={
+                "state": state or "",
+                "stage": filters.get("stage") or "",
+                "q": filters.get("q") or "",
+                "folder": filters.get("folder") or "",
+            },
+            folders=[str(w.path) for w in self.config.watch] + [str(self.config.library.root)],
             states=queue.JOB_STATES,
             stages=review.stages_seen(self.store.conn),
             message=message,
