@@ -19,11 +19,18 @@ E2E_FIXTURES = frozenset({"engine_factory"})
 DESKTOP_FILES = frozenset({"test_tray_desktop.py"})
 # Files whose tests start the engine process through tests.support.Engine themselves.
 E2E_FILES = frozenset(
-    {"test_cli_config_anywhere.py", "test_crash.py", "test_service.py", "test_service_tmp.py", "test_tray_desktop.py"}
+    {
+        "test_cli_config_anywhere.py",
+        "test_crash.py",
+        "test_service.py",
+        "test_service_tmp.py",
+        "test_tray_desktop.py",
+        "test_web_browser.py",
+    }
 )
 # Slow: whole files, tests that share a model loaded once per module, and single tests that took 7 s or more in a
 # full run (`--durations=0`, on the 2-core test machine under load: about a third of that when idle).
-SLOW_FILES = frozenset({"test_clip.py", "test_crash.py", "test_tray_desktop.py"})
+SLOW_FILES = frozenset({"test_clip.py", "test_crash.py", "test_tray_desktop.py", "test_web_browser.py"})
 SLOW_FIXTURES = frozenset({"imagenet", "corpus_predictions"})
 SLOW_TESTS = frozenset(
     {

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -102,7 +103,7 @@ def test_each_service_state_gets_its_own_picture_tooltip_and_menu() -> None:
     assert unreachable.status_line == "Service not running"
     assert unreachable.tooltip == "Image Engine: service not running"
     greyed = {entry.action for entry in menu_entries(unreachable) if entry.action and not entry.enabled}
-    assert greyed == {"pause", "rescan", "show_failed"}
+    assert greyed == {"pause", "rescan", "open_app", "show_failed"}
     assert View("unreachable", problem="HTTP 401: missing or wrong token").status_line.startswith(
         "Service not reachable: HTTP 401"
     )
@@ -144,7 +145,8 @@ def test_gpu_and_long_texts_fit_the_tooltip() -> None:
 def test_keyboard_steps_skip_greyed_out_lines() -> None:
     live, down = View("idle"), View("unreachable", problem="x")
     assert keyboard_steps(menu_entries(live), "pause") == 1
-    assert keyboard_steps(menu_entries(live), "quit") == 7
+    assert keyboard_steps(menu_entries(live), "quit") == 8
+    assert keyboard_steps(menu_entries(live), "open_app") == 3
     assert keyboard_steps(menu_entries(down), "open_drop") == 1
     assert keyboard_steps(menu_entries(down), "quit") == 4
 
@@ -219,6 +221,10 @@ def test_poller_and_actions_drive_the_real_service_and_survive_its_restart(engin
     for action, place in (("open_drop", engine.drop), ("open_library", engine.library), ("open_log", places.log)):
         actions.perform(action)
         assert opened[-1] == place
+    assert actions.perform("open_app") == "Opened Image Engine in the browser"
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+    login = browser.open(opened[-1], timeout=5)  # a working one-time link: it lands on the overview
+    assert login.status == 200 and login.url.endswith("/") and b"Overview" in login.read()
     with pytest.raises(ActionFailed, match="does not exist yet"):
         Actions(client, Places(engine.data, [tmp_path / "gone"]), opened.append).perform("open_drop")
 

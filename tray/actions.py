@@ -18,7 +18,7 @@ from typing import Any
 from daemon.control.client import ApiError, ServiceUnreachable
 from tray.state import Client
 
-Opener = Callable[[Path], None]
+Opener = Callable[[Path | str], None]  # a folder, a file or a URL
 
 
 class ActionFailed(Exception):
@@ -35,7 +35,7 @@ class Places:
     log: Path | None = None
 
 
-def open_path(path: Path) -> None:
+def open_path(path: Path | str) -> None:
     """Open a folder or file in the user's default application, without waiting for it."""
     if sys.platform == "win32":
         os.startfile(str(path))  # type: ignore[attr-defined]  # Windows only
@@ -83,6 +83,11 @@ class Actions:
     def rescan(self) -> str:
         self.client.post("/scan")
         return "Rescan started"
+
+    def open_app(self) -> str:
+        """The review app in the browser, through a one-time login link (xdg-open / open take URLs too)."""
+        self.opener(self.client.post("/ui/login")["url"])
+        return "Opened Image Engine in the browser"
 
     def open_drop(self) -> str:
         if not self.places.drop:

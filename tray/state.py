@@ -110,7 +110,7 @@ class Entry:
 
 SEPARATOR = Entry("-", None, False)
 # Actions the menu can ask for; tray.actions.Actions has a method of each name.
-ACTIONS = ("pause", "resume", "rescan", "open_drop", "open_library", "open_log", "show_failed", "quit")
+ACTIONS = ("pause", "resume", "rescan", "open_app", "open_drop", "open_library", "open_log", "show_failed", "quit")
 
 
 def menu_entries(view: View) -> list[Entry]:
@@ -125,6 +125,7 @@ def menu_entries(view: View) -> list[Entry]:
         Entry("Resume", "resume", live) if view.paused else Entry("Pause", "pause", live),
         Entry("Rescan now", "rescan", live),
         SEPARATOR,
+        Entry("Open Image Engine", "open_app", live),
         Entry("Open drop folder", "open_drop"),
         Entry("Open library", "open_library"),
         Entry("Open log", "open_log"),

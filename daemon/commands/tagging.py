@@ -89,8 +89,14 @@ def tags(args: argparse.Namespace) -> int:
         print(f"caption: {data['caption']}")
     for keyword in data["keywords"]:
         hierarchy = f"   [{keyword['hierarchy']}]" if keyword["hierarchy"] else ""
-        score = "fact" if keyword["score"] is None else f"{keyword['score']:.2f}"
+        if keyword.get("source") == "user":
+            score = "user"
+        else:
+            score = "fact" if keyword["score"] is None else f"{keyword['score']:.2f}"
         print(f"  {score:>4}  {keyword['keyword']}{hierarchy}")
+    rejected = (data.get("corrections") or {}).get("rejected")
+    if rejected:
+        print(f"rejected by you (never written again): {', '.join(rejected)}")
     blurry = ", blurry" if data.get("blurry") else ""
     print(
         f"facts: sharpness {data['sharpness']:.0f}{blurry}, exposure {data['exposure']}, {data['orientation']},"

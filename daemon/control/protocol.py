@@ -9,11 +9,15 @@ import json
 import os
 import secrets
 import stat
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 API = "/v1"
+# A control API route: (query, JSON body) -> (HTTP status, JSON payload). Served by daemon/control/server.py.
+Handler = Callable[[dict[str, str], dict[str, Any]], tuple[int, Any]]
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 TOKEN_FILE = "token"
 ENDPOINT_FILE = "control.json"
 

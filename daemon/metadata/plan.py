@@ -88,11 +88,21 @@ class Wanted:
     tagged: bool = False  # a tag result exists: in `replace` mode, old engine keywords it lacks are removed
     place: dict[str, str] = field(default_factory=dict)  # PLACE_TAGS tag -> value
     text: str | None = None  # text OCR read in the image ("" = read, none found; None = not analysed)
+    rejected: set[str] = field(default_factory=set)  # folded keywords the user rejected: removed in every mode
+    user_caption: str | None = None  # the user's own caption (review app): written over any other, never replaced
+    user_category: bool = False  # `category` is the user's: the engine's other category paths leave the file
 
     @property
     def empty(self) -> bool:
         return not (
-            self.keywords or self.category or self.caption or self.tagged or self.place or self.text is not None
+            self.keywords
+            or self.category
+            or self.caption
+            or self.tagged
+            or self.place
+            or self.text is not None
+            or self.rejected
+            or self.user_caption
         )
 
 
@@ -148,14 +158,20 @@ def clean_hierarchy(value: str | None) -> str | None:
     return "|".join(parts) or None
 
 
-def wanted_from(tag: dict[str, Any], dedup: dict[str, Any], dedup_keyword: str) -> Wanted:
-    """Read the stage inputs (absent = empty): tag keywords/category/caption, and the duplicate keyword."""
-    wanted = Wanted(tagged=bool(tag))
-    for entry in tag.get("keywords") or []:
+def wanted_from(
+    tag: dict[str, Any], dedup: dict[str, Any], dedup_keyword: str, corrections: dict[str, Any] | None = None
+) -> Wanted:
+    """Read the stage inputs (absent = empty): tag keywords/category/caption, the duplicate keyword, and the
+    user's corrections (keywords rejected and added in the review app: the user's word wins)."""
+    corrections = corrections or {}
+    wanted = Wanted(tagged=bool(tag), rejected={fold(clean_text(k)) for k in corrections.get("rejected") or []})
+    added = [{"keyword": k} for k in corrections.get("added") or []]
+    wanted.user_caption = clean_text(corrections.get("caption") or "", multiline=True) or None
+    for entry in [*(tag.get("keywords") or []), *added]:
         if isinstance(entry, str):
             entry = {"keyword": entry}
         text = clean_text(entry.get("keyword") or "")
-        if not text:
+        if not text or fold(text) in wanted.rejected:
             continue
         score = entry.get("score")
         wanted.keywords.append(
@@ -163,7 +179,8 @@ def wanted_from(tag: dict[str, Any], dedup: dict[str, Any], dedup_keyword: str) 
                 text, float(score) if isinstance(score, int | float) else None, clean_hierarchy(entry.get("hierarchy"))
             )
         )
-    wanted.category = clean_text(tag.get("category") or "") or None
+    wanted.category = clean_text(corrections.get("category") or tag.get("category") or "") or None  # user's first
+    wanted.user_category = bool(corrections.get("category"))
     wanted.caption = clean_text(tag.get("caption") or "", multiline=True) or None
     model = tag.get("model") or tag.get("backend")
     wanted.model = clean_text(model) if model else None
@@ -215,6 +232,11 @@ def engine_entry(text: str, score: float | None) -> str:
     return text if score is None else f"{text}={score:.3f}"
 
 
+def _rejected_path(rejected: set[str]) -> Any:
+    """A test for hierarchy paths whose last level is a rejected keyword ('Places|Beach' when 'beach' is)."""
+    return lambda path: bool(rejected) and fold(path.rsplit("|", 1)[-1]) in rejected
+
+
 def _first(existing: dict[str, list[str]], tag: str) -> str:
     values = existing.get(tag) or []
     return values[0] if values else ""
@@ -231,14 +253,24 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
     wanted_paths = keyword_tree(wanted, root)
 
     removed = {k for k in previous_keys if k not in {fold(w.text) for w in wanted.keywords}} if replace else set()
+    removed |= wanted.rejected
     removed_paths = {h for h in previous_hierarchy if h not in wanted_paths} if replace else set()
+    if wanted.user_category and root:
+        removed_paths |= {
+            h for h in previous_hierarchy if h.startswith(fold(f"{root}|Category|")) and h not in wanted_paths
+        }
+    rejected_path = _rejected_path(wanted.rejected)
 
     user_paths = [
         *existing.get(HIERARCHY, []),
         *(_from_slashes(t) for t in existing.get(TAGS_LIST, [])),
         *(_from_slashes(t) for t in existing.get(LAST_KEYWORD, [])),
     ]
-    hierarchy = [h for h in unique([clean_existing_path(h) for h in user_paths]) if fold(h) not in removed_paths]
+    hierarchy = [
+        h
+        for h in unique([clean_existing_path(h) for h in user_paths])
+        if fold(h) not in removed_paths and not rejected_path(h)
+    ]
     leaves = [h.rsplit("|", 1)[-1] for h in hierarchy if fold(h) not in previous_hierarchy]
     flat_sources = [
         *existing.get(SUBJECT, []),
@@ -248,7 +280,9 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
     ]
     keywords = [k for k in unique([clean_existing(k) for k in flat_sources]) if fold(k) not in removed]
 
-    engine: dict[str, str] = {} if replace else {fold(t): engine_entry(t, s) for t, s in previous.items()}
+    engine: dict[str, str] = (
+        {} if replace else {fold(t): engine_entry(t, s) for t, s in previous.items() if fold(t) not in removed}
+    )
     present = {fold(k) for k in keywords}
     for keyword in wanted.keywords:
         key = fold(keyword.text)
@@ -260,7 +294,9 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
             spelling = next(k for k in keywords if fold(k) == key)
             engine[key] = engine_entry(spelling, keyword.score)
     engine_hierarchy = (
-        [] if replace else [h for h in existing.get(ENGINE_HIERARCHY, []) if fold(h) not in removed_paths]
+        []
+        if replace
+        else [h for h in existing.get(ENGINE_HIERARCHY, []) if fold(h) not in removed_paths and not rejected_path(h)]
     )
     have_paths = {fold(h) for h in hierarchy}
     for key, text in wanted_paths.items():
@@ -323,6 +359,8 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
         writes[IPTC_CHARSET] = ["UTF8"]
     if replace:
         absent = {SUBJECT: removed, HIERARCHY: removed_paths}
+    elif wanted.rejected:
+        absent = {SUBJECT: set(wanted.rejected)}
     return Plan(
         writes=writes,
         keywords=keywords,
@@ -386,8 +424,12 @@ def _caption(
     current = _first(existing, DESCRIPTION) or _first(existing, IPTC_CAPTION)
     previous = _first(existing, ENGINE_CAPTION)
     ours = bool(current) and current == previous
-    if wanted.caption and (not current or ours):
-        new: str | None = wanted.caption
+    if wanted.user_caption:  # the user's word: theirs from now on (no engine caption recorded, so never replaced)
+        if current == wanted.user_caption and not previous:
+            return {}, None
+        new: str | None = wanted.user_caption
+    elif wanted.caption and (not current or ours):
+        new = wanted.caption
     elif replace and ours and not wanted.caption:
         new = ""
     else:
@@ -399,7 +441,7 @@ def _caption(
     exif = _first(existing, EXIF_DESCRIPTION)
     if options.exif_text and ((exif and exif == previous) or (options.create_exif_text and not exif.strip())):
         writes[EXIF_DESCRIPTION] = [new] if new and new.isascii() else []  # EXIF ASCII: plain text only
-    return writes, new or None
+    return writes, None if wanted.user_caption else (new or None)
 
 
 def verify(plan: Plan, readback: dict[str, list[str]]) -> list[str]:

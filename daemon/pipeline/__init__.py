@@ -74,11 +74,12 @@ def build_pipeline(config: Config, store: Store | None = None) -> Pipeline:
     from daemon.pipeline.hashing import HashStage
     from daemon.pipeline.places import places_from
     from daemon.pipeline.probe import ProbeStage
+    from daemon.pipeline.thumbnails import Thumbnails
 
     reduced = ReducedCache(config.cache_dir)
     stages: list[Stage] = [
         ProbeStage(config.engine.reduced_size, config.engine.max_image_pixels, reduced, places_from(config)),
-        HashStage(),
+        HashStage(Thumbnails(config.data_dir / "thumbs", config.engine.max_image_pixels)),
     ]
     if config.tagging.enabled:
         from daemon.pipeline.tagging import build_tag_stage

@@ -6,6 +6,7 @@ The hashes feed duplicate detection; the SHA-256 also confirms "unchanged" when 
 from __future__ import annotations
 
 import hashlib
+import logging
 import sqlite3
 from typing import TypedDict
 
@@ -14,8 +15,11 @@ from PIL import Image
 
 from daemon.pipeline.base import Stage, WorkItem
 from daemon.pipeline.probe import read_bytes
+from daemon.pipeline.thumbnails import Thumbnails
 from daemon.store import records
 from daemon.store.queue import Job
+
+log = logging.getLogger("image_engine.hash")
 
 
 class HashResult(TypedDict):
@@ -28,6 +32,9 @@ class HashStage(Stage):
     name = "hash"
     pool = "cpu"
 
+    def __init__(self, thumbs: Thumbnails | None = None):
+        self.thumbs = thumbs  # the review app's thumbnails, a by-product of the reduced copy
+
     def record(self, conn: sqlite3.Connection, job: Job, result: HashResult) -> None:  # type: ignore[override]
         records.record_hash(conn, job, result)
 
@@ -36,8 +43,16 @@ class HashStage(Stage):
         if data is None:
             data = read_bytes(item.path)
         small = hash_input(item.reduced())
+        sha256 = hashlib.sha256(data).hexdigest()
+        if self.thumbs is not None:
+            try:
+                self.thumbs.save(item.reduced(), sha256, "thumb")
+            except OSError as exc:  # a thumbnail is a nicety: the review app makes it on first view instead
+                log.warning(
+                    "thumbnail not saved", extra={"event": "thumb_failed", "path": str(item.path), "error": str(exc)}
+                )
         return {
-            "sha256": hashlib.sha256(data).hexdigest(),
+            "sha256": sha256,
             "phash": str(imagehash.phash(small)),
             "dhash": str(imagehash.dhash(small)),
         }

@@ -101,7 +101,9 @@ class MetadataStage(Stage):
         outcomes: list[dict[str, Any] | BaseException | None] = [None] * len(items)
         work: list[_Work] = []
         for index, item in enumerate(items):
-            wanted = wanted_from(item.result("tag"), item.result("dedup"), self.dedup_keyword)
+            wanted = wanted_from(
+                item.result("tag"), item.result("dedup"), self.dedup_keyword, item.result("corrections")
+            )
             if self.places_write:
                 wanted.place = place_fields(item.result("probe").get("place"))
             wanted.text = ocr_text(item.result("analyze"))

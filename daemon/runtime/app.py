@@ -79,7 +79,12 @@ class App:
         self.scans = ScanBook()
         self.token = ensure_token(config.data_dir)
         self.server = ControlServer(
-            config.control.host, config.control.port, self.token, self.routes(), after_request=self.store.release_thread
+            config.control.host,
+            config.control.port,
+            self.token,
+            self.routes(),
+            after_request=self.store.release_thread,
+            review=self.review_app,
         )
 
     def routes(self) -> dict[tuple[str, str], Handler]:
@@ -103,6 +108,11 @@ class App:
 
     def scan_progress(self, scan_id: int) -> dict[str, Any] | None:
         return self.scans.get(scan_id)
+
+    def review_app(self, port: int, routes: dict[tuple[str, str], Handler]) -> Any:
+        from daemon.web.review import ReviewApp
+
+        return ReviewApp(port, self.store, self.config, routes, self.control.work_available.set)
 
     def worker_counts(self) -> dict[str, int]:
         return {"cpu": self.config.engine.workers}

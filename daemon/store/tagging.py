@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from daemon.store import embeddings
+from daemon.store import corrections, embeddings
 from daemon.store.connection import connect
 
 if TYPE_CHECKING:
@@ -26,11 +26,13 @@ EMBEDDING_KEY = "_embedding"  # in-memory only: the worker never writes "_" keys
 
 def record_tag(conn: sqlite3.Connection, job: Job, data: dict[str, Any]) -> None:
     conn.execute("DELETE FROM keywords WHERE file_id = ? AND source = 'auto'", (job.file_id,))
+    refused = corrections.rejected(conn, job.file_id)  # the user's word: a rejected keyword never comes back
     conn.executemany(
         "INSERT OR REPLACE INTO keywords (file_id, keyword, score, source, model, hierarchy) VALUES (?, ?, ?, ?, ?, ?)",
         [
             (job.file_id, k["keyword"], k.get("score"), k.get("source", "auto"), data["model"], k.get("hierarchy"))
             for k in data["keywords"]
+            if k["keyword"].casefold() not in refused
         ],
     )
     facts = data.get("facts") or {}
@@ -88,6 +90,7 @@ def tags_of(conn: sqlite3.Connection, file_id: int) -> dict[str, Any]:
         "keywords": keywords,
         **info,
         "embedding": None if embedded is None else {"model": embedded[0], "dim": embedded[1]},
+        "corrections": corrections.of_file(conn, file_id),
     }
 
 
