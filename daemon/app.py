@@ -16,6 +16,7 @@ from typing import Any
 
 from daemon import __version__, gpu
 from daemon.config import Config
+from daemon.control.learn_api import build_learner
 from daemon.control.protocol import Endpoint, Status, ensure_token, write_endpoint
 from daemon.control.server import ControlServer, Handler
 from daemon.gpu import GpuMonitor
@@ -63,6 +64,7 @@ class App:
         self.scans: dict[int, dict[str, Any]] = {}
         self._scan_ids = itertools.count(1)
         self._rescan_again = False
+        self.learner = build_learner(self)  # taught keywords: retrains and applies in the background
         self.token = ensure_token(config.data_dir)
         self.server = ControlServer(
             config.control.host, config.control.port, self.token, self.routes(), after_request=self.store.release_thread
@@ -71,10 +73,11 @@ class App:
     def routes(self) -> dict[tuple[str, str], Handler]:
         from daemon.control.api import core_routes
         from daemon.control.dedup_api import dedup_routes
+        from daemon.control.learn_api import learn_routes
         from daemon.control.rename_api import rename_routes
         from daemon.control.tagging_api import tagging_routes
 
-        return {**core_routes(self), **tagging_routes(self), **dedup_routes(self), **rename_routes(self)}
+        return {**core_routes(self), **tagging_routes(self), **dedup_routes(self), **rename_routes(self), **learn_routes(self)}
 
     def worker_counts(self) -> dict[str, int]:
         return {"cpu": self.config.engine.workers}
@@ -221,6 +224,7 @@ class App:
             done_today=done_today,
             gpu=self.gpu.status(),
             version=__version__,
+            learning=self.learner.status(),
         )
 
 

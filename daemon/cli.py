@@ -198,6 +198,11 @@ def status(args: argparse.Namespace) -> int:
     gpu = data.get("gpu")
     if isinstance(gpu, dict):
         print(f"gpu: {gpu.get('summary')}" + (f"\n  heavy work waits: {gpu['waiting']}" if gpu.get("waiting") else ""))
+    learning = data.get("learning") or {}
+    if learning.get("state") not in (None, "idle"):
+        print(
+            f"learning: {learning['state']} {learning.get('keyword', '')} {learning.get('done', 0)}/{learning.get('total', 0)}"
+        )
     if data["errors"]:
         print("last errors:")
         for error in data["errors"][:5]:

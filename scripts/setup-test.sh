@@ -10,4 +10,4 @@ if command -v apt-get >/dev/null; then
 fi
 python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip
-.venv/bin/pip install -q -c requirements-pins.txt -e '.[ml,gpu,tray,tray-linux,test]'
+.venv/bin/pip install -q -c requirements-pins.txt -e '.[ml,gpu,tray,tray-linux,learn,test]'

@@ -66,6 +66,7 @@ class Wanted:
     caption: str | None = None
     model: str | None = None
     tagged: bool = False  # a tag result exists: in `replace` mode, old engine keywords it lacks are removed
+    withdrawn: list[str] = field(default_factory=list)  # the engine takes these back (e.g. `untaught`), any mode
 
     @property
     def empty(self) -> bool:
@@ -138,6 +139,7 @@ def wanted_from(tag: dict[str, Any], dedup: dict[str, Any], dedup_keyword: str) 
                 text, float(score) if isinstance(score, int | float) else None, clean_hierarchy(entry.get("hierarchy"))
             )
         )
+    wanted.withdrawn = [clean_text(text) for text in tag.get("withdrawn") or [] if clean_text(text)]
     wanted.category = clean_text(tag.get("category") or "") or None
     wanted.caption = clean_text(tag.get("caption") or "", multiline=True) or None
     model = tag.get("model") or tag.get("backend")
@@ -205,6 +207,10 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
 
     removed = {k for k in previous_keys if k not in {fold(w.text) for w in wanted.keywords}} if replace else set()
     removed_paths = {h for h in previous_hierarchy if h not in wanted_paths} if replace else set()
+    # Taken back in any mode, but only where the engine's namespace says the engine wrote it (never the user's).
+    withdrawn = {fold(text) for text in wanted.withdrawn} - {fold(w.text) for w in wanted.keywords}
+    removed |= withdrawn & previous_keys
+    removed_paths |= {h for h in previous_hierarchy if h.rsplit("|", 1)[-1] in withdrawn and h not in wanted_paths}
 
     user_paths = [
         *existing.get(HIERARCHY, []),
@@ -221,7 +227,9 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
     ]
     keywords = [k for k in unique([clean_existing(k) for k in flat_sources]) if fold(k) not in removed]
 
-    engine: dict[str, str] = {} if replace else {fold(t): engine_entry(t, s) for t, s in previous.items()}
+    engine: dict[str, str] = (
+        {} if replace else {fold(t): engine_entry(t, s) for t, s in previous.items() if fold(t) not in removed}
+    )
     present = {fold(k) for k in keywords}
     for keyword in wanted.keywords:
         key = fold(keyword.text)
@@ -288,7 +296,7 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
     charset = _first(existing, IPTC_CHARSET).upper().replace("-", "")
     if any(tag.startswith("IPTC:") and values for tag, values in writes.items()) and charset != "UTF8":
         writes[IPTC_CHARSET] = ["UTF8"]
-    if replace:
+    if replace or removed or removed_paths:
         absent = {SUBJECT: removed, HIERARCHY: removed_paths}
     return Plan(
         writes=writes,

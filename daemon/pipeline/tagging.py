@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from daemon.config import TaggingConfig
+    from daemon.learn.apply import LearnedKeywords
 
 MODEL_WAIT_SECONDS = 30.0
 GPU_WAIT_SECONDS = 60.0
@@ -30,9 +31,10 @@ class TagStage(Stage):
     pool = "gpu"
     heavy = True
 
-    def __init__(self, config: TaggingConfig, session: ModelSession):
+    def __init__(self, config: TaggingConfig, session: ModelSession, learned: LearnedKeywords | None = None):
         self.config = config
         self.session = session
+        self.learned = learned  # keywords the user taught (daemon.learn), applied to each new embedding
         self.vocabulary = Vocabulary(config)
         self.batch_size = max(1, config.batch_size)
 
@@ -80,6 +82,8 @@ class TagStage(Stage):
         }
         if prediction.embedding is not None:
             result[EMBEDDING_KEY] = prediction.embedding
+        if self.learned is not None:
+            result["keywords"] += self.learned.keywords(backend.model_id, prediction.embedding)
         return result
 
     def close(self) -> None:
@@ -88,9 +92,11 @@ class TagStage(Stage):
 
 def build_tag_stage(config: TaggingConfig, db_path: Path, cache_dir: Path) -> TagStage:
     """The stage with its lazily loaded model session; nothing heavy is imported here."""
+    from daemon.learn.apply import LearnedKeywords
     from daemon.ml.registry import build_backend
     from daemon.store.embeddings import TextEmbeddingCache
     from daemon.store.tagging import text_cache_connector
 
     cache = TextEmbeddingCache(text_cache_connector(db_path))
-    return TagStage(config, ModelSession(config, lambda: build_backend(config, cache, cache_dir)))
+    session = ModelSession(config, lambda: build_backend(config, cache, cache_dir))
+    return TagStage(config, session, LearnedKeywords(text_cache_connector(db_path)))

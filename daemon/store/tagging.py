@@ -27,11 +27,18 @@ EMBEDDING_KEY = "_embedding"  # in-memory only: the worker never writes "_" keys
 
 @recorder("tag")
 def record_tag(conn: sqlite3.Connection, job: Job, data: dict[str, Any]) -> None:
-    conn.execute("DELETE FROM keywords WHERE file_id = ? AND source = 'auto'", (job.file_id,))
+    conn.execute("DELETE FROM keywords WHERE file_id = ? AND source IN ('auto', 'learned')", (job.file_id,))
     conn.executemany(
         "INSERT OR REPLACE INTO keywords (file_id, keyword, score, source, model, hierarchy) VALUES (?, ?, ?, ?, ?, ?)",
         [
-            (job.file_id, k["keyword"], k.get("score"), k.get("source", "auto"), data["model"], k.get("hierarchy"))
+            (
+                job.file_id,
+                k["keyword"],
+                k.get("score"),
+                k.get("source", "auto"),
+                k.get("model") or data["model"],
+                k.get("hierarchy"),
+            )
             for k in data["keywords"]
         ],
     )

@@ -1,0 +1,165 @@
+"""Taught keywords: a keyword learned from a few example photos, through the real engine with the EfficientNet tagger.
+
+Teach from examples -> the examples and unseen photos of the same kind carry it (exiftool reads it back), other photos
+do not; too few examples are refused; restart, export, untaught (a hand-added copy stays) and import.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from daemon.learn.classifier import choose_threshold, train
+from daemon.metadata.plan import ENGINE_KEYWORDS, SUBJECT, Options, Wanted, make_plan
+from tests.support import Engine, copy_in, corpus, exiftool_json, wait_for
+
+TAUGHT = "Panthera"
+EXAMPLES = ["felix_301.jpg", "felix_303.png", "felix_304.jpg", "felix_306.jpg", "felix_311.jpg", "felix_312.jpg"]
+HAND_TAGGED = "felix_304.jpg"  # the user wrote the keyword into this one before the engine saw it
+LIBRARY_OTHERS = [
+    "african_elephants.jpg",
+    "skimage_coffee.png",
+    "domestic_dog.jpg",
+    "vehicle.jpg",
+    "Nikon_COOLPIX_P1.jpg",
+    "skimage_motorcycle_left.png",
+    "american_black_bear.jpg",
+    "Olympus_C8080WZ.jpg",
+    "felix_101.jpg",  # domestic cats: close, but not the taught kind
+    "felix_104.jpg",
+    "felix_106.jpg",
+]
+NEW_KIND = ["felix_318.jpg", "felix_321.jpg"]  # unseen big cats
+NEW_OTHERS = ["felix_109.jpg", "felix_110.jpg", "skimage_rocket.jpg"]
+AFTER_RESTART = "felix_607.jpg"
+
+
+def subjects(path: Path) -> list[str]:
+    found = exiftool_json(path, args=("-XMP-dc:Subject",))[0].get("Subject", [])
+    return found if isinstance(found, list) else [found]
+
+
+def learned_rows(engine: Engine) -> dict[str, tuple[float, str]]:
+    rows = engine.query(
+        "SELECT files.path, keywords.score, keywords.model FROM keywords JOIN files ON files.id = keywords.file_id"
+        " WHERE keywords.source = 'learned' AND keywords.keyword = ?",
+        (TAUGHT,),
+    )
+    return {Path(row["path"]).name: (row["score"], row["model"]) for row in rows}
+
+
+def settled(engine: Engine, expected: int) -> None:
+    """Jobs finished and the learner idle (it re-queues photos for the metadata stage while it applies)."""
+
+    def quiet() -> bool:
+        status = engine.status()
+        jobs = status["jobs"]
+        idle = status["learning"].get("state") == "idle" and not status["learning"].get("waiting")
+        return idle and jobs["queued"] + jobs["running"] == 0 and jobs["done"] + jobs["failed"] >= expected
+
+    wait_for(quiet, 240, 0.5, "jobs and learner idle")
+
+
+def carrying(engine: Engine, names: list[str]) -> set[str]:
+    return {name for name in names if TAUGHT in subjects(engine.drop / name)}
+
+
+@pytest.mark.slow
+def test_teaching_from_examples_tags_unseen_photos_of_that_kind_and_untaught_removes_only_learned_copies(
+    engine_factory, tmp_path: Path
+) -> None:
+    labelled = corpus() / "labelled"
+    staging = copy_in([labelled / name for name in EXAMPLES + LIBRARY_OTHERS], tmp_path / "staging")
+    hand = tmp_path / "staging" / HAND_TAGGED
+    subprocess.run(["exiftool", "-q", "-overwrite_original", f"-XMP-dc:Subject={TAUGHT}", str(hand)], check=True)
+    engine: Engine = engine_factory("[tagging]\nenabled = true\n[dedup]\nenabled = false\n")
+    engine.drop.mkdir(parents=True, exist_ok=True)
+    for path in staging:
+        shutil.move(path, engine.drop / path.name)
+    library = len(staging)
+    engine.wait_idle(library, timeout=300)
+
+    taught = engine.cli("teach", TAUGHT, *(str(engine.drop / name) for name in EXAMPLES), timeout=200)
+    assert taught.returncode == 0, taught.stderr
+    assert taught.stdout.strip() == (
+        f"{TAUGHT}: 6 examples, estimated precision 1.00, would tag 6 photos; add a few more examples to improve"
+    )
+    settled(engine, library)
+    assert carrying(engine, EXAMPLES + LIBRARY_OTHERS) == set(EXAMPLES)
+    rows = learned_rows(engine)
+    assert set(rows) == set(EXAMPLES) and all(model == "learned v1" and score > 0.5 for score, model in rows.values())
+
+    too_few = engine.cli("teach", "Lynx", str(engine.drop / "felix_101.jpg"), timeout=200)
+    assert too_few.returncode == 0, too_few.stderr
+    assert "Lynx: 1 example; teach at least 3" in too_few.stdout and "before it tags anything" in too_few.stdout
+    assert not engine.query("SELECT 1 FROM keywords WHERE keyword = 'Lynx'")
+
+    copy_in([labelled / name for name in NEW_KIND + NEW_OTHERS], engine.drop)
+    library += len(NEW_KIND + NEW_OTHERS)
+    settled(engine, library)
+    assert carrying(engine, NEW_KIND + NEW_OTHERS) == set(NEW_KIND)
+    assert set(learned_rows(engine)) == set(EXAMPLES + NEW_KIND)
+
+    listing = engine.cli("taught")
+    line = next(line for line in listing.stdout.splitlines() if line.startswith(TAUGHT))
+    assert "ready" in line and "examples   6" in line and "precision 1.00" in line and "tagged 8" in line
+
+    engine.stop()
+    engine.start()
+    copy_in([labelled / AFTER_RESTART], engine.drop)
+    library += 1
+    settled(engine, library)
+    assert TAUGHT in subjects(engine.drop / AFTER_RESTART)  # the classifier came back from the store
+    everywhere = EXAMPLES + NEW_KIND + [AFTER_RESTART]
+
+    exported = tmp_path / "taught.json"
+    assert engine.cli("teach", "--export", str(exported)).returncode == 0
+    saved = json.loads(exported.read_text())
+    assert [k["keyword"] for k in saved["keywords"]] == ["Lynx", TAUGHT] and exported.stat().st_size < 64_000
+
+    gone = engine.cli("untaught", TAUGHT, timeout=200)
+    assert gone.returncode == 0 and f"removed from {len(everywhere)} photo(s)" in gone.stdout, gone.stdout
+    settled(engine, library)
+    assert carrying(engine, everywhere + LIBRARY_OTHERS + NEW_OTHERS) == {HAND_TAGGED}  # the user's own copy stays
+    assert not learned_rows(engine) and TAUGHT not in engine.cli("taught").stdout
+
+    restored = engine.cli("teach", "--import", str(exported), timeout=200)
+    assert restored.returncode == 0 and f"{TAUGHT}: imported (6 example(s) found here, 0 not)" in restored.stdout
+    settled(engine, library)
+    assert carrying(engine, everywhere + LIBRARY_OTHERS + NEW_OTHERS) == set(everywhere)
+    assert set(learned_rows(engine)) == set(everywhere)
+
+
+def test_classifier_refuses_too_few_examples_and_examples_that_do_not_stand_apart() -> None:
+    rng = np.random.default_rng(1)
+    noise = rng.normal(size=(60, 32)).astype(np.float32)
+    assert train(noise[:2], noise[2:]).state == "too_few"
+    assert train(noise[:8], noise[8:]).state == "inconsistent"  # random vectors: nothing to learn
+    apart = noise.copy()
+    apart[:8, 0] += 6.0
+    trained = train(apart[:8], apart[8:])
+    assert trained.state == "ready" and trained.precision >= 0.9 and trained.recall >= 0.8
+
+
+def test_threshold_is_the_lowest_that_keeps_precision_and_weights_the_library_behind_the_sample() -> None:
+    positives = np.array([5.0, 4.0, 3.0, 1.0])
+    negatives = np.array([3.5, 0.5, 0.0, -1.0])
+    threshold, precision, recall, _ = choose_threshold(positives, negatives, 1.0, 0.75)
+    assert recall == 1.0 and precision == 0.8 and 0.5 < threshold <= 1.0
+    # the same sample standing for a library 10 times its size: one false positive weighs ten
+    threshold, precision, recall, _ = choose_threshold(positives, negatives, 10.0, 0.75)
+    assert threshold > 3.5 and recall == 0.5 and precision == 1.0
+
+
+def test_withdrawn_keyword_leaves_the_file_only_where_the_engine_wrote_it() -> None:
+    engine_wrote = {SUBJECT: ["Panthera", "holiday"], ENGINE_KEYWORDS: ["Panthera=0.910"]}
+    plan = make_plan(engine_wrote, Wanted(tagged=True, withdrawn=["Panthera"]), Options(mode="merge"))
+    assert plan.writes[SUBJECT] == ["holiday"] and "Panthera" not in plan.engine_keywords
+    user_wrote = {SUBJECT: ["Panthera", "holiday"]}
+    plan = make_plan(user_wrote, Wanted(tagged=True, withdrawn=["Panthera"]), Options(mode="merge"))
+    assert SUBJECT not in plan.writes
