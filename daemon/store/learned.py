@@ -55,9 +55,22 @@ def add_examples(conn: sqlite3.Connection, keyword: str, file_ids: Iterable[int]
 
 
 def examples(conn: sqlite3.Connection, keyword: str) -> dict[int, int]:
-    """file id -> label (1 positive, 0 negative) of every example of `keyword`."""
+    """file id -> label (1 positive, 0 negative) of every example of `keyword`.
+
+    Corrections made in the review app (the `corrections` table, where that feature is installed) count too:
+    a rejected keyword is a counter-example, an added one an example; `teach` has the last word.
+    """
+    labels: dict[int, int] = {}
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'corrections'").fetchone():
+        for row in conn.execute(
+            "SELECT file_id, kind FROM corrections WHERE value = ? COLLATE NOCASE"
+            " AND kind IN ('reject_keyword', 'add_keyword') ORDER BY at",
+            (keyword,),
+        ):
+            labels[int(row[0])] = 0 if row[1] == "reject_keyword" else 1
     rows = conn.execute("SELECT file_id, label FROM taught_examples WHERE keyword = ?", (keyword,))
-    return {int(row[0]): int(row[1]) for row in rows}
+    labels.update({int(row[0]): int(row[1]) for row in rows})
+    return labels
 
 
 def example_files(conn: sqlite3.Connection, keyword: str) -> list[dict[str, Any]]:
