@@ -68,6 +68,18 @@ def settled(engine: Engine, expected: int) -> None:
     wait_for(quiet, 600, 0.5, "jobs and learner idle")
 
 
+def drop(engine: Engine, names: list[str], staging: Path) -> None:
+    """Writable copies (the corpus is read-only, which would send keywords to sidecars) moved into the drop folder."""
+    engine.drop.mkdir(parents=True, exist_ok=True)
+    for path in copy_in([corpus() / "labelled" / name for name in names], staging):
+        path.chmod(0o644)
+        if path.name == HAND_TAGGED:
+            subprocess.run(
+                ["exiftool", "-q", "-overwrite_original", f"-XMP-dc:Subject={TAUGHT}", str(path)], check=True
+            )
+        shutil.move(path, engine.drop / path.name)
+
+
 def carrying(engine: Engine, names: list[str]) -> set[str]:
     return {name for name in names if TAUGHT in subjects(engine.drop / name)}
 
@@ -76,15 +88,10 @@ def carrying(engine: Engine, names: list[str]) -> set[str]:
 def test_teaching_from_examples_tags_unseen_photos_of_that_kind_and_untaught_removes_only_learned_copies(
     engine_factory, tmp_path: Path
 ) -> None:
-    labelled = corpus() / "labelled"
-    staging = copy_in([labelled / name for name in EXAMPLES + LIBRARY_OTHERS], tmp_path / "staging")
-    hand = tmp_path / "staging" / HAND_TAGGED
-    subprocess.run(["exiftool", "-q", "-overwrite_original", f"-XMP-dc:Subject={TAUGHT}", str(hand)], check=True)
+    staging = tmp_path / "staging"
     engine: Engine = engine_factory("[tagging]\nenabled = true\n[dedup]\nenabled = false\n")
-    engine.drop.mkdir(parents=True, exist_ok=True)
-    for path in staging:
-        shutil.move(path, engine.drop / path.name)
-    library = len(staging)
+    drop(engine, EXAMPLES + LIBRARY_OTHERS, staging)
+    library = len(EXAMPLES + LIBRARY_OTHERS)
     settled(engine, library)
 
     taught = engine.cli("teach", TAUGHT, *(str(engine.drop / name) for name in EXAMPLES), timeout=200)
@@ -102,7 +109,7 @@ def test_teaching_from_examples_tags_unseen_photos_of_that_kind_and_untaught_rem
     assert "Lynx: 1 example; teach at least 3" in too_few.stdout and "before it tags anything" in too_few.stdout
     assert not engine.query("SELECT 1 FROM keywords WHERE keyword = 'Lynx'")
 
-    copy_in([labelled / name for name in NEW_KIND + NEW_OTHERS], engine.drop)
+    drop(engine, NEW_KIND + NEW_OTHERS, staging)
     library += len(NEW_KIND + NEW_OTHERS)
     settled(engine, library)
     assert carrying(engine, NEW_KIND + NEW_OTHERS) == set(NEW_KIND)
@@ -114,7 +121,7 @@ def test_teaching_from_examples_tags_unseen_photos_of_that_kind_and_untaught_rem
 
     engine.stop()
     engine.start()
-    copy_in([labelled / AFTER_RESTART], engine.drop)
+    drop(engine, [AFTER_RESTART], staging)
     library += 1
     settled(engine, library)
     assert TAUGHT in subjects(engine.drop / AFTER_RESTART)  # the classifier came back from the store
