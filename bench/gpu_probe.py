@@ -25,7 +25,7 @@ from typing import Any
 import psutil
 
 from daemon.config import GpuConfig
-from daemon.gpu import GpuMonitor
+from daemon.gpu.monitor import GpuMonitor
 
 
 class CudaMemory:

@@ -21,11 +21,11 @@ from typing import Any
 
 from bench.common import emit, log
 from daemon.config import Config, LibraryConfig, RenameConfig, WatchConfig
-from daemon.naming.mover import file_sha256
-from daemon.naming.template import parse_template
-from daemon.naming.undo import plan_undo, run_undo
 from daemon.pipeline.base import WorkItem
 from daemon.pipeline.rename import RenameStage
+from daemon.rename.mover import file_sha256
+from daemon.rename.template import parse_template
+from daemon.rename.undo import plan_undo, run_undo
 from daemon.store import Store, queue
 from daemon.store.queue import FileStat
 
@@ -84,7 +84,7 @@ def engine(work: Path, files: list[Path], template: str, library: Path, **rename
     for job in jobs:
         item = WorkItem(job, earlier[job.id].get, lambda item: None)  # type: ignore[arg-type]
         result = stage.run(item)
-        queue.complete(conn, job, result, 0.0, None, 3600)
+        queue.complete(conn, job, result, 0.0, None, 3600, record=stage.record)
     elapsed = time.perf_counter() - started
     stage.close()
     store.close()

@@ -146,7 +146,7 @@ class RenameConfig:
     """[rename]: filing by template, undo journal (issue 5)."""
 
     enabled: bool = True
-    # Relative to [library] root; fields in daemon/naming/template.py FIELDS; checked at load (_check_rename).
+    # Relative to [library] root; fields in daemon/rename/template.py FIELDS; checked at load (_check_rename).
     template: str = "{taken:%Y}/{taken:%Y-%m-%d}/{taken:%Y%m%d_%H%M%S}_{stem}{counter}.{ext}"
     # In-place folders: rename within the file's own folder (file-name part only); else "kept in place".
     in_place: bool = False
@@ -325,7 +325,7 @@ def _check_tagging(tagging: TaggingConfig, source: Path, problems: list[str]) ->
 
 
 def _check_gpu_and_schedule(config: Config, source: Path, problems: list[str]) -> None:
-    from daemon.workhours import parse_clock, parse_windows
+    from daemon.schedule.workhours import parse_clock, parse_windows
 
     gpu, schedule = config.gpu, config.schedule
     checks = [
@@ -352,8 +352,8 @@ def _check_gpu_and_schedule(config: Config, source: Path, problems: list[str]) -
 
 
 def _check_rename(config: Config, source: Path, problems: list[str]) -> None:
-    from daemon.naming.safety import legal_name
-    from daemon.naming.template import TemplateError, parse_template
+    from daemon.rename.safety import legal_name
+    from daemon.rename.template import TemplateError, parse_template
 
     try:
         parse_template(config.rename.template)

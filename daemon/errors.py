@@ -5,6 +5,9 @@ Stages raise these so the worker knows whether to fail, retry, or wait for the w
 
 from __future__ import annotations
 
+# Exit codes of `image-engine`: 0 ok, 1 runtime failure, 2 bad config or usage, 3 service not reachable.
+EXIT_RUNTIME, EXIT_CONFIG, EXIT_UNREACHABLE = 1, 2, 3
+
 
 class EngineError(Exception):
     """Base of every error the engine raises on purpose."""

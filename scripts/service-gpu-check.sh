@@ -6,7 +6,7 @@
 #                                          (carry test-artifacts/sdbundle); PYBIN = a python with CUDA torch
 # The probe stands in for `image-engine run` (the GPU machine lacks the engine's dependencies): same ExecStart
 # shape, same hardening; it runs a CUDA matmul, tries writes inside and outside ReadWritePaths and speaks
-# sd_notify through daemon/notify.py. Results: /srv/ie-gpu/data/probe.json, printed.
+# sd_notify through daemon/runtime/notify.py. Results: /srv/ie-gpu/data/probe.json, printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=test-artifacts/sdbundle
@@ -35,7 +35,7 @@ EOF
 import json, os, signal, socket, sys, threading, time
 from pathlib import Path
 sys.path.insert(0, "@REPO@")
-from daemon.notify import Notifier
+from daemon.runtime.notify import Notifier
 result = {"argv": sys.argv[1:], "notify_socket": "NOTIFY_SOCKET" in os.environ}
 notifier = Notifier.from_env()
 result["watchdog_interval"] = notifier.watchdog_interval if notifier else None

@@ -33,7 +33,7 @@ except ImportError:
 
 
 class EngineHost:
-    """Runs `daemon.cli.serve` (the code behind `image-engine run`) with a stop event instead of signals."""
+    """Runs `daemon.runtime.serve.serve` (the code behind `image-engine run`) with a stop event instead of signals."""
 
     def __init__(self, config_file: Path):
         self.config_file = config_file
@@ -42,8 +42,8 @@ class EngineHost:
         self.app: Any = None
 
     def run(self) -> int:
-        from daemon.cli import serve
         from daemon.config import load_config
+        from daemon.runtime.serve import serve
 
         return serve(load_config(self.config_file), self.stop_event, on_started=self._on_started)
 

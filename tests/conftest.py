@@ -10,6 +10,8 @@ import pytest
 
 from tests.support import Engine, write_config
 
+pytest_plugins = ["tests.markers"]  # unit / integration / e2e / chaos / slow / desktop
+
 
 @pytest.fixture
 def engine_factory(tmp_path: Path) -> Iterator:

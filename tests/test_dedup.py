@@ -246,7 +246,7 @@ def test_a_decision_made_while_a_file_was_judged_sends_it_back_to_be_judged_agai
     assert result["keeper"] is False
     dedup_groups.mark_distinct(engine.conn, [], [engine.file_id(original), engine.file_id(copy_of)])
     with pytest.raises(StaleDecision):
-        queue.complete(engine.conn, job, result, 1.0, None, 60)
+        queue.complete(engine.conn, job, result, 1.0, None, 60, record=engine.pipeline.stage("dedup").record)
     queue.release(engine.conn, job)
     engine.run()
     assert engine.result(copy_of)["keeper"] is True and engine.group_of(copy_of) is None

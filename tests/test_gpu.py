@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from daemon import gpu
 from daemon.config import GpuConfig
-from daemon.gpu import DeviceSample, GpuMonitor, GpuProcess
+from daemon.gpu import monitor as gpu
+from daemon.gpu.monitor import DeviceSample, GpuMonitor, GpuProcess
 from daemon.pipeline.base import Stage
 from tests.gates_support import heavy_pipeline
 

@@ -12,7 +12,6 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from daemon.learn.classifier import choose_threshold, train
 from daemon.metadata.plan import ENGINE_KEYWORDS, SUBJECT, Options, Wanted, make_plan
@@ -84,7 +83,6 @@ def carrying(engine: Engine, names: list[str]) -> set[str]:
     return {name for name in names if TAUGHT in subjects(engine.drop / name)}
 
 
-@pytest.mark.slow
 def test_teaching_from_examples_tags_unseen_photos_of_that_kind_and_untaught_removes_only_learned_copies(
     engine_factory, tmp_path: Path
 ) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from daemon.pipeline.base import WorkItem
 from daemon.store import Store, queue
-from daemon.store.metadata_records import last_write
+from daemon.store.metadata import last_write
 from daemon.store.queue import FileStat
 from daemon.watch.intake import Intake
 from tests.metadata_support import copy, exif, keywords_of, make_stage, tag_result
@@ -34,7 +34,7 @@ def test_recorded_stat_makes_the_echo_of_our_write_unchanged(tmp_path: Path) -> 
         item = WorkItem(job=job, results=results.get, reduced_loader=lambda _: None)  # type: ignore[arg-type]
         [outcome] = metadata.run_batch([item])
         assert outcome["verified"] and "cat" in keywords_of(photo)
-        assert queue.complete(store.conn, job, outcome, 5.0, None, 60)
+        assert queue.complete(store.conn, job, outcome, 5.0, None, 60, record=metadata.record)
 
         after = file_stat(photo)
         row = store.conn.execute("SELECT size, mtime_ns, inode FROM files WHERE id = ?", (job.file_id,)).fetchone()
@@ -67,7 +67,7 @@ def test_a_look_between_exiftools_write_and_the_mtime_restore_queues_nothing(tmp
         [job] = queue.claim(store.conn, "test", ["metadata"], 1, 60)
         item = WorkItem(job=job, results={"tag": tag_result("cat")}.get, reduced_loader=lambda _: None)  # type: ignore[arg-type]
         [outcome] = metadata.run_batch([item])
-        assert queue.complete(store.conn, job, outcome, 5.0, None, 60)
+        assert queue.complete(store.conn, job, outcome, 5.0, None, 60, record=metadata.record)
         after = file_stat(photo)
         assert after.mtime_ns == 1_600_000_000_123_456_789
         seen_midway = FileStat(after.size, 1_600_000_000_000_000_000, after.inode)

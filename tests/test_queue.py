@@ -7,7 +7,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from daemon.store import Store, queue
+from daemon.store import Store, queue, records
 from daemon.store.queue import FileStat
 
 STAGES = ["probe", "hash"]
@@ -49,10 +49,11 @@ def test_complete_advances_and_records_in_one_step(tmp_path: Path) -> None:
     store = make_store(tmp_path)
     add(store, "a.jpg")
     (job,) = queue.claim(store.conn, "w", ["probe"], 1, 60)
-    assert queue.complete(store.conn, job, {"width": 4}, 2.0, "hash", 60)
+    assert queue.complete(store.conn, job, {"width": 4}, 2.0, "hash", 60, record=records.record_probe)
     assert tuple(store.conn.execute("SELECT stage, state FROM jobs").fetchone()) == ("hash", "running")
     assert store.conn.execute("SELECT data FROM results WHERE stage = 'probe'").fetchone()[0] == '{"width": 4}'
-    assert queue.complete(store.conn, job, {"sha256": "ab", "phash": "0" * 16, "dhash": "f" * 16}, 1.0, None, 60)
+    hashes = {"sha256": "ab", "phash": "0" * 16, "dhash": "f" * 16}
+    assert queue.complete(store.conn, job, hashes, 1.0, None, 60, record=records.record_hash)
     assert queue.counts(store.conn)["done"] == 1
     media = store.conn.execute("SELECT phash, dhash FROM media").fetchone()
     assert tuple(media) == (0, -1)  # 0xffff... stored as signed 64-bit

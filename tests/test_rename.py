@@ -23,11 +23,11 @@ import pytest
 
 from daemon.config import load_config
 from daemon.errors import PermanentError
-from daemon.naming.mover import TargetExists, move_file, part_path
-from daemon.naming.planner import Planner
-from daemon.naming.safety import inside
-from daemon.naming.template import parse_template
-from daemon.store import Store, queue, renames, settings
+from daemon.rename.mover import TargetExists, move_file, part_path
+from daemon.rename.planner import Planner
+from daemon.rename.safety import inside
+from daemon.rename.template import parse_template
+from daemon.store import Store, queue, rename, settings
 from daemon.store.queue import FileStat
 from tests.support import REPO, Engine, corpus, corpus_rows, wait_for, write_config
 
@@ -135,7 +135,7 @@ def test_template_renders_every_field_and_placeholders() -> None:
 
 
 def test_jpeg_extension_is_lowercased_and_can_become_jpg(tmp_path: Path) -> None:
-    from daemon.naming.values import naming_values
+    from daemon.rename.values import naming_values
 
     photo = tmp_path / "Holiday.JPEG"
     photo.write_bytes(b"x")
@@ -412,7 +412,7 @@ def test_open_intents_are_finished_or_rolled_back_from_the_disk_at_start_up(engi
             assert queue.enqueue(store.conn, str(photo), str(engine.drop), stat, "rename") == "new"
             job = queue.claim(store.conn, "killed-worker", ["rename"], 1, 300)[0]  # a worker died holding it
             dest = engine.library / "interrupted" / f"{name}.jpg"
-            move_id = renames.open_intent(
+            move_id = rename.open_intent(
                 store.conn,
                 kind="file",
                 job_id=job.id,
@@ -431,8 +431,8 @@ def test_open_intents_are_finished_or_rolled_back_from_the_disk_at_start_up(engi
             elif name == "undo_me":  # filed and confirmed; then an undo moved it back and was cut off
                 os.rename(photo, dest)
                 done = {"from": str(photo), "to": str(dest), "moved": True, "journal": move_id, "root": None}
-                assert queue.complete(store.conn, job, done, 1.0, None, 300)
-                undo_id = renames.open_intent(
+                assert queue.complete(store.conn, job, done, 1.0, None, 300, record=rename.record_rename)
+                undo_id = rename.open_intent(
                     store.conn,
                     kind="undo",
                     job_id=job.id,

@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from daemon.app import App
 from daemon.config import Config, EngineConfig, ScheduleConfig, WatchConfig, parse_config
 from daemon.errors import ConfigError
 from daemon.pipeline.base import Stage
-from daemon.schedule import Schedule
+from daemon.runtime.app import App
+from daemon.schedule.jobs import Schedule
+from daemon.schedule.workhours import WorkHours, parse_windows
 from daemon.store import Store, queue, settings, transaction
-from daemon.workhours import WorkHours, parse_windows
 from tests.gates_support import heavy_pipeline
 from tests.support import wait_for
 

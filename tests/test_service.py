@@ -282,7 +282,7 @@ def test_engine_reports_ready_status_watchdog_and_stopping(tmp_path: Path, monke
 
 
 def test_notifier_is_off_without_notify_socket_and_speaks_to_a_path_socket(tmp_path: Path) -> None:
-    from daemon.notify import Notifier, status_line
+    from daemon.runtime.notify import Notifier, status_line
 
     assert Notifier.from_env({}) is None
     assert Notifier.from_env({"NOTIFY_SOCKET": "relative/sock"}) is None

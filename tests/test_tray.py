@@ -54,7 +54,7 @@ def test_importing_the_tray_pulls_in_no_engine_internals_torch_or_pystray() -> N
     code = (
         "import sys, json\n"
         "import tray, tray.state, tray.icon, tray.actions, tray.autostart, tray.app\n"
-        "heavy = ('torch', 'transformers', 'onnxruntime', 'pystray', 'daemon.store', 'daemon.app',"
+        "heavy = ('torch', 'transformers', 'onnxruntime', 'pystray', 'daemon.store', 'daemon.runtime.app',"
         " 'daemon.pipeline', 'daemon.watch', 'daemon.config', 'sqlite3', 'watchdog')\n"
         "print(json.dumps(sorted(m for m in sys.modules if m in heavy or m.startswith(tuple(h + '.' for h in heavy)))))"
     )

@@ -1,4 +1,4 @@
-"""Client subcommands of features beyond the spine, one module each, registered into `daemon.cli`.
+"""The CLI's subcommands, one module per feature: each has `add_parsers(sub)` and a `COMMANDS` table.
 
-Each module appends a parser builder to `cli.EXTENSIONS` and registers its handlers with `@cli.command`.
+`daemon.cli` lists the modules explicitly and builds the one parser from them; nothing registers on import.
 """

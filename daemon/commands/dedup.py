@@ -1,6 +1,6 @@
 """`image-engine dupes`: list duplicate groups, mark files as not duplicates, apply the policy to existing groups.
 
-Talks to the running service through the control API (daemon/control/dedup_api.py).
+Talks to the running service through the control API (daemon/control/dedup.py).
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from daemon import cli
+from daemon.commands import base
 
 
-def add_parser(sub: Any) -> None:
+def add_parsers(sub: Any) -> None:
     dupes = sub.add_parser("dupes", help="duplicate groups: which copy is kept and why")
     dupes.add_argument("--json", action="store_true", help="print the groups as JSON")
     dupes.add_argument(
@@ -29,12 +29,8 @@ def add_parser(sub: Any) -> None:
     )
 
 
-cli.EXTENSIONS.append(add_parser)
-
-
-@cli.command("dupes")
 def dupes(args: argparse.Namespace) -> int:
-    client = cli.client_for(args)
+    client = base.client_for(args)
     if args.not_duplicates:
         groups, paths = split_targets(args.not_duplicates)
         answer = client.post("/dupes/distinct", {"groups": groups, "paths": paths})
@@ -90,3 +86,6 @@ def print_groups(data: dict[str, Any]) -> None:
 
 def _size(size: int) -> str:
     return f"{size / 1_000_000:.1f} MB" if size >= 1_000_000 else f"{size / 1000:.0f} kB"
+
+
+COMMANDS: dict[str, base.Command] = {"dupes": dupes}

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from daemon import cli
+from daemon.commands import base
 
 TRAIN_SECONDS = 180.0
 
@@ -32,20 +32,16 @@ def add_parsers(sub: Any) -> None:
     untaught.add_argument("keyword")
 
 
-cli.EXTENSIONS.append(add_parsers)
-
-
 def _client(args: argparse.Namespace):  # noqa: ANN202 - lazy import keeps the CLI light
     from daemon.control.client import ControlClient
 
-    return ControlClient(cli.get_config(args).data_dir, timeout=TRAIN_SECONDS)
+    return ControlClient(base.get_config(args).data_dir, timeout=TRAIN_SECONDS)
 
 
 def _path(value: str) -> str:
     return str(Path(value).expanduser().absolute())
 
 
-@cli.command("teach")
 def teach(args: argparse.Namespace) -> int:
     client = _client(args)
     if args.export:
@@ -58,7 +54,7 @@ def teach(args: argparse.Namespace) -> int:
             data = json.loads(Path(args.import_file).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             print(f"image-engine: cannot read {args.import_file}: {exc}", file=sys.stderr)
-            return cli.EXIT_RUNTIME
+            return base.EXIT_RUNTIME
         for entry in client.post("/taught/import", data)["keywords"]:
             print(
                 f"{entry['keyword']}: imported ({entry['examples']} example(s) found here, {entry['not_here']} not);"
@@ -67,7 +63,7 @@ def teach(args: argparse.Namespace) -> int:
         return 0
     if not args.keyword or not (args.paths or args.negative):
         print("image-engine: teach needs a keyword and example photos: teach KEYWORD PATH...", file=sys.stderr)
-        return cli.EXIT_CONFIG
+        return base.EXIT_CONFIG
     outcome: dict[str, Any] = {}
     for paths, negative in ((args.paths, False), (args.negative, True)):
         if paths:
@@ -80,10 +76,9 @@ def teach(args: argparse.Namespace) -> int:
         print(json.dumps(outcome, indent=2))
         return 0
     print(outcome.get("message") or f"{args.keyword}: {outcome.get('state')}")
-    return 0 if outcome.get("state") in ("ready", "too_few", "inconsistent", "no_embeddings") else cli.EXIT_RUNTIME
+    return 0 if outcome.get("state") in ("ready", "too_few", "inconsistent", "no_embeddings") else base.EXIT_RUNTIME
 
 
-@cli.command("taught")
 def taught(args: argparse.Namespace) -> int:
     data = _client(args).get("/taught")
     if args.json:
@@ -107,8 +102,10 @@ def taught(args: argparse.Namespace) -> int:
     return 0
 
 
-@cli.command("untaught")
 def untaught(args: argparse.Namespace) -> int:
     data = _client(args).post("/untaught", {"keyword": args.keyword})
     print(f"{args.keyword}: forgotten; removed from {data.get('removed', 0)} photo(s) where it was learned")
     return 0
+
+
+COMMANDS: dict[str, base.Command] = {"teach": teach, "taught": taught, "untaught": untaught}

@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Any
 
-from daemon import cli
+from daemon.commands import base
 
 UNDO_TIMEOUT = 600.0
 RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
@@ -32,9 +32,6 @@ def add_parsers(sub: Any) -> None:
     plan.add_argument("--json", action="store_true")
 
 
-cli.EXTENSIONS.append(add_parsers)
-
-
 def parse_since(text: str, now: float | None = None) -> float:
     """An absolute local date/time or an age like 90m, 2h, 3d; returns epoch seconds."""
     match = RELATIVE.match(text)
@@ -46,7 +43,6 @@ def parse_since(text: str, now: float | None = None) -> float:
         raise ValueError(f"--since: cannot read {text!r}; use 2024-05-01, '2024-05-01 14:30' or 2h / 3d") from None
 
 
-@cli.command("undo")
 def undo(args: argparse.Namespace) -> int:
     from daemon.control.client import ApiError, ControlClient
 
@@ -58,16 +54,16 @@ def undo(args: argparse.Namespace) -> int:
             body["since"] = parse_since(args.since)
         except ValueError as exc:
             print(f"image-engine: {exc}", file=sys.stderr)
-            return cli.EXIT_CONFIG
+            return base.EXIT_CONFIG
     else:
         body["all"] = True
-    client = ControlClient(cli.get_config(args).data_dir, timeout=UNDO_TIMEOUT)
+    client = ControlClient(base.get_config(args).data_dir, timeout=UNDO_TIMEOUT)
     try:
         data = client.post("/rename/undo", body)
     except ApiError as exc:
         if exc.status == 409:
             print(f"image-engine: undo refused, {str(exc).split(': ', 1)[-1]}", file=sys.stderr)
-            return cli.EXIT_RUNTIME
+            return base.EXIT_RUNTIME
         raise
     if args.json:
         print(json.dumps(data, indent=2))
@@ -88,12 +84,11 @@ def undo(args: argparse.Namespace) -> int:
         print(f"dry run: {counts.get('ready', 0)} file(s) would move back; nothing was moved")
     else:
         print(f"{counts.get('undone', 0)} file(s) moved back, {len(steps) - counts.get('undone', 0)} not")
-    return 0 if all(step["status"] in ("undone", "ready") for step in steps) else cli.EXIT_RUNTIME
+    return 0 if all(step["status"] in ("undone", "ready") for step in steps) else base.EXIT_RUNTIME
 
 
-@cli.command("plan")
 def plan(args: argparse.Namespace) -> int:
-    data = cli.client_for(args).get("/rename/plan")
+    data = base.client_for(args).get("/rename/plan")
     if args.json:
         print(json.dumps(data["plan"], indent=2))
         return 0
@@ -105,3 +100,6 @@ def plan(args: argparse.Namespace) -> int:
     else:
         print(f"{len(data['plan'])} planned move(s); nothing was moved (dry run)")
     return 0
+
+
+COMMANDS: dict[str, base.Command] = {"undo": undo, "plan": plan}

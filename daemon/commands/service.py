@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from daemon import cli
-from daemon.config import Config, load_config
+from daemon.commands import base
+from daemon.config import Config, default_config_path, load_config
 
 
 def add_parsers(sub: Any) -> None:
@@ -48,10 +48,6 @@ def add_parsers(sub: Any) -> None:
             action.add_argument("--print", dest="print_only", action="store_true", help="only print, change nothing")
 
 
-cli.EXTENSIONS.append(add_parsers)
-
-
-@cli.command("service")
 def service_command(args: argparse.Namespace) -> int:
     from service import ServiceError
 
@@ -63,17 +59,17 @@ def service_command(args: argparse.Namespace) -> int:
         return _systemd(args)
     except ServiceError as exc:
         print(f"image-engine: {exc}", file=sys.stderr)
-        return cli.EXIT_RUNTIME
+        return base.EXIT_RUNTIME
 
 
 def _config_file(args: argparse.Namespace) -> Path:
     from service import ServiceError
 
-    path = cli.config_path(args)
+    path = base.config_path(args)
     if path is None:
         raise ServiceError(
             "the service needs a config file: pass --config FILE or create "
-            f"{cli.default_config_path()} (config.example.toml documents every key)"
+            f"{default_config_path()} (config.example.toml documents every key)"
         )
     return path.absolute()
 
@@ -178,3 +174,6 @@ def _windows(args: argparse.Namespace) -> int:
     if args.service_command == "uninstall":
         return windows.uninstall(use_winsw=True, out_dir=out_dir, print_only=print_only)
     return windows.install(_paths(args), config, use_winsw=args.winsw, out_dir=out_dir, print_only=print_only)
+
+
+COMMANDS: dict[str, base.Command] = {"service": service_command}

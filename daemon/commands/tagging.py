@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from daemon import cli
+from daemon.commands import base
 
 SLOW_REQUEST_SECONDS = 300.0  # `search` may load the model first (framework import + weights)
 
@@ -33,20 +33,16 @@ def add_parsers(sub: Any) -> None:
     tags.add_argument("--json", action="store_true")
 
 
-cli.EXTENSIONS.append(add_parsers)
-
-
 def _client(args: argparse.Namespace, timeout: float = 10.0):  # noqa: ANN202 - lazy import keeps the CLI light
     from daemon.control.client import ControlClient
 
-    return ControlClient(cli.get_config(args).data_dir, timeout=timeout)
+    return ControlClient(base.get_config(args).data_dir, timeout=timeout)
 
 
 def _path(value: str) -> str:
     return str(Path(value).expanduser().absolute())
 
 
-@cli.command("models")
 def models(args: argparse.Namespace) -> int:
     data = _client(args).get("/models")
     if args.json:
@@ -78,19 +74,16 @@ def _show_matches(data: dict[str, Any], as_json: bool, what: str) -> int:
     return 0
 
 
-@cli.command("similar")
 def similar(args: argparse.Namespace) -> int:
     query = urlencode({"path": _path(args.path), "limit": args.limit})
     return _show_matches(_client(args).get(f"/similar?{query}"), args.json, "similar photos")
 
 
-@cli.command("search")
 def search(args: argparse.Namespace) -> int:
     data = _client(args, SLOW_REQUEST_SECONDS).post("/search", {"text": args.text, "limit": args.limit})
     return _show_matches(data, args.json, "matches")
 
 
-@cli.command("tags")
 def tags(args: argparse.Namespace) -> int:
     data = _client(args).get(f"/tags?{urlencode({'path': _path(args.path)})}")
     if args.json:
@@ -98,7 +91,7 @@ def tags(args: argparse.Namespace) -> int:
         return 0
     if not data.get("model"):
         print(f"{args.path}: not tagged yet", file=sys.stderr)
-        return cli.EXIT_RUNTIME
+        return base.EXIT_RUNTIME
     print(f"{data['path']}  ({data['model']})")
     if data.get("category"):
         print(f"category: {data['category']} ({data['category_score']:.2f})")
@@ -113,3 +106,6 @@ def tags(args: argparse.Namespace) -> int:
         f" colours {', '.join(data['colours'] or [])}"
     )
     return 0
+
+
+COMMANDS: dict[str, base.Command] = {"models": models, "similar": similar, "search": search, "tags": tags}

@@ -11,10 +11,10 @@ import logging
 import sys
 from typing import Any
 
-from daemon import cli
+from daemon.commands import base
 
 
-def add_parser(sub: Any) -> None:
+def add_parsers(sub: Any) -> None:
     tray = sub.add_parser("tray", help="show the tray icon (pause, resume, rescan, open folders)")
     group = tray.add_mutually_exclusive_group()
     group.add_argument("--install-autostart", action="store_true", help="start the tray at log-in (this user)")
@@ -22,10 +22,6 @@ def add_parser(sub: Any) -> None:
     tray.add_argument("--interval", type=float, default=2.0, help="seconds between polls of the service (default 2)")
 
 
-cli.EXTENSIONS.append(add_parser)
-
-
-@cli.command("tray")
 def tray(args: argparse.Namespace) -> int:
     from tray import autostart
 
@@ -33,14 +29,14 @@ def tray(args: argparse.Namespace) -> int:
         removed = autostart.remove()
         print(f"removed {removed}" if removed else "no tray autostart entry was installed")
         return 0
-    config_file = cli.config_path(args)
-    config = cli.get_config(args)
+    config_file = base.config_path(args)
+    config = base.get_config(args)
     if args.install_autostart:
         print(f"the tray starts at log-in: {autostart.install(config_file)}")
         return 0
     if args.interval <= 0:
         print("image-engine tray: --interval must be more than 0 seconds", file=sys.stderr)
-        return cli.EXIT_CONFIG
+        return base.EXIT_CONFIG
     from tray.actions import Places
     from tray.app import run_tray
 
@@ -48,3 +44,6 @@ def tray(args: argparse.Namespace) -> int:
     drops = [watch.path for watch in config.watch if watch.mode == "drop"] or [watch.path for watch in config.watch]
     places = Places(config.data_dir, drops, config.library.root, config.log_path)
     return run_tray(config.data_dir, places, args.interval)
+
+
+COMMANDS: dict[str, base.Command] = {"tray": tray}

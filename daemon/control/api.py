@@ -1,38 +1,52 @@
 """Core control API routes: status, pause/resume, scan, jobs, retry.
 
 Each handler takes (query, body) and returns (HTTP status, JSON payload); features add their own route modules.
+The routes see the engine only through `Engine`, the few things they ask of it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from daemon.control.protocol import Status
 from daemon.control.server import Handler
-from daemon.store import queue
-
-if TYPE_CHECKING:
-    from daemon.app import App
+from daemon.store import Store, queue
 
 
-def core_routes(app: App) -> dict[tuple[str, str], Handler]:
+class Engine(Protocol):
+    """What the core routes ask of the running engine (the runtime's App provides it)."""
+
+    def status(self) -> Status: ...
+
+    def set_paused(self, paused: bool) -> None: ...
+
+    def start_scan(self, path: Path | None) -> int: ...
+
+    def scan_progress(self, scan_id: int) -> dict[str, Any] | None: ...
+
+
+def core_routes(engine: Engine, store: Store, wake: Callable[[], None]) -> dict[tuple[str, str], Handler]:
+    """`wake`: tell the workers there is work (after a retry)."""
+
     def status(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
-        return 200, app.status().to_json()
+        return 200, engine.status().to_json()
 
     def pause(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
-        app.set_paused(True)
+        engine.set_paused(True)
         return 200, {"state": "paused"}
 
     def resume(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
-        app.set_paused(False)
+        engine.set_paused(False)
         return 200, {"state": "running"}
 
     def scan(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
         path = body.get("path")
-        return 202, {"scan": app.start_scan(Path(path) if path else None)}
+        return 202, {"scan": engine.start_scan(Path(path) if path else None)}
 
     def scan_progress(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
-        progress = app.scans.get(int(query["id"]))
+        progress = engine.scan_progress(int(query["id"]))
         return (200, progress) if progress else (404, {"error": "no such scan"})
 
     def jobs(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
@@ -40,11 +54,11 @@ def core_routes(app: App) -> dict[tuple[str, str], Handler]:
         if state and state not in queue.JOB_STATES:
             raise ValueError(f"state must be one of {', '.join(queue.JOB_STATES)}")
         limit = min(int(query.get("limit", 100)), 10_000)
-        return 200, {"jobs": queue.list_jobs(app.store.conn, state, limit)}
+        return 200, {"jobs": queue.list_jobs(store.conn, state, limit)}
 
     def retry(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
-        count = queue.retry_failed(app.store.conn, app.pipeline.first)
-        app.control.work_available.set()
+        count = queue.retry_failed(store.conn)
+        wake()
         return 200, {"retried": count}
 
     return {

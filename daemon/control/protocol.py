@@ -50,11 +50,6 @@ class Status:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Status:
-        known = {name for name in cls.__dataclass_fields__}
-        return cls(**{key: value for key, value in data.items() if key in known})
-
 
 def write_private(path: Path, text: str) -> None:
     """Write a file only its owner can read (0600), atomically."""

@@ -54,6 +54,17 @@ class Learner:
         self._thread = threading.Thread(target=self._loop, name="learner", daemon=True)
         self._thread.start()
 
+    @classmethod
+    def for_engine(cls, store: Store, control: Any, stage_names: set[str]) -> Learner:
+        """`control`: the workers' Control (stop event, paused flag, wake-up); metadata is redone when it is a stage."""
+        return cls(
+            store,
+            control.stop,
+            lambda: control.paused,
+            control.work_available.set,
+            "metadata" if "metadata" in stage_names else None,
+        )
+
     def submit(self, keyword: str, action: str = "train") -> Request:
         request = Request(keyword, action)
         with self._lock:

@@ -109,10 +109,10 @@ class ModelSession:
             return predictions
 
     def _memory_cap(self) -> int:
-        """On CUDA, `[gpu] memory_budget_mb` and the GPU's free memory bound the batch (daemon.gpu.batch_cap)."""
+        """On CUDA, `[gpu] memory_budget_mb` and the GPU's free memory bound the batch (daemon.gpu.monitor.batch_cap)."""
         if not (self.device or "").startswith(("cuda", "CUDA")):
             return self.batch_size
-        from daemon import gpu
+        from daemon.gpu import monitor as gpu
 
         cap = gpu.batch_cap(BYTES_PER_IMAGE_ON_GPU)
         return self.batch_size if cap is None else max(1, cap)

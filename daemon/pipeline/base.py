@@ -1,12 +1,12 @@
-"""The stage contract: a stage takes work items and returns one result dict (or an error) per item.
+"""The stage contract: a stage takes work items and returns one result (or an error) per item, and records it.
 
-Stages know no threads and no SQL; the worker claims, runs, records and advances.
+Each stage module defines its typed result (a TypedDict) and `record`, which hands it to its store module inside the
+completion transaction. Stages know no threads and no SQL; the worker claims, runs, records and advances.
 """
 
 from __future__ import annotations
 
-import json
-import os
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,13 +72,11 @@ class Stage:
                 outcomes.append(exc)
         return outcomes
 
+    def record(self, conn: sqlite3.Connection, job: Job, result: dict[str, Any]) -> None:
+        """Write the result into this stage's own tables (inside the completion transaction); default: none.
+
+        The generic `results` row (the JSON of every key not starting with "_") is written for every stage.
+        """
+
     def close(self) -> None:
         """Release models, processes and handles at shutdown."""
-
-
-def stat_of(path: Path | str) -> os.stat_result:
-    return os.stat(path, follow_symlinks=False)
-
-
-def loads(data: str | None) -> dict[str, Any] | None:
-    return None if data is None else json.loads(data)

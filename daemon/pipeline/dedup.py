@@ -7,9 +7,10 @@ pHash candidates come from the in-memory index (rebuilt from the store at the fi
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TypedDict
 
 import imagehash
 import numpy as np
@@ -23,10 +24,25 @@ from daemon.pipeline.base import Stage, WorkItem
 from daemon.pipeline.hashing import hash_input
 from daemon.store import Store, embeddings
 from daemon.store import dedup as dedup_store
+from daemon.store.queue import Job
 
 log = logging.getLogger("image_engine.dedup")
 TAG_EXIF_IFD, TAG_SUBSEC_ORIGINAL = 0x8769, 0x9291
 MAX_EXACT_LINKS, MAX_NEAR_LINKS = 2, 16
+
+
+class DedupResult(TypedDict, total=False):
+    """The verdict of `dedup.grouping.decide`, plus the links found to known copies."""
+
+    group: int | None
+    keeper: bool
+    duplicate_of: str | None
+    kind: str | None
+    reason: str
+    action: str
+    skip_filing: bool
+    move_to_duplicates: bool
+    matches: list[dict[str, Any]]  # file, path, link (the Link as a dict)
 
 
 class DedupStage(Stage):
@@ -62,7 +78,11 @@ class DedupStage(Stage):
             )
         return self.index
 
-    def run(self, item: WorkItem) -> dict[str, Any]:
+    def record(self, conn: sqlite3.Connection, job: Job, result: DedupResult) -> None:  # type: ignore[override]
+        """Plans the groups again inside the transaction; raises StaleDecision when they changed meanwhile."""
+        dedup_store.record_dedup(conn, job, result)
+
+    def run(self, item: WorkItem) -> DedupResult:  # type: ignore[override]
         conn = self.store.conn
         file_id = item.job.file_id
         me = dedup_store.facts(conn, [file_id])[file_id]
@@ -71,7 +91,9 @@ class DedupStage(Stage):
         alone = "no duplicates found"
         if misses:
             alone += "; similar to " + "; ".join(f"{path} but {why}" for path, why in misses[:3])
-        result = decide(known[file_id], plan.group_of(file_id), known, all_links, self.config.action, alone)
+        result = DedupResult(
+            **decide(known[file_id], plan.group_of(file_id), known, all_links, self.config.action, alone)
+        )
         result["matches"] = [
             {"file": link.other(file_id), "path": known[link.other(file_id)].path, "link": asdict(link)}
             for link in links

@@ -6,20 +6,32 @@ The hashes feed duplicate detection; the SHA-256 also confirms "unchanged" when 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+import sqlite3
+from typing import TypedDict
 
 import imagehash
 from PIL import Image
 
 from daemon.pipeline.base import Stage, WorkItem
 from daemon.pipeline.probe import read_bytes
+from daemon.store import records
+from daemon.store.queue import Job
+
+
+class HashResult(TypedDict):
+    sha256: str  # hex
+    phash: str  # 64-bit, 16 hex digits
+    dhash: str
 
 
 class HashStage(Stage):
     name = "hash"
     pool = "cpu"
 
-    def run(self, item: WorkItem) -> dict[str, Any]:
+    def record(self, conn: sqlite3.Connection, job: Job, result: HashResult) -> None:  # type: ignore[override]
+        records.record_hash(conn, job, result)
+
+    def run(self, item: WorkItem) -> HashResult:  # type: ignore[override]
         data = item.memory.pop("bytes", None)
         if data is None:
             data = read_bytes(item.path)

@@ -8,12 +8,12 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
-import daemon.store.metadata_records  # noqa: F401 - registers the recorder
 from daemon import __version__
 from daemon.config import MetadataConfig
 from daemon.errors import PermanentError, RetryableError, StageError, WaitingError
@@ -21,12 +21,25 @@ from daemon.metadata import fallback, targets
 from daemon.metadata.guard import Guard
 from daemon.metadata.plan import FILE_TYPE, READ_TAGS, Options, Plan, Wanted, make_plan, verify, wanted_from
 from daemon.pipeline.base import Stage, WorkItem
+from daemon.store import metadata as metadata_store
+from daemon.store.queue import Job
 from daemon.tools.exiftool import ExifTool, ExifToolError, Outcome
 
 log = logging.getLogger("image_engine.metadata")
 JPEG_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe"})
 INSTALL_HINT = "install exiftool (Debian/Ubuntu: apt install libimage-exiftool-perl; macOS: brew install exiftool)"
 WAIT_FOR_EXIFTOOL = 600.0
+
+
+class MetadataResult(TypedDict, total=False):
+    written: list[str]  # the fields written (empty: already up to date)
+    target: str  # the photo, or its XMP sidecar
+    sidecar: bool
+    keywords: list[str]
+    engine_keywords: list[str]
+    verified: bool
+    reason: str
+    stat: dict[str, int]  # size, mtime_ns, inode after our write: its watcher echo is no change
 
 
 @dataclass
@@ -81,6 +94,9 @@ class MetadataStage(Stage):
 
     def choose(self, photo: Path) -> targets.Target:
         return targets.choose(photo, self.config.sidecar_naming, self.config.sidecar_for_readonly)
+
+    def record(self, conn: sqlite3.Connection, job: Job, result: MetadataResult) -> None:  # type: ignore[override]
+        metadata_store.record_metadata(conn, job, result)
 
     def write_round(self, work: list[_Work], outcomes: list[Any]) -> None:
         if not work:

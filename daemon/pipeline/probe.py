@@ -6,13 +6,33 @@ The bytes read here are kept in memory so `hash` does not read the file twice.
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from daemon.errors import GoneError, PermanentError, RetryableError
 from daemon.pipeline import exif, imaging
 from daemon.pipeline.base import Stage, WorkItem
 from daemon.pipeline.reduced_cache import ReducedCache
+from daemon.store import records
+from daemon.store.queue import Job
+
+
+class ProbeResult(TypedDict, total=False):
+    """What `probe` found; plus the EXIF facts of `exif.read_facts` (orientation, taken, make, model, gps_...)."""
+
+    format: str | None
+    width: int
+    height: int
+    size: int
+    reduced: list[int]
+    orientation: int | None
+    taken: str | None
+    taken_source: str | None
+    make: str | None
+    model: str | None
+    gps_lat: float | None
+    gps_lon: float | None
 
 
 class ProbeStage(Stage):
@@ -24,7 +44,10 @@ class ProbeStage(Stage):
         self.max_pixels = max_pixels
         self.cache = cache
 
-    def run(self, item: WorkItem) -> dict[str, Any]:
+    def record(self, conn: sqlite3.Connection, job: Job, result: ProbeResult) -> None:  # type: ignore[override]
+        records.record_probe(conn, job, result)
+
+    def run(self, item: WorkItem) -> ProbeResult:  # type: ignore[override]
         data = read_bytes(item.path)
         mtime = os.stat(item.path).st_mtime
         image = imaging.open_image(data, item.path, self.max_pixels)

@@ -8,20 +8,40 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from daemon.config import Config
 from daemon.errors import GoneError, PermanentError, RetryableError
-from daemon.naming.journal import journaled_move, resolve
-from daemon.naming.mover import TargetExists
-from daemon.naming.planner import Decision, Planner
-from daemon.naming.values import naming_values
 from daemon.pipeline.base import Stage, WorkItem
-from daemon.store import Store, renames
+from daemon.rename.journal import journaled_move, resolve
+from daemon.rename.mover import TargetExists
+from daemon.rename.planner import Decision, Planner
+from daemon.rename.values import naming_values
+from daemon.store import Store, rename
+from daemon.store.queue import Job
 
 log = logging.getLogger("image_engine.rename")
 DECIDE_TRIES = 5
+
+# The rename stage's result ("from" is a keyword, hence this form). moved: filed now; planned: a dry run's plan.
+RenameResult = TypedDict(
+    "RenameResult",
+    {
+        "from": str,
+        "to": str,
+        "moved": bool,
+        "planned": bool,
+        "reason": str,
+        "companions": list[list[str]],
+        "journal": int,  # the journal row of the move
+        "stat": list[int] | None,  # size, mtime_ns, inode at the destination
+        "root": str | None,  # the watched folder the file now lives in (None: outside every one)
+        "template": str,
+    },
+    total=False,
+)
 
 
 class RenameStage(Stage):
@@ -46,7 +66,11 @@ class RenameStage(Stage):
             self._store.close()
             self._store = None
 
-    def run(self, item: WorkItem) -> dict[str, Any]:
+    def record(self, conn: sqlite3.Connection, job: Job, result: RenameResult) -> None:  # type: ignore[override]
+        """Confirm the move in the journal (and the file's new path), or keep the dry run's plan."""
+        rename.record_rename(conn, job, result)
+
+    def run(self, item: WorkItem) -> RenameResult:  # type: ignore[override]
         conn = self.store.conn
         finished = self.finished_earlier(item)
         if finished is not None:
@@ -107,9 +131,9 @@ class RenameStage(Stage):
     def finished_earlier(self, item: WorkItem) -> dict[str, Any] | None:
         """A move this job started before an interruption: settle it from the disk, and never move twice."""
         conn = self.store.conn
-        for move in renames.open_intents(conn, job_id=item.job.id):
+        for move in rename.open_intents(conn, job_id=item.job.id):
             resolve(conn, move, lambda path: self.planner.root_of(path))
-        move = renames.done_move_for_job(conn, item.job.id)
+        move = rename.done_move_for_job(conn, item.job.id)
         if move is None or move.file_id != item.job.file_id:
             return None
         if item.result("rename").get("journal") == move.id:

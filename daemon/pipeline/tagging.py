@@ -5,7 +5,8 @@ Works on the reduced copies; a missing model makes jobs wait (with the fix in th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import sqlite3
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from daemon.errors import WaitingError
 from daemon.ml.base import ModelMissing
@@ -14,6 +15,8 @@ from daemon.ml.session import GpuMemoryExhausted, ModelSession
 from daemon.pipeline.base import Stage, WorkItem
 from daemon.pipeline.facts import fact_keywords, image_facts
 from daemon.pipeline.vocabulary import Vocabulary
+from daemon.store import tagging
+from daemon.store.queue import Job
 from daemon.store.tagging import EMBEDDING_KEY
 
 if TYPE_CHECKING:
@@ -24,6 +27,19 @@ if TYPE_CHECKING:
 
 MODEL_WAIT_SECONDS = 30.0
 GPU_WAIT_SECONDS = 60.0
+
+
+class TagResult(TypedDict, total=False):
+    """The tag stage's result; the embedding rides along under EMBEDDING_KEY ("_embedding", never in the JSON)."""
+
+    backend: str
+    model: str
+    keywords: list[dict[str, Any]]  # keyword, score, source, hierarchy
+    category: str | None
+    category_score: float | None
+    caption: str | None
+    facts: dict[str, Any]  # sharpness, blurry, exposure, colours, orientation
+    withdrawn: list[str]  # taught keywords taken back (`untaught`): the metadata stage removes what it wrote
 
 
 class TagStage(Stage):
@@ -85,6 +101,9 @@ class TagStage(Stage):
         if self.learned is not None:
             result["keywords"] += self.learned.keywords(backend.model_id, prediction.embedding)
         return result
+
+    def record(self, conn: sqlite3.Connection, job: Job, result: TagResult) -> None:  # type: ignore[override]
+        tagging.record_tag(conn, job, result)
 
     def close(self) -> None:
         self.session.close()

@@ -225,7 +225,8 @@ class StageWorker(threading.Thread):
         next_stage = self.pipeline.next_after(stage.name)
         keep = next_stage in self.stage_names
         item.memory[f"result:{stage.name}"] = outcome
-        if not queue.complete(conn, job, outcome, ms, next_stage, self.config.engine.lease_seconds, keep=keep):
+        lease = self.config.engine.lease_seconds
+        if not queue.complete(conn, job, outcome, ms, next_stage, lease, keep=keep, record=stage.record):
             log.warning("lease lost", extra={**extra, "event": "lease_lost"})
             return False
         log.debug("stage done", extra={**extra, "event": "stage_done"})

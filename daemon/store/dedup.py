@@ -28,7 +28,7 @@ from daemon.dedup.grouping import (
     plan,
 )
 from daemon.errors import StoreError
-from daemon.store.records import recorder, unsigned64
+from daemon.store.records import unsigned64
 
 if TYPE_CHECKING:
     from daemon.store.queue import Job
@@ -196,7 +196,6 @@ def replan(conn: sqlite3.Connection, seeds: set[int], rules: list[str]) -> tuple
 # -- writes ---------------------------------------------------------------------------------------------------
 
 
-@recorder("dedup")
 def record_dedup(conn: sqlite3.Connection, job: Job, data: dict[str, Any]) -> None:
     new_links = [Link(**match["link"]) for match in data.get("matches", [])]
     rules = keeper_rules(conn)

@@ -9,10 +9,10 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from daemon.store import records
 from daemon.store.connection import transaction
 
 ACTIVE_STATES = ("queued", "running", "waiting")
@@ -44,6 +44,10 @@ class Job:
     lease_owner: str
 
 
+# Writes a stage's typed result into its own tables, inside the completion transaction (each stage's `record`).
+Recorder = Callable[[sqlite3.Connection, Job, dict[str, Any]], None]
+
+
 def enqueue(
     conn: sqlite3.Connection,
     path: str,
@@ -64,63 +68,90 @@ def enqueue(
     now = time.time() if now is None else now
     with transaction(conn):
         if restat:
-            try:
-                info = os.stat(path, follow_symlinks=False)
-            except OSError:
-                return "gone"
-            if FileStat(info.st_size, info.st_mtime_ns, info.st_ino) != stat:
-                return "unsettled"
+            looked = _look_again(path, stat)
+            if looked is not None:
+                return looked
         row = conn.execute("SELECT * FROM files WHERE path = ?", (path,)).fetchone()
         if row is None:
-            candidates = conn.execute(
-                "SELECT id, path, present FROM files WHERE inode = ? AND size = ? AND mtime_ns = ?",
-                (stat.inode, stat.size, stat.mtime_ns),
-            ).fetchall()
-            # The same file (inode, size, mtime) whose old path is gone: a move we saw only one end of.
-            moved = next((c for c in candidates if not c["present"] or not os.path.lexists(c["path"])), None)
-            if moved is not None:
-                conn.execute(
-                    "UPDATE files SET path = ?, root = ?, present = 1, last_seen = ? WHERE id = ?",
-                    (path, root, now, moved["id"]),
-                )
-                return "moved"
-            file_id = conn.execute(
-                "INSERT INTO files (path, root, size, mtime_ns, inode, first_seen, last_seen)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (path, root, stat.size, stat.mtime_ns, stat.inode, now, now),
-            ).fetchone()[0]
-            _insert_job(conn, file_id, stat.fingerprint, first_stage, now)
-            return "new"
+            return _enqueue_new_path(conn, path, root, stat, first_stage, now)
+        return _enqueue_known_path(conn, row, root, stat, first_stage, content_sha256, now)
 
-        file_id = row["id"]
-        same = row["size"] == stat.size and row["mtime_ns"] == stat.mtime_ns
-        if not same and row["size"] == stat.size and row["sha256"] and content_sha256 is None:
-            return "doubt"
-        if not same and content_sha256 is not None and content_sha256 == row["sha256"]:
-            same = True
+
+def _look_again(path: str, stat: FileStat) -> str | None:
+    """Gone or unsettled when the file is no longer what `stat` says; None when it still is."""
+    try:
+        info = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return "gone"
+    if FileStat(info.st_size, info.st_mtime_ns, info.st_ino) != stat:
+        return "unsettled"
+    return None
+
+
+def _enqueue_new_path(
+    conn: sqlite3.Connection, path: str, root: str, stat: FileStat, first_stage: str, now: float
+) -> str:
+    """A path the store does not know: a move we saw only one end of ("moved"), or a new file ("new")."""
+    candidates = conn.execute(
+        "SELECT id, path, present FROM files WHERE inode = ? AND size = ? AND mtime_ns = ?",
+        (stat.inode, stat.size, stat.mtime_ns),
+    ).fetchall()
+    # The same file (inode, size, mtime) whose old path is gone: a move we saw only one end of.
+    moved = next((c for c in candidates if not c["present"] or not os.path.lexists(c["path"])), None)
+    if moved is not None:
         conn.execute(
-            "UPDATE files SET size = ?, mtime_ns = ?, inode = ?, present = 1, root = ?, last_seen = ? WHERE id = ?",
-            (stat.size, stat.mtime_ns, stat.inode, root, now, file_id),
+            "UPDATE files SET path = ?, root = ?, present = 1, last_seen = ? WHERE id = ?",
+            (path, root, now, moved["id"]),
         )
-        if same:
-            has_job = conn.execute(
-                "SELECT 1 FROM jobs WHERE file_id = ? AND state != 'superseded' LIMIT 1", (file_id,)
-            ).fetchone()
-            if has_job:
-                return "unchanged"
-            _insert_job(conn, file_id, stat.fingerprint, first_stage, now)
-            return "new"
-        running = conn.execute("SELECT 1 FROM jobs WHERE file_id = ? AND state = 'running'", (file_id,)).fetchone()
-        if running:
-            conn.execute("UPDATE files SET dirty = 1 WHERE id = ?", (file_id,))
-            return "deferred"
-        conn.execute(
-            "UPDATE jobs SET state = 'superseded', updated_at = ? WHERE file_id = ? AND state IN ('queued', 'waiting')",
-            (now, file_id),
-        )
-        conn.execute("UPDATE files SET sha256 = NULL WHERE id = ?", (file_id,))
+        return "moved"
+    file_id = conn.execute(
+        "INSERT INTO files (path, root, size, mtime_ns, inode, first_seen, last_seen)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (path, root, stat.size, stat.mtime_ns, stat.inode, now, now),
+    ).fetchone()[0]
+    _insert_job(conn, file_id, stat.fingerprint, first_stage, now)
+    return "new"
+
+
+def _enqueue_known_path(
+    conn: sqlite3.Connection,
+    row: sqlite3.Row,
+    root: str,
+    stat: FileStat,
+    first_stage: str,
+    content_sha256: str | None,
+    now: float,
+) -> str:
+    """A path the store knows: unchanged, doubt, deferred (its job runs), or changed (a new job)."""
+    file_id = row["id"]
+    same = row["size"] == stat.size and row["mtime_ns"] == stat.mtime_ns
+    if not same and row["size"] == stat.size and row["sha256"] and content_sha256 is None:
+        return "doubt"
+    if not same and content_sha256 is not None and content_sha256 == row["sha256"]:
+        same = True
+    conn.execute(
+        "UPDATE files SET size = ?, mtime_ns = ?, inode = ?, present = 1, root = ?, last_seen = ? WHERE id = ?",
+        (stat.size, stat.mtime_ns, stat.inode, root, now, file_id),
+    )
+    if same:
+        has_job = conn.execute(
+            "SELECT 1 FROM jobs WHERE file_id = ? AND state != 'superseded' LIMIT 1", (file_id,)
+        ).fetchone()
+        if has_job:
+            return "unchanged"
         _insert_job(conn, file_id, stat.fingerprint, first_stage, now)
-        return "changed"
+        return "new"
+    running = conn.execute("SELECT 1 FROM jobs WHERE file_id = ? AND state = 'running'", (file_id,)).fetchone()
+    if running:
+        conn.execute("UPDATE files SET dirty = 1 WHERE id = ?", (file_id,))
+        return "deferred"
+    conn.execute(
+        "UPDATE jobs SET state = 'superseded', updated_at = ? WHERE file_id = ? AND state IN ('queued', 'waiting')",
+        (now, file_id),
+    )
+    conn.execute("UPDATE files SET sha256 = NULL WHERE id = ?", (file_id,))
+    _insert_job(conn, file_id, stat.fingerprint, first_stage, now)
+    return "changed"
 
 
 def _insert_job(conn: sqlite3.Connection, file_id: int, fingerprint: str, stage: str, now: float) -> None:
@@ -198,10 +229,12 @@ def complete(
     lease_seconds: float,
     now: float | None = None,
     keep: bool = True,
+    record: Recorder | None = None,
 ) -> bool:
     """Record the stage's result and advance the job, atomically; False if the lease was lost.
 
     `keep`: the same worker runs the next stage (lease renewed); otherwise the job is queued for its pool.
+    `record`: the stage's own writer of its typed tables, run in the same transaction.
     """
     now = time.time() if now is None else now
     with transaction(conn):
@@ -213,7 +246,8 @@ def complete(
             " ms = excluded.ms, recorded_at = excluded.recorded_at",
             (job.file_id, job.stage, job.id, json.dumps(_public(data), default=str), ms, now),
         )
-        records.record(conn, job, job.stage, data)
+        if record is not None:
+            record(conn, job, data)
         _stage_run(conn, job, "ok", ms, now)
         if next_stage is None:
             conn.execute(
@@ -338,18 +372,6 @@ def recover_orphans(conn: sqlite3.Connection, now: float | None = None) -> int:
         ).rowcount
 
 
-def renew(conn: sqlite3.Connection, job: Job, lease_seconds: float, now: float | None = None) -> bool:
-    now = time.time() if now is None else now
-    with transaction(conn):
-        return (
-            conn.execute(
-                "UPDATE jobs SET lease_until = ? WHERE id = ? AND state = 'running' AND lease_owner = ?",
-                (now + lease_seconds, job.id, job.lease_owner),
-            ).rowcount
-            == 1
-        )
-
-
 def take_dirty(conn: sqlite3.Connection, file_id: int) -> str | None:
     """If the file changed while its job ran, clear the mark and return its path to re-check."""
     with transaction(conn):
@@ -360,7 +382,7 @@ def take_dirty(conn: sqlite3.Connection, file_id: int) -> str | None:
         return row["path"]
 
 
-def retry_failed(conn: sqlite3.Connection, first_stage: str, now: float | None = None) -> int:
+def retry_failed(conn: sqlite3.Connection, now: float | None = None) -> int:
     """Queue every failed job again from the stage it failed at (user asked, or the schedule)."""
     now = time.time() if now is None else now
     with transaction(conn):

@@ -1,33 +1,15 @@
-"""Typed tables written beside the generic `results` row when a stage completes.
+"""The probe and hash stages' typed tables (media, files.sha256), written beside the generic `results` row.
 
-Each stage that needs indexed data registers a recorder here; it runs inside the completion transaction.
+Each stage's `record` calls its store function inside the completion transaction; there is no registry.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
-if TYPE_CHECKING:
-    from daemon.store.queue import Job
-
-Recorder = Callable[[sqlite3.Connection, "Job", dict[str, Any]], None]
-RECORDERS: dict[str, Recorder] = {}
-
-
-def recorder(stage: str) -> Callable[[Recorder], Recorder]:
-    def register(function: Recorder) -> Recorder:
-        RECORDERS[stage] = function
-        return function
-
-    return register
-
-
-def record(conn: sqlite3.Connection, job: Job, stage: str, data: dict[str, Any]) -> None:
-    function = RECORDERS.get(stage)
-    if function is not None:
-        function(conn, job, data)
+from daemon.store.queue import Job
 
 
 def _signed64(value: int | None) -> int | None:
@@ -43,8 +25,7 @@ def unsigned64(value: int | None) -> int | None:
     return value + (1 << 64) if value < 0 else value
 
 
-@recorder("probe")
-def record_probe(conn: sqlite3.Connection, job: Job, data: dict[str, Any]) -> None:
+def record_probe(conn: sqlite3.Connection, job: Job, data: Mapping[str, Any]) -> None:
     conn.execute(
         "INSERT INTO media (file_id, format, width, height, orientation, taken, taken_source, make, model,"
         " gps_lat, gps_lon) VALUES (:file_id, :format, :width, :height, :orientation, :taken, :taken_source,"
@@ -74,8 +55,7 @@ def record_probe(conn: sqlite3.Connection, job: Job, data: dict[str, Any]) -> No
     )
 
 
-@recorder("hash")
-def record_hash(conn: sqlite3.Connection, job: Job, data: dict[str, Any]) -> None:
+def record_hash(conn: sqlite3.Connection, job: Job, data: Mapping[str, Any]) -> None:
     conn.execute(
         "UPDATE media SET phash = ?, dhash = ? WHERE file_id = ?",
         (_signed64(int(data["phash"], 16)), _signed64(int(data["dhash"], 16)), job.file_id),

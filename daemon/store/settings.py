@@ -6,7 +6,6 @@ Pause lives here so that it survives a restart.
 from __future__ import annotations
 
 import sqlite3
-import time
 from typing import Any
 
 from daemon.store.connection import transaction
@@ -22,14 +21,6 @@ def put(conn: sqlite3.Connection, key: str, value: str) -> None:
         conn.execute(
             "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
-        )
-
-
-def add_event(conn: sqlite3.Connection, level: str, event: str, path: str | None, detail: str) -> None:
-    with transaction(conn):
-        conn.execute(
-            "INSERT INTO events (at, level, event, path, detail) VALUES (?, ?, ?, ?, ?)",
-            (time.time(), level, event, path, detail),
         )
 
 

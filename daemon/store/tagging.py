@@ -17,7 +17,6 @@ import numpy as np
 
 from daemon.store import embeddings
 from daemon.store.connection import connect
-from daemon.store.records import recorder
 
 if TYPE_CHECKING:
     from daemon.store.queue import Job
@@ -25,7 +24,6 @@ if TYPE_CHECKING:
 EMBEDDING_KEY = "_embedding"  # in-memory only: the worker never writes "_" keys into the results JSON
 
 
-@recorder("tag")
 def record_tag(conn: sqlite3.Connection, job: Job, data: dict[str, Any]) -> None:
     conn.execute("DELETE FROM keywords WHERE file_id = ? AND source IN ('auto', 'learned')", (job.file_id,))
     conn.executemany(

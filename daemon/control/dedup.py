@@ -5,23 +5,23 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from daemon.control.server import Handler
-from daemon.store import dedup_groups
-
-if TYPE_CHECKING:
-    from daemon.app import App
+from daemon.store import Store, dedup_groups
 
 # Which stage carries out a policy on a file that already went through the whole pipeline.
 POLICY_STAGE = {"tag": "metadata", "move": "rename"}
 
 
-def dedup_routes(app: App) -> dict[tuple[str, str], Handler]:
-    action = app.config.dedup.action
+def dedup_routes(
+    store: Store, action: str, stages: set[str], wake: Callable[[], None]
+) -> dict[tuple[str, str], Handler]:
+    """`action`: [dedup] action; `stages`: the engine's stage names; `wake`: tell the workers there is work."""
 
     def listing(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
-        groups = dedup_groups.list_groups(app.store.conn, action)
+        groups = dedup_groups.list_groups(store.conn, action)
         pending = sum(member["pending"] for group in groups for member in group["members"])
         return 200, {"action": action, "groups": groups, "pending": pending}
 
@@ -30,11 +30,11 @@ def dedup_routes(app: App) -> dict[tuple[str, str], Handler]:
         paths = [str(path) for path in body.get("paths", [])]
         if not groups and not paths:
             raise ValueError("name at least one group number or file path")
-        file_ids = list(dedup_groups.file_ids_for(app.store.conn, paths).values())
-        return 200, dedup_groups.mark_distinct(app.store.conn, groups, file_ids)
+        file_ids = list(dedup_groups.file_ids_for(store.conn, paths).values())
+        return 200, dedup_groups.mark_distinct(store.conn, groups, file_ids)
 
     def resolve(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
-        return 200, apply_policy(app)
+        return 200, apply_policy(store, action, stages, wake)
 
     return {
         ("GET", "/dupes"): listing,
@@ -43,13 +43,11 @@ def dedup_routes(app: App) -> dict[tuple[str, str], Handler]:
     }
 
 
-def apply_policy(app: App) -> dict[str, Any]:
+def apply_policy(store: Store, action: str, stages: set[str], wake: Callable[[], None]) -> dict[str, Any]:
     """Bring every file's recorded dedup decision up to date with the groups, and carry out the policy on files
     that already finished: 'tag' runs their metadata stage again, 'move' their rename stage (which files them under
     the Duplicates folder through its undo journal). Files still in flight just read the new decision."""
-    conn = app.store.conn
-    action = app.config.dedup.action
-    stages = {stage.name for stage in app.pipeline.stages}
+    conn = store.conn
     outcome: dict[str, Any] = {"action": action, "updated": 0, "requeued": {}, "not_applied": []}
     outcome["regrouped_for_missing_files"] = dedup_groups.drop_missing(conn)
     for fact, current, before in dedup_groups.pending_decisions(conn, action):
@@ -76,5 +74,5 @@ def apply_policy(app: App) -> dict[str, Any]:
         elif result == "updated":
             outcome["updated"] += 1
     if outcome["requeued"]:
-        app.control.work_available.set()
+        wake()
     return outcome

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from daemon.store.connection import transaction
-from daemon.store.records import recorder
 
 if TYPE_CHECKING:
     from daemon.store.queue import Job
@@ -169,7 +168,6 @@ def _confirm(
             conn.execute("UPDATE files SET root = ? WHERE id = ?", (root, move.file_id))
 
 
-@recorder("rename")
 def record_rename(conn: sqlite3.Connection, job: Job, data: dict[str, Any]) -> None:
     """Completion transaction of the rename stage: confirm the move, or keep the dry-run plan."""
     if data.get("moved") and data.get("journal"):

@@ -1,6 +1,6 @@
-"""The metadata stage's recorder: the file's new stat (so the watcher's echo of our write is ignored) and a log row.
+"""The metadata stage's record: the file's new stat (so the watcher's echo of our write is ignored) and a log row.
 
-Runs inside the completion transaction, like every recorder in `records`.
+`MetadataStage.record` calls `record_metadata` inside the completion transaction.
 """
 
 from __future__ import annotations
@@ -12,13 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from daemon.store import files
 from daemon.store.queue import FileStat
-from daemon.store.records import recorder
 
 if TYPE_CHECKING:
     from daemon.store.queue import Job
 
 
-@recorder("metadata")
 def record_metadata(conn: sqlite3.Connection, job: Job, data: dict[str, Any]) -> None:
     stat = data.get("stat")
     if stat:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from daemon.store import queue
 
 if TYPE_CHECKING:
-    from daemon.app import App
+    from daemon.runtime.app import App
 
 log = logging.getLogger("image_engine.notify")
 STATUS_EVERY_SECONDS = 5.0

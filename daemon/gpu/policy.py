@@ -1,6 +1,6 @@
 """GPU samples and the pure policy that turns them (plus `[gpu]` config) into why heavy work waits, or None.
 
-No threads, no NVML: the monitor in `daemon.gpu` feeds it; tests call it with samples they write.
+No threads, no NVML: the monitor in `daemon.gpu.monitor` feeds it; tests call it with samples they write.
 """
 
 from __future__ import annotations

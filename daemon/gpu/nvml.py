@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from daemon.gpu_policy import DeviceSample, GpuProcess
+from daemon.gpu.policy import DeviceSample, GpuProcess
 
 
 def is_own_process(pid: int) -> bool:

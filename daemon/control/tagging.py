@@ -6,29 +6,27 @@ GET /models, GET /similar?path=&limit=, POST /search {"text", "limit"}, GET /tag
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from daemon.control.server import Handler
 from daemon.ml.base import ModelMissing
 from daemon.ml.devices import imported_frameworks
-from daemon.store import embeddings, tagging
+from daemon.store import Store, embeddings, tagging
 
 if TYPE_CHECKING:
-    from daemon.app import App
     from daemon.ml.session import ModelSession
 
 MAX_LIMIT = 1000
 
 
-def tagging_routes(app: App) -> dict[tuple[str, str], Handler]:
-    def session() -> ModelSession | None:
-        try:
-            return app.pipeline.stage("tag").session  # type: ignore[attr-defined]
-        except KeyError:
-            return None
+def tagging_routes(
+    store: Store, backend: str, session: Callable[[], ModelSession | None]
+) -> dict[tuple[str, str], Handler]:
+    """`backend`: [tagging] backend; `session`: the tag stage's model session, None when tagging is off."""
 
     def file_id(path: str) -> int:
-        conn = app.store.conn
+        conn = store.conn
         for candidate in (path, os.path.abspath(path), os.path.realpath(path)):
             found = tagging.file_id_of(conn, candidate)
             if found is not None:
@@ -38,7 +36,7 @@ def tagging_routes(app: App) -> dict[tuple[str, str], Handler]:
     def models(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
         current = session()
         if current is None:
-            return 200, {"enabled": False, "backend": app.config.tagging.backend, "imported": imported_frameworks()}
+            return 200, {"enabled": False, "backend": backend, "imported": imported_frameworks()}
         return 200, {"enabled": True, **current.info()}
 
     def similar(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
@@ -47,11 +45,11 @@ def tagging_routes(app: App) -> dict[tuple[str, str], Handler]:
             wanted = file_id(query["path"])
         except LookupError as exc:
             return 404, {"error": str(exc)}
-        stored = embeddings.get(app.store.conn, wanted)
+        stored = embeddings.get(store.conn, wanted)
         if stored is None:
             return 409, {"error": f"{query['path']} has no embedding yet (it is tagged when its tag stage is done)"}
         model, vector = stored
-        found = tagging.nearest(app.store.conn, model, vector, limit, exclude_file=wanted)
+        found = tagging.nearest(store.conn, model, vector, limit, exclude_file=wanted)
         return 200, {"model": model, "results": found}
 
     def search(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
@@ -73,7 +71,7 @@ def tagging_routes(app: App) -> dict[tuple[str, str], Handler]:
             return 409, {"error": f"the model is not available: {exc}"}
         if vectors is None:
             return 409, {"error": f"the {backend.name} backend cannot embed text"}
-        found = tagging.nearest(app.store.conn, backend.model_id, vectors[0], _limit(body.get("limit")))
+        found = tagging.nearest(store.conn, backend.model_id, vectors[0], _limit(body.get("limit")))
         return 200, {"model": backend.model_id, "results": found}
 
     def tags(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
@@ -81,7 +79,7 @@ def tagging_routes(app: App) -> dict[tuple[str, str], Handler]:
             wanted = file_id(query["path"])
         except LookupError as exc:
             return 404, {"error": str(exc)}
-        return 200, {"path": query["path"], **tagging.tags_of(app.store.conn, wanted)}
+        return 200, {"path": query["path"], **tagging.tags_of(store.conn, wanted)}
 
     return {
         ("GET", "/models"): models,

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from daemon.config import Config
-from daemon.naming.journal import journaled_move
-from daemon.naming.mover import prune_empty_folders
-from daemon.naming.planner import root_of
-from daemon.store import renames
+from daemon.rename.journal import journaled_move
+from daemon.rename.mover import prune_empty_folders
+from daemon.rename.planner import root_of
+from daemon.store import rename
 
 log = logging.getLogger("image_engine.rename")
 
@@ -48,21 +48,21 @@ def plan_undo(
     conn: sqlite3.Connection, job_id: int | None = None, since: float | None = None, everything: bool = False
 ) -> list[UndoStep]:
     steps = []
-    for move in renames.moves_to_undo(conn, job_id, since, everything):
+    for move in rename.moves_to_undo(conn, job_id, since, everything):
         steps.append(_step(conn, move))
     return steps
 
 
-def _step(conn: sqlite3.Connection, move: renames.Move) -> UndoStep:
-    current, state = (None, None) if move.file_id is None else renames.file_state(conn, move.file_id)
+def _step(conn: sqlite3.Connection, move: rename.Move) -> UndoStep:
+    current, state = (None, None) if move.file_id is None else rename.file_state(conn, move.file_id)
     step = UndoStep(move.id, move.job_id, move.file_id, Path(current or move.dest), Path(move.src))
-    if state in renames.ACTIVE:
+    if state in rename.ACTIVE:
         step.status, step.reason = "busy", "its job is still running; undo it once the job is done"
         return step
     if not os.path.lexists(step.current):
         step.status, step.reason = "missing", f"no longer at {step.current} (moved or deleted since)"
         return step
-    if os.path.lexists(step.target) or renames.known_present(conn, str(step.target)):
+    if os.path.lexists(step.target) or rename.known_present(conn, str(step.target)):
         step.status, step.reason = "conflict", f"{step.target} exists: another file took its old place"
         return step
     for src, dest in move.companions:
@@ -101,7 +101,7 @@ def run_undo(conn: sqlite3.Connection, config: Config, steps: list[UndoStep]) ->
             step.status, step.reason = "conflict", f"{step.target} is taken by a file the engine knows"
             continue
         info = os.stat(step.target, follow_symlinks=False)
-        renames.confirm_intent(
+        rename.confirm_intent(
             conn, move_id, (info.st_size, info.st_mtime_ns, info.st_ino), root_of(config, step.target)
         )
         step.status, step.reason = "undone", "moved back"

@@ -14,12 +14,12 @@ from typing import Any
 
 from daemon.config import Config, WatchConfig
 from daemon.errors import PermanentError, WaitingError
-from daemon.naming.companions import companion_name, find_group
-from daemon.naming.mover import same_content
-from daemon.naming.safety import PathEscapeError, inside, legal_name
-from daemon.naming.template import Template, parse_template
-from daemon.naming.values import extension_of
-from daemon.store import renames
+from daemon.rename.companions import companion_name, find_group
+from daemon.rename.mover import same_content
+from daemon.rename.safety import PathEscapeError, inside, legal_name
+from daemon.rename.template import Template, parse_template
+from daemon.rename.values import extension_of
+from daemon.store import rename
 
 MAX_COUNTER = 9999
 ARRIVING_SECONDS = 10.0  # a same-stem file unknown to the store and this fresh may still be arriving
@@ -83,7 +83,7 @@ class Planner:
         else:
             return keep(src, "kept: not in a watched folder (already in the library)")
         companions, partners = self.companions_of(conn, src)
-        earlier = renames.partner_decision(conn, str(src))
+        earlier = rename.partner_decision(conn, str(src))
         if earlier is not None:
             decided = self.follow_partner(conn, src, Path(earlier), base, companions)
             if decided is not None:
@@ -137,7 +137,7 @@ class Planner:
         return self.try_target(conn, src, dest, companions, "filed beside the same shot in another format")
 
     def occupied(self, conn: sqlite3.Connection, path: Path) -> bool:
-        return os.path.lexists(path) or renames.path_taken(conn, str(path))
+        return os.path.lexists(path) or rename.path_taken(conn, str(path))
 
     def companions_of(self, conn: sqlite3.Connection, src: Path) -> tuple[list[Path], list[Path]]:
         """(files that move with `src`, same-stem images that file themselves later under the same stem).
@@ -149,7 +149,7 @@ class Planner:
         companions: list[Path] = list(group.sidecars)
         partners: list[Path] = []
         for image in group.images:
-            position = renames.job_position(conn, str(image), self.earlier)
+            position = rename.job_position(conn, str(image), self.earlier)
             if position == "earlier" or (position is None and _fresh(image)):
                 raise WaitingError(
                     f"waiting for {image.name} (the same shot in another format) so both are filed together", 2.0

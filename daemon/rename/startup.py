@@ -9,9 +9,9 @@ import sqlite3
 from pathlib import Path
 
 from daemon.config import Config
-from daemon.naming.journal import recover
-from daemon.naming.planner import root_of
-from daemon.store import renames
+from daemon.rename.journal import recover
+from daemon.rename.planner import root_of
+from daemon.store import rename
 
 log = logging.getLogger("image_engine.rename")
 
@@ -28,9 +28,9 @@ def settle_on_start(conn: sqlite3.Connection, config: Config) -> dict[str, int]:
         )
     if not config.rename.enabled:
         return counts
-    stale = renames.stale_plans(conn, config.rename.template, config.rename.dry_run)
+    stale = rename.stale_plans(conn, config.rename.template, config.rename.dry_run)
     if stale:
-        requeued = renames.requeue_for_rename(conn, stale)
+        requeued = rename.requeue_for_rename(conn, stale)
         counts["replanned"] = requeued
         log.info(
             "dry-run plans out of date",

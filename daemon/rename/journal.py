@@ -10,8 +10,8 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from daemon.naming.mover import TargetExists, move_file, part_path, same_content
-from daemon.store import renames
+from daemon.rename.mover import TargetExists, move_file, part_path, same_content
+from daemon.store import rename
 
 log = logging.getLogger("image_engine.rename")
 RootOf = Callable[[Path], str]
@@ -36,7 +36,7 @@ def journaled_move(
     On failure the moves made so far are put back and the intent rolled back, and the error is raised; if even
     that fails the intent stays open for start-up recovery to settle from the disk.
     """
-    move_id = renames.open_intent(
+    move_id = rename.open_intent(
         conn,
         kind=kind,
         job_id=job_id,
@@ -66,12 +66,12 @@ def journaled_move(
                 extra={"event": "rename_stuck", "path": str(src), "error": str(undo_error)},
             )
             raise exc from None
-        renames.rollback_intent(conn, move_id, f"move failed: {exc}")
+        rename.rollback_intent(conn, move_id, f"move failed: {exc}")
         raise
     return move_id
 
 
-def resolve(conn: sqlite3.Connection, move: renames.Move, root_of: RootOf) -> str:
+def resolve(conn: sqlite3.Connection, move: rename.Move, root_of: RootOf) -> str:
     """Finish or roll back an open intent from what is on disk; returns 'done' or 'rolled_back'.
 
     src there and dest not: it never moved. dest there and src not: it moved. Both: the same content means
@@ -90,12 +90,12 @@ def resolve(conn: sqlite3.Connection, move: renames.Move, root_of: RootOf) -> st
             _settle_pair(target, source)
     if forward:
         info = os.stat(dest, follow_symlinks=False)
-        renames.confirm_intent(
+        rename.confirm_intent(
             conn, move.id, (info.st_size, info.st_mtime_ns, info.st_ino), root_of(dest), detail=detail
         )
         outcome = "done"
     else:
-        renames.rollback_intent(conn, move.id, detail)
+        rename.rollback_intent(conn, move.id, detail)
         outcome = "rolled_back"
     log.warning(
         "interrupted move settled",
@@ -133,6 +133,6 @@ def _settle_pair(source: Path, target: Path) -> None:
 def recover(conn: sqlite3.Connection, root_of: RootOf) -> dict[str, int]:
     """Start-up, before any worker runs: settle every open intent."""
     counts = {"done": 0, "rolled_back": 0}
-    for move in renames.open_intents(conn):
+    for move in rename.open_intents(conn):
         counts[resolve(conn, move, root_of)] += 1
     return counts

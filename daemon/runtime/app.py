@@ -1,6 +1,7 @@
-"""Builds the engine from a Config; App.run(stop_event) owns every thread and shuts them down.
+"""The composition root: App(config) builds the whole engine from a Config; App.run(stop_event) owns every thread.
 
-Flow: watchers -> intake (settle) -> store queue -> stage workers -> store.
+Flow: watchers -> intake (settle) -> store queue -> stage workers -> store. Each part gets only what it needs:
+the control routes get the store and a few callables, never the App.
 """
 
 from __future__ import annotations
@@ -12,22 +13,31 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from daemon import __version__, gpu
+from daemon import __version__
 from daemon.config import Config
-from daemon.control.learn_api import build_learner
+from daemon.control.api import core_routes
+from daemon.control.dedup import dedup_routes
+from daemon.control.learn import learn_routes
 from daemon.control.protocol import Endpoint, Status, ensure_token, write_endpoint
+from daemon.control.rename import rename_routes
 from daemon.control.server import ControlServer, Handler
-from daemon.gpu import GpuMonitor
+from daemon.control.tagging import tagging_routes
+from daemon.gpu import monitor as gpu
+from daemon.gpu.monitor import GpuMonitor
+from daemon.learn.service import Learner
 from daemon.pipeline import Pipeline, build_pipeline
 from daemon.pipeline.workers import Control, StageWorker
-from daemon.schedule import Schedule
+from daemon.schedule.jobs import Schedule
+from daemon.schedule.workhours import WorkHours
 from daemon.store import Store, files, queue, settings
 from daemon.watch.intake import Intake
 from daemon.watch.observer import WatchManager
 from daemon.watch.reconcile import reconcile
-from daemon.workhours import WorkHours
+
+if TYPE_CHECKING:
+    from daemon.ml.session import ModelSession
 
 log = logging.getLogger("image_engine.app")
 Ticker = Callable[["App"], None]
@@ -35,12 +45,10 @@ Ticker = Callable[["App"], None]
 
 class App:
     def __init__(self, config: Config):
+        """Build every part, in the order they depend on each other; nothing starts yet (see `start`)."""
         self.config = config
         self.started = time.time()
-        for folder in (config.data_dir, config.cache_dir, config.library.root):
-            folder.mkdir(parents=True, exist_ok=True)
-        if os.name == "posix":
-            os.chmod(config.data_dir, 0o700)
+        make_folders(config)
         self.store = Store(config.db_path)
         self.control = Control(paused=settings.get(self.store.conn, "paused") == "1")
         self.pipeline: Pipeline = build_pipeline(config, self.store)
@@ -59,25 +67,43 @@ class App:
             on_enqueued=self.control.work_available.set,
         )
         self.watchers = WatchManager(config.watch, self.intake, self.store, config.engine.ignore, self.rescan_soon)
-        self.workers: list[StageWorker] = []
+        self.workers: list[StageWorker] = [
+            StageWorker(pool, index, stages, self.pipeline, self.store, config, self.control, self.intake.recheck)
+            for pool, stages in self.pipeline.pools().items()
+            for index in range(self.worker_counts().get(pool, 1))
+        ]
         self.tickers: list[Ticker] = []
         self.scans: dict[int, dict[str, Any]] = {}
         self._scan_ids = itertools.count(1)
         self._rescan_again = False
-        self.learner = build_learner(self)  # taught keywords: retrains and applies in the background
+        # Taught keywords: retrained and applied to the library in the background (daemon.learn).
+        self.learner = Learner.for_engine(self.store, self.control, {stage.name for stage in self.pipeline.stages})
         self.token = ensure_token(config.data_dir)
         self.server = ControlServer(
             config.control.host, config.control.port, self.token, self.routes(), after_request=self.store.release_thread
         )
 
     def routes(self) -> dict[tuple[str, str], Handler]:
-        from daemon.control.api import core_routes
-        from daemon.control.dedup_api import dedup_routes
-        from daemon.control.learn_api import learn_routes
-        from daemon.control.rename_api import rename_routes
-        from daemon.control.tagging_api import tagging_routes
+        """The control API's route table; each feature's routes get only the parts they use."""
+        wake = self.control.work_available.set
+        stage_names = {stage.name for stage in self.pipeline.stages}
+        return {
+            **core_routes(self, self.store, wake),
+            **tagging_routes(self.store, self.config.tagging.backend, self.tag_session),
+            **dedup_routes(self.store, self.config.dedup.action, stage_names, wake),
+            **rename_routes(self.store, self.config),
+            **learn_routes(self.store, self.learner),
+        }
 
-        return {**core_routes(self), **tagging_routes(self), **dedup_routes(self), **rename_routes(self), **learn_routes(self)}
+    def tag_session(self) -> ModelSession | None:
+        """The tag stage's model session (loaded lazily), or None when tagging is off."""
+        try:
+            return getattr(self.pipeline.stage("tag"), "session", None)
+        except KeyError:
+            return None
+
+    def scan_progress(self, scan_id: int) -> dict[str, Any] | None:
+        return self.scans.get(scan_id)
 
     def worker_counts(self) -> dict[str, int]:
         return {"cpu": self.config.engine.workers}
@@ -86,21 +112,15 @@ class App:
         orphans = queue.recover_orphans(self.store.conn)
         if orphans:
             log.warning("resuming interrupted jobs", extra={"event": "recovered", "detail": f"{orphans} job(s)"})
-        from daemon.naming.startup import settle_on_start
+        from daemon.rename.startup import settle_on_start
 
         settle_on_start(self.store.conn, self.config)  # interrupted moves, before any worker runs
         self.server.start()
         self.intake.start()
         self.gpu.start()
         gpu.install(self.gpu)
-        counts = self.worker_counts()
-        for pool, stages in self.pipeline.pools().items():
-            for index in range(counts.get(pool, 1)):
-                worker = StageWorker(
-                    pool, index, stages, self.pipeline, self.store, self.config, self.control, self.intake.recheck
-                )
-                worker.start()
-                self.workers.append(worker)
+        for worker in self.workers:
+            worker.start()
         self.watchers.start()
         self.start_scan(None)
         self.schedule.start()
@@ -143,7 +163,8 @@ class App:
         self.control.work_available.set()
         deadline = time.monotonic() + timeout
         for worker in self.workers:
-            worker.join(timeout=max(0.1, deadline - time.monotonic()))
+            if worker.ident is not None:  # started
+                worker.join(timeout=max(0.1, deadline - time.monotonic()))
         self.pipeline.close()
         gpu.install(None)
         self.gpu.stop()
@@ -226,6 +247,14 @@ class App:
             version=__version__,
             learning=self.learner.status(),
         )
+
+
+def make_folders(config: Config) -> None:
+    """The data, cache and library folders; the data folder (token, store) is private to the user."""
+    for folder in (config.data_dir, config.cache_dir, config.library.root):
+        folder.mkdir(parents=True, exist_ok=True)
+    if os.name == "posix":
+        os.chmod(config.data_dir, 0o700)
 
 
 def _contains(folder: Path, path: Path) -> bool:

@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from daemon.naming.values import extension_of
+from daemon.rename.values import extension_of
 from daemon.watch.filters import COMPANION_SUFFIXES, IMAGE_SUFFIXES, is_ignored
 
 

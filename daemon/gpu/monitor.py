@@ -1,8 +1,8 @@
 """GPU monitor: samples NVML (utilisation, memory, heat, power, other processes) on a thread and answers the
 pipeline gate, `status --json` and `batch_cap(bytes_per_image)` (asked by the tag stage before a CUDA batch).
 
-`Sampler` is the seam to the hardware (`daemon.nvml.NvmlSampler`; tests script one); the policy is pure
-(`daemon.gpu_policy`).
+`Sampler` is the seam to the hardware (`daemon.gpu.nvml.NvmlSampler`; tests script one); the policy is pure
+(`daemon.gpu.policy`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from daemon.config import GpuConfig
-from daemon.gpu_policy import (
+from daemon.gpu.policy import (
     DeviceSample,
     GpuPolicy,
     GpuProcess,
@@ -32,8 +32,6 @@ log = logging.getLogger("image_engine.gpu")
 MiB = 2**20
 LOG_EVERY_SECONDS = 60.0
 REFRESH_SECONDS = 60.0  # a waiting reason's figures are refreshed at most this often while the cause holds
-# Event the tag stage logs when CUDA runs out of memory and it halves its batch (documented here, logged there).
-OOM_EVENT = "oom_batch_halved"
 __all__ = ["DeviceSample", "GpuMonitor", "GpuPolicy", "GpuProcess", "Sampler", "batch_cap", "install"]
 
 
@@ -105,7 +103,7 @@ class GpuMonitor:
             self.available = False
             return
         if self.sampler is None:
-            from daemon.nvml import NvmlSampler
+            from daemon.gpu.nvml import NvmlSampler
 
             self.sampler = NvmlSampler()
         problem = self.sampler.open()

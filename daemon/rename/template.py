@@ -10,7 +10,7 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
-from daemon.naming.safety import clean_text, legal_name
+from daemon.rename.safety import clean_text, legal_name
 
 DEFAULT_DATE = "%Y%m%d_%H%M%S"
 # name -> what its format spec may be

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from daemon.config import Config
+from daemon.schedule.workhours import parse_clock
 from daemon.store import Store, maintenance, settings
-from daemon.workhours import parse_clock
 
 log = logging.getLogger("image_engine.schedule")
 DEFER_MINUTES = 15  # maintenance found work running: look again this much later

@@ -1,0 +1,94 @@
+"""The test pyramid's markers, applied in one place: unit, integration, e2e, chaos, slow, desktop.
+
+unit: asks for no fixture that touches the world (no tmp_path, no engine, no shared model); integration: real
+SQLite, exiftool, watchdog (the default); e2e: the real `image-engine run` process (the `engine_factory` fixture,
+or `tests.support.Engine` started by the test itself); chaos: tests/chaos/; desktop: a real X session; slow: what
+`--durations` showed takes several seconds. The quick loop is `scripts/run-tests.sh -m "not slow and not chaos"`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).parent
+# Fixtures that leave the test's own memory alone: a test asking for nothing else is a unit test.
+HARMLESS_FIXTURES = frozenset({"request", "monkeypatch", "caplog", "capsys", "capfd", "recwarn", "no_leaked_threads"})
+E2E_FIXTURES = frozenset({"engine_factory"})
+DESKTOP_FILES = frozenset({"test_tray_desktop.py"})
+# Files whose tests start the engine process through tests.support.Engine themselves.
+E2E_FILES = frozenset({"test_crash.py", "test_service.py", "test_tray_desktop.py"})
+# Slow: whole files, tests that share a model loaded once per module, and single tests that took 7 s or more in a
+# full run (`--durations=0`, on the 2-core test machine under load: about a third of that when idle).
+SLOW_FILES = frozenset({"test_clip.py", "test_crash.py", "test_tray_desktop.py"})
+SLOW_FIXTURES = frozenset({"imagenet", "corpus_predictions"})
+SLOW_TESTS = frozenset(
+    {
+        "test_dedup.py::test_near_duplicates_join_their_original_and_similar_shots_stay_apart",
+        "test_dedup_service.py::test_an_exact_copy_of_a_library_photo_is_not_filed_again",
+        "test_dedup_service.py::test_move_policy_files_the_duplicates_under_the_duplicates_folder",
+        "test_dedup_service.py::test_not_duplicates_by_path_and_errors_name_the_problem",
+        "test_dedup_service.py::test_not_duplicates_survives_restart_rescan_and_a_changed_file",
+        "test_dedup_service.py::test_policy_decisions_through_the_service_across_a_restart",
+        "test_dedup_service.py::test_resolve_applies_the_policy_after_a_bigger_copy_takes_over",
+        "test_dedup_service.py::test_resolve_moves_a_former_keeper_into_the_duplicates_folder",
+        "test_dedup_service.py::test_tag_policy_writes_the_keyword_into_the_duplicates",
+        "test_learn.py::test_teaching_from_examples_tags_unseen_photos_of_that_kind_and_untaught_removes_only_learned_copies",
+        "test_metadata.py::test_a_users_caption_is_never_replaced",
+        "test_metadata.py::test_every_format_reads_back_with_exiftool",
+        "test_metadata.py::test_existing_keywords_are_kept_and_merged_without_case_duplicates",
+        "test_metadata.py::test_provenance_namespace_tells_engine_keywords_from_the_users",
+        "test_metadata.py::test_replace_removes_only_what_the_engine_wrote",
+        "test_metadata.py::test_sidecars_follow_the_naming_and_merge_with_existing_ones",
+        "test_metadata_engine.py::test_engine_writes_keywords_into_an_in_place_folder_exactly_once",
+        "test_metadata_exiftool.py::test_a_batch_larger_than_the_pipes_completes",
+        "test_metadata_exiftool.py::test_exiftool_killed_mid_batch_is_restarted_and_the_batch_completes",
+        "test_probe.py::test_every_corpus_photo_format_probes",
+        "test_rename.py::test_a_drop_of_100_photos_is_filed_with_counters_and_undo_all_restores_every_path",
+        "test_rename.py::test_dry_run_records_the_plan_and_moves_nothing_until_it_is_turned_off",
+        "test_rename.py::test_kill_9_during_a_run_of_50_files_then_restart_files_each_exactly_once",
+        "test_rename.py::test_open_intents_are_finished_or_rolled_back_from_the_disk_at_start_up",
+        "test_rename.py::test_raw_jpeg_and_sidecars_move_together_under_one_new_stem",
+        "test_rename.py::test_the_engines_own_moves_never_queue_new_jobs_in_watched_folders",
+        "test_schedule.py::test_periodic_rescan_finds_a_file_the_polling_watcher_has_not_seen",
+        "test_service.py::test_engine_reports_ready_status_watchdog_and_stopping",
+        "test_service.py::test_real_user_manager_runs_the_unit",
+        "test_spine.py::test_broken_files_fail_with_a_reason_and_stay_byte_identical",
+        "test_spine.py::test_control_api_needs_the_token_and_refuses_browsers",
+        "test_spine.py::test_fifty_photos_are_done_with_the_exif_exiftool_reports",
+        "test_spine.py::test_pause_and_resume_through_the_cli_and_pause_survives_restart",
+        "test_tagging.py::test_idle_engine_with_the_default_tagger_imports_no_framework",
+        "test_tagging.py::test_missing_model_waits_then_tags_once_the_file_appears",
+        "test_tray.py::test_poller_and_actions_drive_the_real_service_and_survive_its_restart",
+        "test_watch.py::test_restart_reconciles_what_changed_while_down",
+        "test_watch.py::test_scan_command_reports_progress_and_counts",
+        "test_watch.py::test_slow_chunked_copy_is_processed_once_after_it_is_whole",
+    }
+)
+
+
+def markers_for(item: pytest.Item) -> list[str]:
+    path = Path(str(item.fspath))
+    name = f"{path.name}::{getattr(item, 'originalname', item.name)}"
+    fixtures = set(getattr(item, "fixturenames", ()))
+    found = []
+    if TESTS / "chaos" in path.parents:
+        found.append("chaos")
+    if path.name in DESKTOP_FILES:
+        found.append("desktop")
+    if fixtures & E2E_FIXTURES or path.name in E2E_FILES:
+        found.append("e2e")
+    elif not fixtures - HARMLESS_FIXTURES:
+        found.append("unit")
+    else:
+        found.append("integration")
+    if path.name in SLOW_FILES or fixtures & SLOW_FIXTURES or name in SLOW_TESTS:
+        found.append("slow")
+    return found
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for marker in markers_for(item):
+            item.add_marker(getattr(pytest.mark, marker))
