@@ -13,13 +13,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from daemon.learn import classifier
 from daemon.learn.apply import version_label
 from daemon.store import Store, learned
+
+if TYPE_CHECKING:
+    from daemon.pipeline.workers import Control
 
 log = logging.getLogger("image_engine.learn")
 CHUNK = 500  # photos written per transaction while applying to the library
@@ -55,7 +58,7 @@ class Learner:
         self._thread.start()
 
     @classmethod
-    def for_engine(cls, store: Store, control: Any, stage_names: set[str]) -> Learner:
+    def for_engine(cls, store: Store, control: Control, stage_names: set[str]) -> Learner:
         """`control`: the workers' Control (stop event, paused flag, wake-up); metadata is redone when it is a stage."""
         return cls(
             store,
