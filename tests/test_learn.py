@@ -171,3 +171,63 @@ def test_withdrawn_keyword_leaves_the_file_only_where_the_engine_wrote_it() -> N
     user_wrote = {SUBJECT: ["Panthera", "holiday"]}
     plan = make_plan(user_wrote, Wanted(tagged=True, withdrawn=["Panthera"]), Options(mode="merge"))
     assert SUBJECT not in plan.writes
+
+
+# The review app's corrections table (branch webapp, migration 0009_corrections.sql), as the learner reads it.
+CORRECTIONS_DDL = (
+    "CREATE TABLE IF NOT EXISTS corrections (id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL REFERENCES files (id)"
+    " ON DELETE CASCADE, kind TEXT NOT NULL, value TEXT NOT NULL, by TEXT NOT NULL, at REAL NOT NULL)"
+)
+
+
+def test_a_learned_keyword_rejected_in_the_review_app_is_removed_there_and_the_keyword_retrains(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from daemon.learn.service import Learner
+    from daemon.store import Store, embeddings, learned
+    from daemon.store.connection import transaction
+
+    store = Store(tmp_path / "engine.db")
+    conn = store.conn
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(40, 64)).astype(np.float32)
+    vectors[:10, 0] += 8.0  # ten photos of the taught kind (nine taught as examples), thirty others
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    with transaction(conn):
+        conn.execute(CORRECTIONS_DDL)
+        for index, vector in enumerate(vectors):
+            file_id = conn.execute(
+                "INSERT INTO files (path, root, size, mtime_ns, inode, first_seen, last_seen)"
+                " VALUES (?, '/', 1, 1, ?, 0, 0) RETURNING id",
+                (f"/photos/{index}.jpg", index),
+            ).fetchone()[0]
+            embeddings.put(conn, file_id, "m", vector)
+            conn.execute(
+                "INSERT INTO results (file_id, stage, job_id, data, ms, recorded_at) VALUES (?, 'tag', 0, ?, 0, 0)",
+                (file_id, json.dumps({"model": "m", "keywords": []})),
+            )
+    stop = threading.Event()
+    learner = Learner(store, stop, lambda: False, lambda: None, None)
+    try:
+        learned.add_examples(conn, TAUGHT, range(1, 10), 1)
+        learner.submit(TAUGHT).trained.wait(60)
+        wait_for(lambda: learner.status()["state"] == "idle" and len(learned.learned_files(conn, TAUGHT)) == 9, 60)
+        assert learned.classifier(conn, TAUGHT)["version"] == 1
+
+        with transaction(conn):
+            conn.execute(
+                "INSERT INTO corrections (file_id, kind, value, by, at) VALUES (3, 'reject_keyword', ?, 'me', ?)",
+                (TAUGHT.lower(), time.time()),
+            )
+        wait_for(lambda: (learned.classifier(conn, TAUGHT) or {}).get("version") == 2, 60, message="retrained")
+        wait_for(lambda: learner.status()["state"] == "idle", 60)
+        still = set(learned.learned_files(conn, TAUGHT))
+        assert 3 not in still and still and still <= set(range(1, 10))  # the later word wins; a look-alike said no
+        # makes it more careful, it does not tag anything new
+        assert learned.examples(conn, TAUGHT)[3] == 0
+        result = json.loads(conn.execute("SELECT data FROM results WHERE file_id = 3").fetchone()[0])
+        assert result["withdrawn"] == [TAUGHT] and not result["keywords"]  # the metadata stage takes it out of the file
+    finally:
+        stop.set()
+        store.close()

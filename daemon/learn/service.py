@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("image_engine.learn")
 CHUNK = 500  # photos written per transaction while applying to the library
+CORRECTIONS_EVERY_SECONDS = 5.0  # how often the review app's corrections are looked at
 
 
 @dataclass
@@ -80,10 +81,14 @@ class Learner:
             return {**self._progress, "waiting": [r.keyword for r in self._requests]}
 
     def _loop(self) -> None:
+        next_look = 0.0
         try:
             while not self.stop.is_set():
                 self._wake.wait(0.5)
                 self._wake.clear()
+                if time.monotonic() >= next_look:
+                    next_look = time.monotonic() + CORRECTIONS_EVERY_SECONDS
+                    self._retrain_corrected()
                 while not self.stop.is_set():
                     with self._lock:
                         if not self._requests:
@@ -92,6 +97,16 @@ class Learner:
                     self._serve(request)
         finally:
             self.store.release_thread()
+
+    def _retrain_corrected(self) -> None:
+        """A keyword the user rejected (or added) in the review app is a new example: retrain that keyword."""
+        try:
+            corrected = learned.corrections_since(self.store.conn)
+        except Exception:  # noqa: BLE001 - the learner keeps serving requests
+            log.exception("cannot read corrections", extra={"event": "learn_failed"})
+            return
+        for keyword in sorted(corrected):
+            self.submit(keyword)
 
     def _serve(self, request: Request) -> None:
         try:

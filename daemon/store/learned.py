@@ -19,6 +19,7 @@ from daemon.store.connection import transaction
 
 LEARNED = "learned"
 GENERATION_KEY = "learn.generation"
+CORRECTIONS_SEEN_KEY = "learn.corrections_seen"
 CLASSIFIER_FIELDS = (
     "model",
     "state",
@@ -58,19 +59,22 @@ def examples(conn: sqlite3.Connection, keyword: str) -> dict[int, int]:
     """file id -> label (1 positive, 0 negative) of every example of `keyword`.
 
     Corrections made in the review app (the `corrections` table, where that feature is installed) count too:
-    a rejected keyword is a counter-example, an added one an example; `teach` has the last word.
+    a rejected keyword is a counter-example, an added one an example; the user's latest word wins.
     """
-    labels: dict[int, int] = {}
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'corrections'").fetchone():
+    said: dict[int, tuple[float, int]] = {}  # file id -> (when, label)
+    rows = conn.execute("SELECT file_id, label, added_at FROM taught_examples WHERE keyword = ?", (keyword,))
+    for row in rows:
+        said[int(row[0])] = (float(row[2]), int(row[1]))
+    if _has_corrections(conn):
         for row in conn.execute(
-            "SELECT file_id, kind FROM corrections WHERE value = ? COLLATE NOCASE"
-            " AND kind IN ('reject_keyword', 'add_keyword') ORDER BY at",
+            "SELECT file_id, kind, at FROM corrections WHERE value = ? COLLATE NOCASE"
+            " AND kind IN ('reject_keyword', 'add_keyword')",
             (keyword,),
         ):
-            labels[int(row[0])] = 0 if row[1] == "reject_keyword" else 1
-    rows = conn.execute("SELECT file_id, label FROM taught_examples WHERE keyword = ?", (keyword,))
-    labels.update({int(row[0]): int(row[1]) for row in rows})
-    return labels
+            file_id, when = int(row[0]), float(row[2])
+            if file_id not in said or when >= said[file_id][0]:
+                said[file_id] = (when, 0 if row[1] == "reject_keyword" else 1)
+    return {file_id: label for file_id, (_, label) in said.items()}
 
 
 def example_files(conn: sqlite3.Connection, keyword: str) -> list[dict[str, Any]]:
@@ -81,6 +85,32 @@ def example_files(conn: sqlite3.Connection, keyword: str) -> list[dict[str, Any]
         (keyword,),
     )
     return [{"path": row[0], "sha256": row[1], "label": int(row[2])} for row in rows]
+
+
+def corrections_since(conn: sqlite3.Connection) -> set[str]:
+    """Taught keywords the user added or rejected in the review app since the last call (they need retraining).
+
+    Reads the review app's `corrections` table where that feature is installed; remembers how far it read.
+    """
+    if not _has_corrections(conn):
+        return set()
+    seen = int(settings.get(conn, CORRECTIONS_SEEN_KEY) or 0)
+    rows = conn.execute(
+        "SELECT corrections.id, taught_keywords.keyword FROM corrections"
+        " LEFT JOIN taught_keywords ON taught_keywords.keyword = corrections.value COLLATE NOCASE"
+        " WHERE corrections.id > ? AND corrections.kind IN ('reject_keyword', 'add_keyword') ORDER BY corrections.id",
+        (seen,),
+    ).fetchall()
+    if not rows:
+        return set()
+    settings.put(conn, CORRECTIONS_SEEN_KEY, str(rows[-1][0]))
+    return {str(row[1]) for row in rows if row[1] is not None}
+
+
+def _has_corrections(conn: sqlite3.Connection) -> bool:
+    return (
+        conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'corrections'").fetchone() is not None
+    )
 
 
 def file_ids_by_hash_or_path(conn: sqlite3.Connection, sha256: str | None, path: str | None) -> list[int]:
