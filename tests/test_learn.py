@@ -142,6 +142,13 @@ def test_teaching_from_examples_tags_unseen_photos_of_that_kind_and_untaught_rem
     assert carrying(engine, everywhere + LIBRARY_OTHERS + NEW_OTHERS) == set(everywhere)
     assert set(learned_rows(engine)) == set(everywhere)
 
+    rejected = NEW_KIND[0]  # "not this one": a counter-example; the keyword retrains and leaves that photo
+    said_no = engine.cli("teach", TAUGHT, "--not", str(engine.drop / rejected), timeout=200)
+    assert said_no.returncode == 0 and said_no.stdout.startswith(f"{TAUGHT}: 6 examples"), said_no.stdout
+    settled(engine, library)
+    assert TAUGHT not in subjects(engine.drop / rejected) and rejected not in learned_rows(engine)
+    assert {model for _, model in learned_rows(engine).values()} == {"learned v2"}
+
 
 def test_classifier_refuses_too_few_examples_and_examples_that_do_not_stand_apart() -> None:
     rng = np.random.default_rng(1)

@@ -145,7 +145,10 @@ class Learner:
         _, positives = learned.embeddings_of(conn, positives_wanted, model)
         rejected = sorted(f for f, label in labels.items() if label == 0)
         _, counter = learned.embeddings_of(conn, rejected, model)
-        _, sampled, others = learned.sample_others(conn, model, set(labels), classifier.NEGATIVE_SAMPLE)
+        # Photos carrying the keyword by learning, which the user has not rejected, are no negatives: counting them
+        # as such would make each retraining contradict the last one.
+        leave_out = set(labels) | set(learned.learned_files(conn, keyword))
+        _, sampled, others = learned.sample_others(conn, model, leave_out, classifier.NEGATIVE_SAMPLE)
         weight = others / len(sampled) if len(sampled) else 1.0
         negatives = (
             np.concatenate([m for m in (counter, sampled) if len(m)]) if len(counter) or len(sampled) else counter
