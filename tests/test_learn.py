@@ -238,3 +238,42 @@ def test_a_learned_keyword_rejected_in_the_review_app_is_removed_there_and_the_k
     finally:
         stop.set()
         store.close()
+
+
+def test_examples_taught_before_they_were_tagged_are_learned_once_they_are(tmp_path: Path) -> None:
+    import threading
+
+    from daemon.learn.service import Learner
+    from daemon.store import Store, embeddings, learned
+    from daemon.store.connection import transaction
+
+    store = Store(tmp_path / "engine.db")
+    conn = store.conn
+    rng = np.random.default_rng(4)
+    vectors = rng.normal(size=(30, 64)).astype(np.float32)
+    vectors[:6, 0] += 8.0
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    with transaction(conn):
+        for index in range(30):
+            file_id = conn.execute(
+                "INSERT INTO files (path, root, size, mtime_ns, inode, first_seen, last_seen)"
+                " VALUES (?, '/', 1, 1, ?, 0, 0) RETURNING id",
+                (f"/photos/{index}.jpg", index),
+            ).fetchone()[0]
+            if index >= 6:  # the six examples are not tagged yet
+                embeddings.put(conn, file_id, "m", vectors[index])
+    stop = threading.Event()
+    learner = Learner(store, stop, lambda: False, lambda: None, None)
+    try:
+        learned.add_examples(conn, TAUGHT, range(1, 7), 1)
+        request = learner.submit(TAUGHT)
+        assert request.trained.wait(60) and request.outcome["state"] == "no_embeddings"
+        assert "none tagged yet" in request.outcome["message"]
+        with transaction(conn):
+            for index in range(6):
+                embeddings.put(conn, index + 1, "m", vectors[index])
+        wait_for(lambda: (learned.classifier(conn, TAUGHT) or {}).get("state") == "ready", 60, message="trained")
+        assert learned.classifier(conn, TAUGHT)["positives"] == 6
+    finally:
+        stop.set()
+        store.close()

@@ -99,14 +99,17 @@ class Learner:
             self.store.release_thread()
 
     def _retrain_corrected(self) -> None:
-        """A keyword the user rejected (or added) in the review app is a new example: retrain that keyword."""
+        """Retrain keywords with new examples: rejected (or added) in the review app, or examples tagged since."""
         try:
             corrected = learned.corrections_since(self.store.conn)
+            corrected |= set(learned.examples_newly_embedded(self.store.conn))
         except Exception:  # noqa: BLE001 - the learner keeps serving requests
             log.exception("cannot read corrections", extra={"event": "learn_failed"})
             return
+        waiting = self.status()["waiting"]
         for keyword in sorted(corrected):
-            self.submit(keyword)
+            if keyword not in waiting:
+                self.submit(keyword)
 
     def _serve(self, request: Request) -> None:
         try:

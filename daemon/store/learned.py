@@ -107,6 +107,16 @@ def corrections_since(conn: sqlite3.Connection) -> set[str]:
     return {str(row[1]) for row in rows if row[1] is not None}
 
 
+def examples_newly_embedded(conn: sqlite3.Connection) -> list[str]:
+    """Keywords that could not be trained for want of tagged examples, and now have more of them tagged."""
+    rows = conn.execute(
+        "SELECT keyword FROM taught_keywords WHERE state IN ('no_embeddings', 'too_few') AND positives < ("
+        " SELECT COUNT(*) FROM taught_examples JOIN embeddings ON embeddings.file_id = taught_examples.file_id"
+        " WHERE taught_examples.keyword = taught_keywords.keyword AND taught_examples.label = 1)"
+    )
+    return [str(row[0]) for row in rows]
+
+
 def _has_corrections(conn: sqlite3.Connection) -> bool:
     return (
         conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'corrections'").fetchone() is not None
