@@ -235,6 +235,12 @@ def test_a_learned_keyword_rejected_in_the_review_app_is_removed_there_and_the_k
         assert learned.examples(conn, TAUGHT)[3] == 0
         result = json.loads(conn.execute("SELECT data FROM results WHERE file_id = 3").fetchone()[0])
         assert result["withdrawn"] == [TAUGHT] and not result["keywords"]  # the metadata stage takes it out of the file
+        from daemon.learn.apply import LearnedKeywords
+
+        tag_stage_view = LearnedKeywords(lambda: conn)  # photo 3 changed and tagged again: the user's "no" holds
+        kept = min(still)
+        assert tag_stage_view.keywords("m", vectors[kept - 1], kept)[0]["model"] == "learned v2"
+        assert tag_stage_view.keywords("m", vectors[kept - 1], 3) == []
     finally:
         stop.set()
         store.close()

@@ -31,13 +31,16 @@ class LearnedKeywords:
         self._generation: str | None = None
         self._ready: list[dict[str, Any]] = []
 
-    def keywords(self, model: str, embedding: np.ndarray | None) -> list[dict[str, Any]]:
+    def keywords(self, model: str, embedding: np.ndarray | None, file_id: int | None = None) -> list[dict[str, Any]]:
+        """The taught keywords this embedding earns; never one the user said this photo is not."""
         if embedding is None:
             return []
         found = []
         vector = np.asarray(embedding, dtype=np.float32).ravel()
         for entry in self._current():
             if entry["model"] != model or entry["weights"] is None or len(entry["weights"]) != len(vector):
+                continue
+            if file_id is not None and file_id in entry["rejected"]:
                 continue
             decision = float(vector @ entry["weights"] + entry["intercept"])
             if decision >= entry["threshold"]:
@@ -59,6 +62,9 @@ class LearnedKeywords:
                 generation = learned.generation(conn)
                 if generation != self._generation:
                     self._ready = [c for c in learned.classifiers(conn) if c["state"] == "ready"]
+                    for entry in self._ready:
+                        labels = learned.examples(conn, entry["keyword"])
+                        entry["rejected"] = {file_id for file_id, label in labels.items() if label == 0}
                     self._generation = generation
             except sqlite3.Error as exc:  # a photo is tagged without taught keywords rather than not at all
                 log.warning("taught keywords unavailable", extra={"event": "learn_unavailable", "error": str(exc)})

@@ -77,10 +77,10 @@ class TagStage(Stage):
             except GpuMemoryExhausted as exc:
                 failure = WaitingError(str(exc), GPU_WAIT_SECONDS)
             for position, (index, _, facts) in enumerate(ready):
-                outcomes[index] = failure or self._result(predictions[position], facts)
+                outcomes[index] = failure or self._result(predictions[position], facts, items[index].job.file_id)
         return [outcome if outcome is not None else RuntimeError("no outcome") for outcome in outcomes]
 
-    def _result(self, prediction: Any, facts: dict[str, Any]) -> dict[str, Any]:
+    def _result(self, prediction: Any, facts: dict[str, Any], file_id: int | None = None) -> dict[str, Any]:
         backend = self.session.backend()
         describe, exclusive = backend.describe, backend.exclusive
         keywords = self.vocabulary.keywords(
@@ -99,7 +99,7 @@ class TagStage(Stage):
         if prediction.embedding is not None:
             result[EMBEDDING_KEY] = prediction.embedding
         if self.learned is not None:
-            result["keywords"] += self.learned.keywords(backend.model_id, prediction.embedding)
+            result["keywords"] += self.learned.keywords(backend.model_id, prediction.embedding, file_id)
         return result
 
     def record(self, conn: sqlite3.Connection, job: Job, result: TagResult) -> None:  # type: ignore[override]
