@@ -46,6 +46,7 @@ SLOW_TESTS = frozenset(
         "test_keyword_tree.py::test_a_tagged_cat_photo_carries_one_keyword_tree_with_facts_last",
         "test_places.py::test_gps_photos_are_filed_by_country_and_city_and_the_place_is_stored_shown_and_written",
         "test_taken.py::test_each_step_of_the_chain_files_a_real_photo_under_its_own_date",
+        "test_learn.py::test_teaching_from_examples_tags_unseen_photos_of_that_kind_and_untaught_removes_only_learned_copies",
         "test_metadata.py::test_a_users_caption_is_never_replaced",
         "test_metadata.py::test_every_format_reads_back_with_exiftool",
         "test_metadata.py::test_existing_keywords_are_kept_and_merged_without_case_duplicates",

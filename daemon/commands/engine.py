@@ -70,6 +70,10 @@ def status(args: argparse.Namespace) -> int:
         print("left unfiled:")
         for item in data["not_filed"]:
             print(f"  {item['path']}: {item['reason']}")
+    learning = data.get("learning") or {}
+    if learning.get("state") not in (None, "idle"):
+        done, total = learning.get("done", 0), learning.get("total", 0)
+        print(f"learning: {learning['state']} {learning.get('keyword', '')} {done}/{total}")
     if data["errors"]:
         print("last errors:")
         for error in data["errors"][:5]:

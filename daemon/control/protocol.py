@@ -49,6 +49,7 @@ class Status:
     done_today: int = 0
     gpu: Any = "none"
     version: str = ""
+    learning: dict[str, Any] = field(default_factory=dict)  # taught keywords: training / applying, progress
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -91,6 +91,7 @@ class Wanted:
     rejected: set[str] = field(default_factory=set)  # folded keywords the user rejected: removed in every mode
     user_caption: str | None = None  # the user's own caption (review app): written over any other, never replaced
     user_category: bool = False  # `category` is the user's: the engine's other category paths leave the file
+    withdrawn: list[str] = field(default_factory=list)  # the engine takes these back (e.g. `untaught`), any mode
 
     @property
     def empty(self) -> bool:
@@ -179,6 +180,7 @@ def wanted_from(
                 text, float(score) if isinstance(score, int | float) else None, clean_hierarchy(entry.get("hierarchy"))
             )
         )
+    wanted.withdrawn = [clean_text(text) for text in tag.get("withdrawn") or [] if clean_text(text)]
     wanted.category = clean_text(corrections.get("category") or tag.get("category") or "") or None  # user's first
     wanted.user_category = bool(corrections.get("category"))
     wanted.caption = clean_text(tag.get("caption") or "", multiline=True) or None
@@ -260,6 +262,10 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
             h for h in previous_hierarchy if h.startswith(fold(f"{root}|Category|")) and h not in wanted_paths
         }
     rejected_path = _rejected_path(wanted.rejected)
+    # Taken back in any mode, but only where the engine's namespace says the engine wrote it (never the user's).
+    withdrawn = {fold(text) for text in wanted.withdrawn} - {fold(w.text) for w in wanted.keywords}
+    removed |= withdrawn & previous_keys
+    removed_paths |= {h for h in previous_hierarchy if h.rsplit("|", 1)[-1] in withdrawn and h not in wanted_paths}
 
     user_paths = [
         *existing.get(HIERARCHY, []),
@@ -357,7 +363,7 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
     charset = _first(existing, IPTC_CHARSET).upper().replace("-", "")
     if any(tag.startswith("IPTC:") and values for tag, values in writes.items()) and charset != "UTF8":
         writes[IPTC_CHARSET] = ["UTF8"]
-    if replace:
+    if replace or removed or removed_paths:
         absent = {SUBJECT: removed, HIERARCHY: removed_paths}
     elif wanted.rejected:
         absent = {SUBJECT: set(wanted.rejected)}

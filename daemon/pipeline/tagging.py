@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from daemon.config import TaggingConfig
+    from daemon.learn.apply import LearnedKeywords
 
 MODEL_WAIT_SECONDS = 30.0
 GPU_WAIT_SECONDS = 60.0
@@ -38,6 +39,7 @@ class TagResult(TypedDict, total=False):
     category_score: float | None
     caption: str | None
     facts: dict[str, Any]  # sharpness, blurry, exposure, colours, orientation
+    withdrawn: list[str]  # taught keywords taken back (`untaught`): the metadata stage removes what it wrote
 
 
 class TagStage(Stage):
@@ -45,9 +47,10 @@ class TagStage(Stage):
     pool = "gpu"
     heavy = True
 
-    def __init__(self, config: TaggingConfig, session: ModelSession):
+    def __init__(self, config: TaggingConfig, session: ModelSession, learned: LearnedKeywords | None = None):
         self.config = config
         self.session = session
+        self.learned = learned  # keywords the user taught (daemon.learn), applied to each new embedding
         self.vocabulary = Vocabulary(config)
         self.batch_size = max(1, config.batch_size)
 
@@ -80,10 +83,10 @@ class TagStage(Stage):
             except GpuMemoryExhausted as exc:
                 failure = WaitingError(str(exc), GPU_WAIT_SECONDS)
             for position, (index, _, facts) in enumerate(ready):
-                outcomes[index] = failure or self._result(predictions[position], facts)
+                outcomes[index] = failure or self._result(predictions[position], facts, items[index].job.file_id)
         return [outcome if outcome is not None else RuntimeError("no outcome") for outcome in outcomes]
 
-    def _result(self, prediction: Any, facts: dict[str, Any]) -> dict[str, Any]:
+    def _result(self, prediction: Any, facts: dict[str, Any], file_id: int | None = None) -> dict[str, Any]:
         backend = self.session.backend()
         describe, exclusive = backend.describe, backend.exclusive
         keywords = self.vocabulary.keywords(
@@ -104,6 +107,8 @@ class TagStage(Stage):
         }
         if prediction.embedding is not None:
             result[EMBEDDING_KEY] = prediction.embedding
+        if self.learned is not None:
+            result["keywords"] += self.learned.keywords(backend.model_id, prediction.embedding, file_id)
         return result
 
     def record(self, conn: sqlite3.Connection, job: Job, result: TagResult) -> None:  # type: ignore[override]
@@ -115,9 +120,11 @@ class TagStage(Stage):
 
 def build_tag_stage(config: TaggingConfig, db_path: Path, cache_dir: Path) -> TagStage:
     """The stage with its lazily loaded model session; nothing heavy is imported here."""
+    from daemon.learn.apply import LearnedKeywords
     from daemon.ml.registry import build_backend
     from daemon.store.embeddings import TextEmbeddingCache
     from daemon.store.tagging import text_cache_connector
 
     cache = TextEmbeddingCache(text_cache_connector(db_path))
-    return TagStage(config, ModelSession(config, lambda: build_backend(config, cache, cache_dir)))
+    session = ModelSession(config, lambda: build_backend(config, cache, cache_dir))
+    return TagStage(config, session, LearnedKeywords(text_cache_connector(db_path)))

@@ -19,6 +19,7 @@ from daemon import __version__
 from daemon.config import Config, WatchConfig
 from daemon.control.api import core_routes
 from daemon.control.dedup import dedup_routes
+from daemon.control.learn import learn_routes
 from daemon.control.protocol import Endpoint, Status, ensure_token, write_endpoint
 from daemon.control.rename import rename_routes
 from daemon.control.search import search_routes
@@ -26,6 +27,7 @@ from daemon.control.server import ControlServer, Handler
 from daemon.control.tagging import tagging_routes
 from daemon.gpu import monitor as gpu
 from daemon.gpu.monitor import GpuMonitor
+from daemon.learn.service import Learner
 from daemon.pipeline import Pipeline, build_pipeline
 from daemon.pipeline.crash_retry import CrashRetry
 from daemon.pipeline.workers import Control, StageWorker
@@ -77,6 +79,8 @@ class App:
         ]
         self.tickers: list[Ticker] = [CrashRetry(self.store, config, self.control.work_available.set).tick]
         self.scans = ScanBook()
+        # Taught keywords: retrained and applied to the library in the background (daemon.learn).
+        self.learner = Learner.for_engine(self.store, self.control, {stage.name for stage in self.pipeline.stages})
         self.token = ensure_token(config.data_dir)
         self.server = ControlServer(
             config.control.host,
@@ -97,6 +101,7 @@ class App:
             **dedup_routes(self.store, self.config.dedup.action, stage_names, wake),
             **rename_routes(self.store, self.config, self.pipeline.first, wake),
             **search_routes(self.store, self.tag_session),
+            **learn_routes(self.store, self.learner),
         }
 
     def tag_session(self) -> ModelSession | None:
@@ -267,6 +272,7 @@ class App:
             done_today=done_today,
             gpu=self.gpu.status(),
             version=__version__,
+            learning=self.learner.status(),
         )
 
 

@@ -25,12 +25,19 @@ EMBEDDING_KEY = "_embedding"  # in-memory only: the worker never writes "_" keys
 
 
 def record_tag(conn: sqlite3.Connection, job: Job, data: dict[str, Any]) -> None:
-    conn.execute("DELETE FROM keywords WHERE file_id = ? AND source = 'auto'", (job.file_id,))
+    conn.execute("DELETE FROM keywords WHERE file_id = ? AND source IN ('auto', 'learned')", (job.file_id,))
     refused = corrections.rejected(conn, job.file_id)  # the user's word: a rejected keyword never comes back
     conn.executemany(
         "INSERT OR REPLACE INTO keywords (file_id, keyword, score, source, model, hierarchy) VALUES (?, ?, ?, ?, ?, ?)",
         [
-            (job.file_id, k["keyword"], k.get("score"), k.get("source", "auto"), data["model"], k.get("hierarchy"))
+            (
+                job.file_id,
+                k["keyword"],
+                k.get("score"),
+                k.get("source", "auto"),
+                k.get("model") or data["model"],
+                k.get("hierarchy"),
+            )
             for k in data["keywords"]
             if k["keyword"].casefold() not in refused
         ],

@@ -1,0 +1,292 @@
+"""The learner: one background thread that retrains a taught keyword when its examples change, applies it to the
+library already tagged, and takes a keyword back (`untaught`); changed photos go back to the metadata stage.
+
+Requests are served in order; each answers through an Event once its classifier is stored, while the library
+is still being updated (progress in `status()`; it waits while the engine is paused).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from daemon.learn import classifier
+from daemon.learn.apply import version_label
+from daemon.store import Store, learned
+
+if TYPE_CHECKING:
+    from daemon.pipeline.workers import Control
+
+log = logging.getLogger("image_engine.learn")
+CHUNK = 500  # photos written per transaction while applying to the library
+CORRECTIONS_EVERY_SECONDS = 5.0  # how often the review app's corrections are looked at
+
+
+@dataclass
+class Request:
+    keyword: str
+    action: str  # "train" | "apply" (the stored classifier, e.g. imported) | "forget"
+    trained: threading.Event = field(default_factory=threading.Event)
+    outcome: dict[str, Any] = field(default_factory=dict)
+
+
+class Learner:
+    def __init__(
+        self,
+        store: Store,
+        stop: threading.Event,
+        paused: Callable[[], bool],
+        wake_workers: Callable[[], None],
+        metadata_stage: str | None,
+    ):
+        self.store = store
+        self.stop = stop
+        self.paused = paused
+        self.wake_workers = wake_workers
+        self.metadata_stage = metadata_stage
+        self._requests: list[Request] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._progress: dict[str, Any] = {"state": "idle"}
+        self._thread = threading.Thread(target=self._loop, name="learner", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def for_engine(cls, store: Store, control: Control, stage_names: set[str]) -> Learner:
+        """`control`: the workers' Control (stop event, paused flag, wake-up); metadata is redone when it is a stage."""
+        return cls(
+            store,
+            control.stop,
+            lambda: control.paused,
+            control.work_available.set,
+            "metadata" if "metadata" in stage_names else None,
+        )
+
+    def submit(self, keyword: str, action: str = "train") -> Request:
+        request = Request(keyword, action)
+        with self._lock:
+            self._requests.append(request)
+        self._wake.set()
+        return request
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            return {**self._progress, "waiting": [r.keyword for r in self._requests]}
+
+    def _loop(self) -> None:
+        next_look = 0.0
+        try:
+            while not self.stop.is_set():
+                self._wake.wait(0.5)
+                self._wake.clear()
+                if time.monotonic() >= next_look:
+                    next_look = time.monotonic() + CORRECTIONS_EVERY_SECONDS
+                    self._retrain_corrected()
+                while not self.stop.is_set():
+                    with self._lock:
+                        if not self._requests:
+                            break
+                        request = self._requests.pop(0)
+                    self._serve(request)
+        finally:
+            self.store.release_thread()
+
+    def _retrain_corrected(self) -> None:
+        """Retrain keywords with new examples: rejected (or added) in the review app, or examples tagged since."""
+        try:
+            corrected = learned.corrections_since(self.store.conn)
+            corrected |= set(learned.examples_newly_embedded(self.store.conn))
+        except Exception:  # noqa: BLE001 - the learner keeps serving requests
+            log.exception("cannot read corrections", extra={"event": "learn_failed"})
+            return
+        waiting = self.status()["waiting"]
+        for keyword in sorted(corrected):
+            if keyword not in waiting:
+                self.submit(keyword)
+
+    def _serve(self, request: Request) -> None:
+        try:
+            if request.action == "forget":
+                self._forget(request)
+            elif request.action == "apply":
+                self._apply_stored(request)
+            else:
+                self._train(request)
+        except Exception as exc:  # noqa: BLE001 - a failed keyword is reported, the learner goes on
+            log.exception("learning failed", extra={"event": "learn_failed", "detail": request.keyword})
+            request.outcome = {"keyword": request.keyword, "state": "failed", "message": f"{request.keyword}: {exc}"}
+        finally:
+            request.trained.set()
+            with self._lock:
+                self._progress = {"state": "idle"}
+
+    # --- train, then apply to the library ---
+
+    def _train(self, request: Request) -> None:
+        conn = self.store.conn
+        keyword = request.keyword
+        self._set_progress(state="training", keyword=keyword, done=0, total=0)
+        labels = learned.examples(conn, keyword)
+        model = learned.model_of_examples(conn, keyword)
+        positives_wanted = sorted(f for f, label in labels.items() if label == 1)
+        if model is None:
+            message = (
+                f"{keyword}: {len(positives_wanted)} example(s), none tagged yet (no image embedding);"
+                " it learns once they are"
+            )
+            learned.save_classifier(conn, keyword, state="no_embeddings", message=message)
+            request.outcome = self._summary(keyword)
+            request.trained.set()
+            return
+        _, positives = learned.embeddings_of(conn, positives_wanted, model)
+        rejected = sorted(f for f, label in labels.items() if label == 0)
+        _, counter = learned.embeddings_of(conn, rejected, model)
+        # Photos carrying the keyword by learning, which the user has not rejected, are no negatives: counting them
+        # as such would make each retraining contradict the last one.
+        leave_out = set(labels) | set(learned.learned_files(conn, keyword))
+        _, sampled, others = learned.sample_others(conn, model, leave_out, classifier.NEGATIVE_SAMPLE)
+        weight = others / len(sampled) if len(sampled) else 1.0
+        negatives = (
+            np.concatenate([m for m in (counter, sampled) if len(m)]) if len(counter) or len(sampled) else counter
+        )
+        started = time.monotonic()
+        trained = classifier.train(positives, negatives, weight if not len(counter) else 1.0)
+        train_ms = (time.monotonic() - started) * 1000
+        would_tag = self._count(model, trained, set(rejected)) if trained.state == "ready" else 0
+        message = describe(keyword, trained, would_tag)
+        version = learned.save_classifier(
+            conn,
+            keyword,
+            model=model,
+            state=trained.state,
+            message=message,
+            weights=trained.weights,
+            intercept=trained.intercept,
+            threshold=None if math.isinf(trained.threshold) else trained.threshold,
+            precision=trained.precision,
+            recall=trained.recall,
+            positives=trained.positives,
+            negatives=trained.negatives,
+            would_tag=would_tag,
+        )
+        log.info("keyword taught", extra={"event": "taught", "detail": f"{message} ({train_ms:.0f} ms)"})
+        request.outcome = self._summary(keyword)
+        request.trained.set()
+        if trained.state == "ready":
+            self._apply(keyword, model, trained, version, set(rejected))
+        else:
+            self._withdraw(keyword, set(learned.learned_files(conn, keyword)))
+
+    def _apply_stored(self, request: Request) -> None:
+        conn = self.store.conn
+        info = learned.classifier(conn, request.keyword)
+        request.outcome = self._summary(request.keyword)
+        request.trained.set()
+        if info is None or info["state"] != "ready" or info["weights"] is None or info["threshold"] is None:
+            return
+        stored = classifier.Trained(
+            "ready", info["positives"], info["negatives"], info["weights"], info["intercept"] or 0.0, info["threshold"]
+        )
+        rejected = {f for f, label in learned.examples(conn, request.keyword).items() if label == 0}
+        self._apply(request.keyword, info["model"], stored, info["version"], rejected)
+
+    def _count(self, model: str, trained: classifier.Trained, rejected: set[int]) -> int:
+        total = 0
+        for ids, matrix in learned.embedding_pages(self.store.conn, model):
+            hits = classifier.scores(matrix, trained.weights, trained.intercept) >= trained.threshold
+            total += int(hits.sum()) - len(rejected.intersection(ids[hits].tolist()))
+        return total
+
+    def _apply(self, keyword: str, model: str, trained: classifier.Trained, version: int, rejected: set[int]) -> None:
+        conn = self.store.conn
+        before = learned.learned_files(conn, keyword)
+        wanted: dict[int, float] = {}
+        for ids, matrix in learned.embedding_pages(conn, model):
+            decisions = classifier.scores(matrix, trained.weights, trained.intercept)
+            for file_id, decision in zip(ids.tolist(), decisions.tolist(), strict=True):
+                if decision >= trained.threshold and file_id not in rejected:
+                    wanted[file_id] = classifier.probability(decision)
+        label = version_label(version)
+        add = {f: s for f, s in wanted.items() if f not in before or abs(before[f] - round(s, 4)) > 1e-4}
+        remove = [f for f in before if f not in wanted]
+        self._write(keyword, add, remove, label)
+
+    def _forget(self, request: Request) -> None:
+        conn = self.store.conn
+        keyword = request.keyword
+        self._set_progress(state="removing", keyword=keyword, done=0, total=0)
+        files = set(learned.learned_files(conn, keyword))
+        learned.forget(conn, keyword)
+        request.outcome = {"keyword": keyword, "removed": len(files)}
+        request.trained.set()
+        self._withdraw(keyword, files)
+
+    def _withdraw(self, keyword: str, files: set[int]) -> None:
+        self._write(keyword, {}, sorted(files), "")
+
+    def _write(self, keyword: str, add: dict[int, float], remove: list[int], label: str) -> None:
+        """In chunks, so the tag stage and the API are never kept waiting long; waits while the engine is paused."""
+        work: list[tuple[str, int, float]] = [("add", f, s) for f, s in add.items()]
+        work += [("remove", f, 0.0) for f in remove]
+        self._set_progress(state="applying", keyword=keyword, done=0, total=len(work))
+        for start in range(0, len(work), CHUNK):
+            while self.paused() and not self.stop.is_set():
+                self._set_progress(state="paused")
+                time.sleep(0.2)
+            if self.stop.is_set():
+                return
+            self._set_progress(state="applying")
+            chunk = work[start : start + CHUNK]
+            conn = self.store.conn
+            changed = learned.set_learned(
+                conn,
+                keyword,
+                {f: s for kind, f, s in chunk if kind == "add"},
+                [f for kind, f, _ in chunk if kind == "remove"],
+                label,
+            )
+            if self.metadata_stage and changed:
+                learned.requeue_metadata(conn, changed, self.metadata_stage)
+                self.wake_workers()
+            self._set_progress(done=start + len(chunk))
+
+    def _set_progress(self, **values: Any) -> None:
+        with self._lock:
+            self._progress.update(values)
+
+    def _summary(self, keyword: str) -> dict[str, Any]:
+        return summary(self.store.conn, keyword)
+
+
+def summary(conn: Any, keyword: str) -> dict[str, Any]:
+    """One taught keyword as the API shows it (no weights)."""
+    info = learned.classifier(conn, keyword)
+    if info is None:
+        return {"keyword": keyword, "state": "unknown", "message": f"{keyword} is not a taught keyword"}
+    info.pop("weights", None)
+    return {**info, **learned.counts(conn, keyword)}
+
+
+def describe(keyword: str, trained: classifier.Trained, would_tag: int) -> str:
+    """The sentence `teach` prints."""
+    examples = f"{trained.positives} example{'s' if trained.positives != 1 else ''}"
+    if trained.state == "too_few":
+        if trained.positives < classifier.MIN_EXAMPLES:
+            return (
+                f"{keyword}: {examples}; teach at least {classifier.MIN_EXAMPLES} (better 5-10) before it tags anything"
+            )
+        return f"{keyword}: {examples}, but too few other tagged photos to compare with; nothing is tagged yet"
+    if trained.state == "inconsistent":
+        return (
+            f"{keyword}: {examples}, but they do not set {keyword} apart from other photos (estimated precision at"
+            f" best {trained.best_precision or 0:.2f}); nothing is tagged: check the examples, or add more"
+        )
+    advice = "; add a few more examples to improve" if trained.positives < classifier.WELL_TAUGHT else ""
+    return f"{keyword}: {examples}, estimated precision {trained.precision:.2f}, would tag {would_tag} photos{advice}"
