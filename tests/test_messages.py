@@ -55,11 +55,9 @@ def test_errors_say_the_sentence_and_what_to_do_without_http(engine_factory, tmp
         f"image-engine: {outside} is not inside a watched folder ({engine.drop}, {engine.library}): add a [[watch]]"
         f" entry for it in {engine.config} and restart the service\n"
     )
-    result = engine.cli("search", "cats")
-    assert result.stderr == (
-        "image-engine: tagging is off ([tagging] enabled = false), so no photo was embedded to search:"
-        " set enabled = true under [tagging] and restart the service\n"
-    )
+    result = engine.cli("similar", str(outside / "nothing.jpg"))
+    assert result.returncode != 0 and result.stderr.startswith("image-engine: ")
+    assert "HTTP" not in result.stderr, result.stderr
 
 
 def test_pause_twice_says_it_was_already_paused(engine_factory) -> None:
