@@ -245,49 +245,133 @@ def _first(existing: dict[str, list[str]], tag: str) -> str:
 
 
 def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) -> Plan:
+    """Every field that changes, in full: the file's keywords kept (less what is removed), the engine's added,
+    the place, caption and text written where the user has none, the engine's own record kept in step."""
     existing = union_of_locations(existing)  # a keyword in any IPTC block is the user's
-    root = clean_hierarchy(options.hierarchy_root)
-    previous = dict(parse_engine_entry(e) for e in existing.get(ENGINE_KEYWORDS, []))
-    previous_keys = {fold(text) for text in previous}
-    previous_hierarchy = {fold(h) for h in existing.get(ENGINE_HIERARCHY, [])}
     replace = options.mode == "replace" and wanted.tagged
-
+    previous = _Previous.read(existing)
+    root = clean_hierarchy(options.hierarchy_root)
     wanted_paths = keyword_tree(wanted, root)
 
-    removed = {k for k in previous_keys if k not in {fold(w.text) for w in wanted.keywords}} if replace else set()
-    removed |= wanted.rejected
-    removed_paths = {h for h in previous_hierarchy if h not in wanted_paths} if replace else set()
-    if wanted.user_category and root:
-        removed_paths |= {
-            h for h in previous_hierarchy if h.startswith(fold(f"{root}|Category|")) and h not in wanted_paths
-        }
-    rejected_path = _rejected_path(wanted.rejected)
-    # Taken back in any mode, but only where the engine's namespace says the engine wrote it (never the user's).
-    withdrawn = {fold(text) for text in wanted.withdrawn} - {fold(w.text) for w in wanted.keywords}
-    removed |= withdrawn & previous_keys
-    removed_paths |= {h for h in previous_hierarchy if h.rsplit("|", 1)[-1] in withdrawn and h not in wanted_paths}
+    removed = _removed_keywords(previous, wanted, replace)
+    removed_paths = _removed_paths(previous, wanted, wanted_paths, root, replace)
+    hierarchy = _kept_hierarchy(existing, removed_paths, wanted.rejected)
+    keywords = _kept_keywords(existing, hierarchy, previous, removed)
+    engine = _add_wanted_keywords(keywords, wanted, previous, removed, replace)
+    engine_hierarchy = _add_wanted_paths(
+        hierarchy, wanted_paths, existing, previous, removed_paths, wanted.rejected, replace
+    )
 
+    out = _Writes(existing)
+    _put_keyword_fields(out, keywords, hierarchy, options)
+    _put_place(out, wanted.place)
+    engine_caption = _put_caption_and_text(out, wanted, replace, options)
+    engine_values = _engine_values(existing, wanted, options, replace, engine, engine_hierarchy, engine_caption)
+    _put_engine_record(out, engine_values)
+    _put_iptc_charset(out)
+    return Plan(
+        writes=out.writes,
+        keywords=keywords,
+        engine_keywords=[parse_engine_entry(e)[0] for e in engine_values[ENGINE_KEYWORDS]],
+        absent=_absent(wanted, replace, removed, removed_paths),
+        iptc_to_utf8=IPTC_CHARSET in out.writes and _latin1_iptc(existing),
+    )
+
+
+@dataclass(frozen=True)
+class _Previous:
+    """What the engine's namespace (XMP-imageengine) says the engine wrote before."""
+
+    entries: dict[str, float | None]  # keyword spelling -> score
+    keys: set[str]  # the keywords, folded
+    paths: set[str]  # the hierarchy paths, folded
+
+    @classmethod
+    def read(cls, existing: dict[str, list[str]]) -> _Previous:
+        entries = dict(parse_engine_entry(e) for e in existing.get(ENGINE_KEYWORDS, []))
+        return cls(
+            entries=entries,
+            keys={fold(text) for text in entries},
+            paths={fold(h) for h in existing.get(ENGINE_HIERARCHY, [])},
+        )
+
+
+@dataclass
+class _Writes:
+    """The tags to write: a value goes in only where it differs from what the file has."""
+
+    existing: dict[str, list[str]]
+    writes: dict[str, list[str]] = field(default_factory=dict)
+
+    def put(self, tag: str, values: list[str], create: bool = True) -> None:
+        current = self.existing.get(tag, [])
+        if not current and not create:
+            return
+        if unique(current) != values or len(current) != len(values):
+            self.writes[tag] = values
+
+
+def _withdrawn(wanted: Wanted) -> set[str]:
+    """Folded keywords the engine takes back (and does not want again this time)."""
+    return {fold(text) for text in wanted.withdrawn} - {fold(w.text) for w in wanted.keywords}
+
+
+def _removed_keywords(previous: _Previous, wanted: Wanted, replace: bool) -> set[str]:
+    """Folded flat keywords to remove: the engine's old ones it no longer wants (replace), the rejected, the
+    withdrawn (in any mode, but only where the engine's namespace says the engine wrote it: never the user's)."""
+    wanted_keys = {fold(w.text) for w in wanted.keywords}
+    removed = {k for k in previous.keys if k not in wanted_keys} if replace else set()
+    return removed | wanted.rejected | (_withdrawn(wanted) & previous.keys)
+
+
+def _removed_paths(
+    previous: _Previous, wanted: Wanted, wanted_paths: dict[str, str], root: str | None, replace: bool
+) -> set[str]:
+    """Folded hierarchy paths the engine wrote before and now removes."""
+    removed = {h for h in previous.paths if h not in wanted_paths} if replace else set()
+    if wanted.user_category and root:
+        category = fold(f"{root}|Category|")
+        removed |= {h for h in previous.paths if h.startswith(category) and h not in wanted_paths}
+    withdrawn = _withdrawn(wanted)
+    removed |= {h for h in previous.paths if h.rsplit("|", 1)[-1] in withdrawn and h not in wanted_paths}
+    return removed
+
+
+def _kept_hierarchy(existing: dict[str, list[str]], removed_paths: set[str], rejected: set[str]) -> list[str]:
+    """The file's hierarchy paths (from every hierarchical field) that stay."""
+    rejected_path = _rejected_path(rejected)
     user_paths = [
         *existing.get(HIERARCHY, []),
         *(_from_slashes(t) for t in existing.get(TAGS_LIST, [])),
         *(_from_slashes(t) for t in existing.get(LAST_KEYWORD, [])),
     ]
-    hierarchy = [
+    return [
         h
         for h in unique([clean_existing_path(h) for h in user_paths])
         if fold(h) not in removed_paths and not rejected_path(h)
     ]
-    leaves = [h.rsplit("|", 1)[-1] for h in hierarchy if fold(h) not in previous_hierarchy]
+
+
+def _kept_keywords(
+    existing: dict[str, list[str]], hierarchy: list[str], previous: _Previous, removed: set[str]
+) -> list[str]:
+    """The file's flat keywords that stay, with the leaves of the user's own hierarchy paths."""
+    leaves = [h.rsplit("|", 1)[-1] for h in hierarchy if fold(h) not in previous.paths]
     flat_sources = [
         *existing.get(SUBJECT, []),
         *existing.get(IPTC_KEYWORDS, []),
         *(k for value in existing.get(XP_KEYWORDS, []) for k in value.split(";")),
         *leaves,
     ]
-    keywords = [k for k in unique([clean_existing(k) for k in flat_sources]) if fold(k) not in removed]
+    return [k for k in unique([clean_existing(k) for k in flat_sources]) if fold(k) not in removed]
 
+
+def _add_wanted_keywords(
+    keywords: list[str], wanted: Wanted, previous: _Previous, removed: set[str], replace: bool
+) -> dict[str, str]:
+    """Appends the wanted keywords the file lacks to `keywords`; returns the engine's own, folded -> entry."""
     engine: dict[str, str] = (
-        {} if replace else {fold(t): engine_entry(t, s) for t, s in previous.items() if fold(t) not in removed}
+        {} if replace else {fold(t): engine_entry(t, s) for t, s in previous.entries.items() if fold(t) not in removed}
     )
     present = {fold(k) for k in keywords}
     for keyword in wanted.keywords:
@@ -296,9 +380,23 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
             keywords.append(keyword.text)
             present.add(key)
             engine[key] = engine_entry(keyword.text, keyword.score)
-        elif key in previous_keys:  # already there because the engine wrote it before: still ours
+        elif key in previous.keys:  # already there because the engine wrote it before: still ours
             spelling = next(k for k in keywords if fold(k) == key)
             engine[key] = engine_entry(spelling, keyword.score)
+    return engine
+
+
+def _add_wanted_paths(
+    hierarchy: list[str],
+    wanted_paths: dict[str, str],
+    existing: dict[str, list[str]],
+    previous: _Previous,
+    removed_paths: set[str],
+    rejected: set[str],
+    replace: bool,
+) -> list[str]:
+    """Appends the engine's tree paths the file lacks to `hierarchy`; returns the engine's own paths."""
+    rejected_path = _rejected_path(rejected)
     engine_hierarchy = (
         []
         if replace
@@ -310,40 +408,51 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
             hierarchy.append(text)
             have_paths.add(key)
             engine_hierarchy.append(text)
-        elif key in previous_hierarchy and key not in {fold(h) for h in engine_hierarchy}:
+        elif key in previous.paths and key not in {fold(h) for h in engine_hierarchy}:
             engine_hierarchy.append(next(h for h in hierarchy if fold(h) == key))
+    return engine_hierarchy
 
-    writes: dict[str, list[str]] = {}
-    absent: dict[str, set[str]] = {}
 
-    def put(tag: str, values: list[str], create: bool = True) -> None:
-        current = existing.get(tag, [])
-        if not current and not create:
-            return
-        if unique(current) != values or len(current) != len(values):
-            writes[tag] = values
-
-    put(SUBJECT, keywords, create=bool(keywords))
-    put(HIERARCHY, hierarchy, create=bool(hierarchy))
-    if options.digikam_tags or TAGS_LIST in existing:
-        put(TAGS_LIST, [_tags_list(h) for h in hierarchy], create=bool(hierarchy) and options.digikam_tags)
-    put(LAST_KEYWORD, [_tags_list(h) for h in hierarchy], create=False)
+def _put_keyword_fields(out: _Writes, keywords: list[str], hierarchy: list[str], options: Options) -> None:
+    """Every keyword field: XMP flat and hierarchical, digiKam, Microsoft, IPTC (what fits), EXIF XPKeywords."""
+    out.put(SUBJECT, keywords, create=bool(keywords))
+    out.put(HIERARCHY, hierarchy, create=bool(hierarchy))
+    if options.digikam_tags or TAGS_LIST in out.existing:
+        out.put(TAGS_LIST, [_tags_list(h) for h in hierarchy], create=bool(hierarchy) and options.digikam_tags)
+    out.put(LAST_KEYWORD, [_tags_list(h) for h in hierarchy], create=False)
     iptc_keywords = [k for k in keywords if len(k.encode("utf-8")) <= IPTC_KEYWORD_BYTES]
     if options.iptc:
-        put(IPTC_KEYWORDS, iptc_keywords, create=bool(iptc_keywords))
+        out.put(IPTC_KEYWORDS, iptc_keywords, create=bool(iptc_keywords))
     if options.exif_text:
         joined = ";".join(keywords)
-        put(XP_KEYWORDS, [joined] if joined else [], create=bool(joined) and options.create_exif_text)
+        out.put(XP_KEYWORDS, [joined] if joined else [], create=bool(joined) and options.create_exif_text)
 
-    for tag, value in wanted.place.items():
-        if not _first(existing, tag).strip():  # the user's own place names stay
-            put(tag, [value])
 
-    caption_writes, engine_caption = _caption(existing, wanted, replace, options)
-    caption_writes.update(text_writes(existing, wanted.text, options.text_description, caption_writes))
+def _put_place(out: _Writes, place: dict[str, str]) -> None:
+    for tag, value in place.items():
+        if not _first(out.existing, tag).strip():  # the user's own place names stay
+            out.put(tag, [value])
+
+
+def _put_caption_and_text(out: _Writes, wanted: Wanted, replace: bool, options: Options) -> str | None:
+    """The caption (and OCR text as description, when asked); returns the caption to record as the engine's."""
+    caption_writes, engine_caption = _caption(out.existing, wanted, replace, options)
+    caption_writes.update(text_writes(out.existing, wanted.text, options.text_description, caption_writes))
     for tag, values in caption_writes.items():
-        put(tag, values)
+        out.put(tag, values)
+    return engine_caption
 
+
+def _engine_values(
+    existing: dict[str, list[str]],
+    wanted: Wanted,
+    options: Options,
+    replace: bool,
+    engine: dict[str, str],
+    engine_hierarchy: list[str],
+    engine_caption: str | None,
+) -> dict[str, list[str]]:
+    """The engine's own record (XMP-imageengine): what it wrote, by which model and version."""
     engine_values = {
         ENGINE_KEYWORDS: sorted(engine.values(), key=fold),
         ENGINE_HIERARCHY: engine_hierarchy,
@@ -357,23 +466,31 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
     engine_values[ENGINE_MODEL] = [wanted.model] if wanted.model else existing.get(ENGINE_MODEL, [])[:1]
     engine_values[ENGINE_MODEL] = engine_values[ENGINE_MODEL] if ours else []
     engine_values[ENGINE_VERSION] = [options.version] if ours and options.version else []
-    if writes or any(unique(existing.get(t, [])) != v for t, v in engine_values.items() if t != ENGINE_VERSION):
+    return engine_values
+
+
+def _put_engine_record(out: _Writes, engine_values: dict[str, list[str]]) -> None:
+    """Written with any other change, or when the record itself changed (the version alone is no change)."""
+    changed = any(unique(out.existing.get(t, [])) != v for t, v in engine_values.items() if t != ENGINE_VERSION)
+    if out.writes or changed:
         for tag, values in engine_values.items():
-            put(tag, values, create=bool(values))
-    charset = _first(existing, IPTC_CHARSET).upper().replace("-", "")
-    if any(tag.startswith("IPTC:") and values for tag, values in writes.items()) and charset != "UTF8":
-        writes[IPTC_CHARSET] = ["UTF8"]
+            out.put(tag, values, create=bool(values))
+
+
+def _put_iptc_charset(out: _Writes) -> None:
+    """IPTC written is UTF-8, and declared so."""
+    charset = _first(out.existing, IPTC_CHARSET).upper().replace("-", "")
+    if any(tag.startswith("IPTC:") and values for tag, values in out.writes.items()) and charset != "UTF8":
+        out.writes[IPTC_CHARSET] = ["UTF8"]
+
+
+def _absent(wanted: Wanted, replace: bool, removed: set[str], removed_paths: set[str]) -> dict[str, set[str]]:
+    """The values that must be gone after the write."""
     if replace or removed or removed_paths:
-        absent = {SUBJECT: removed, HIERARCHY: removed_paths}
-    elif wanted.rejected:
-        absent = {SUBJECT: set(wanted.rejected)}
-    return Plan(
-        writes=writes,
-        keywords=keywords,
-        engine_keywords=[parse_engine_entry(e)[0] for e in engine_values[ENGINE_KEYWORDS]],
-        absent=absent,
-        iptc_to_utf8=IPTC_CHARSET in writes and _latin1_iptc(existing),
-    )
+        return {SUBJECT: removed, HIERARCHY: removed_paths}
+    if wanted.rejected:
+        return {SUBJECT: set(wanted.rejected)}
+    return {}
 
 
 def keyword_tree(wanted: Wanted, root: str | None) -> dict[str, str]:

@@ -36,7 +36,7 @@ from daemon.metadata.plan import (
 from daemon.pipeline.base import Stage, WorkItem
 from daemon.store import metadata as metadata_store
 from daemon.store.queue import Job
-from daemon.tools.exiftool import TEMP_SUFFIX, ExifTool, ExifToolError, Outcome
+from daemon.tools.exiftool import TEMP_SUFFIX, Command, ExifTool, ExifToolError, Outcome
 
 log = logging.getLogger("image_engine.metadata")
 JPEG_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe"})
@@ -168,6 +168,14 @@ class MetadataStage(Stage):
     # --- with exiftool: one round trip per step for the whole batch ---
 
     def with_exiftool(self, work: list[_Work], outcomes: list[Any]) -> None:
+        live = self._checked(work, outcomes)
+        planned = self._read_and_plan(live, outcomes)  # those already up to date are done here
+        guarded, commands = self._protected(planned, outcomes)
+        written = self._written(guarded, commands, outcomes)
+        self._verify_written(written, outcomes)
+
+    def _checked(self, work: list[_Work], outcomes: list[Any]) -> list[_Work]:
+        """The entries whose target may be written (see `check`); the others get their error."""
         live = []
         for entry in work:
             try:
@@ -177,6 +185,10 @@ class MetadataStage(Stage):
                 outcomes[entry.index] = exc
             except OSError as exc:  # e.g. a name too long for the temp file: this photo's fault, not the batch's
                 outcomes[entry.index] = _file_error(entry.target.path, exc)
+        return live
+
+    def _read_and_plan(self, live: list[_Work], outcomes: list[Any]) -> list[_Work]:
+        """One exiftool read for the batch, then each entry's plan; returns the entries with something to write."""
         reads = self.tool.read([path for e in live for path in e.target.reads], READ_TAGS)
         position, planned = 0, []
         for entry in live:
@@ -191,7 +203,11 @@ class MetadataStage(Stage):
                 planned.append(entry)
             else:
                 outcomes[entry.index] = self.success(entry, reason="already up to date")
-        commands, guarded = [], []
+        return planned
+
+    def _protected(self, planned: list[_Work], outcomes: list[Any]) -> tuple[list[_Work], list[Command]]:
+        """Each target guarded (its original kept aside), with its exiftool command."""
+        guarded, commands = [], []
         for entry in planned:
             try:
                 entry.guard = Guard(entry.target.path, self.scratch).protect()
@@ -202,14 +218,18 @@ class MetadataStage(Stage):
             commands.append(
                 targets.exiftool_command(entry.plan, entry.target, self.config.keep_mtime, self.config.backups)
             )
-        planned, written = guarded, []
+        return guarded, commands
+
+    def _written(self, guarded: list[_Work], commands: list[Command], outcomes: list[Any]) -> list[_Work]:
+        """One exiftool write for the batch; a failed write puts that original back."""
+        written = []
         try:
             results = self.tool.run(commands)
         except BaseException:
-            for entry in planned:
+            for entry in guarded:
                 entry.guard.restore()
             raise
-        for entry, outcome in zip(planned, results, strict=True):
+        for entry, outcome in zip(guarded, results, strict=True):
             error = _write_error(entry, outcome)
             if error is not None:
                 entry.guard.restore()
@@ -217,6 +237,10 @@ class MetadataStage(Stage):
             else:
                 entry.warnings = "; ".join(outcome.warnings)
                 written.append(entry)
+        return written
+
+    def _verify_written(self, written: list[_Work], outcomes: list[Any]) -> None:
+        """One exiftool read-back for the batch: a write that did not take puts the original back."""
         try:
             readbacks = self.tool.read_each(
                 [(entry.target.path, sorted(set(entry.plan.writes) | set(entry.plan.absent))) for entry in written]
