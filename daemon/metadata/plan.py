@@ -257,10 +257,8 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
     removed = {k for k in previous_keys if k not in {fold(w.text) for w in wanted.keywords}} if replace else set()
     removed |= wanted.rejected
     removed_paths = {h for h in previous_hierarchy if h not in wanted_paths} if replace else set()
-    if wanted.user_category and root:
-        removed_paths |= {
-            h for h in previous_hierarchy if h.startswith(fold(f"{root}|Category|")) and h not in wanted_paths
-        }
+    if wanted.user_category:
+        removed_paths |= _replaced_category_paths(existing, previous_hierarchy, wanted_paths, root)
     rejected_path = _rejected_path(wanted.rejected)
     # Taken back in any mode, but only where the engine's namespace says the engine wrote it (never the user's).
     withdrawn = {fold(text) for text in wanted.withdrawn} - {fold(w.text) for w in wanted.keywords}
@@ -374,6 +372,17 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
         absent=absent,
         iptc_to_utf8=IPTC_CHARSET in writes and _latin1_iptc(existing),
     )
+
+
+def _replaced_category_paths(
+    existing: dict[str, list[str]], previous_hierarchy: set[str], wanted_paths: dict[str, str], root: str | None
+) -> set[str]:
+    """The engine's earlier category node, once the user has chosen another category (any mode)."""
+    before = _first(existing, ENGINE_CATEGORY).strip()
+    if not before:
+        return set()
+    node = fold((f"{root}|" if root else "") + before.replace("|", "/"))
+    return {h for h in previous_hierarchy if h == node and h not in wanted_paths}
 
 
 def keyword_tree(wanted: Wanted, root: str | None) -> dict[str, str]:
