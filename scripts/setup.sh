@@ -9,4 +9,4 @@ if command -v apt-get >/dev/null; then
 fi
 python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip
-.venv/bin/pip install -q -c requirements-pins.txt -e '.[ml,gpu,tray]'
+.venv/bin/pip install -q -c requirements-pins.txt -e '.[ml,gpu,learn,places,tray]'

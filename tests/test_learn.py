@@ -216,6 +216,7 @@ def test_a_learned_keyword_rejected_in_the_review_app_is_removed_there_and_the_k
             )
     stop = threading.Event()
     learner = Learner(store, stop, lambda: False, lambda: None, None)
+    learner.start()
     try:
         learned.add_examples(conn, TAUGHT, range(1, 10), 1)
         learner.submit(TAUGHT).trained.wait(60)
@@ -243,6 +244,7 @@ def test_a_learned_keyword_rejected_in_the_review_app_is_removed_there_and_the_k
         assert tag_stage_view.keywords("m", vectors[kept - 1], 3) == []
     finally:
         stop.set()
+        learner.join(30)
         store.close()
 
 
@@ -270,6 +272,7 @@ def test_examples_taught_before_they_were_tagged_are_learned_once_they_are(tmp_p
                 embeddings.put(conn, file_id, "m", vectors[index])
     stop = threading.Event()
     learner = Learner(store, stop, lambda: False, lambda: None, None)
+    learner.start()
     try:
         learned.add_examples(conn, TAUGHT, range(1, 7), 1)
         request = learner.submit(TAUGHT)
@@ -282,4 +285,5 @@ def test_examples_taught_before_they_were_tagged_are_learned_once_they_are(tmp_p
         assert learned.classifier(conn, TAUGHT)["positives"] == 6
     finally:
         stop.set()
+        learner.join(30)
         store.close()

@@ -76,8 +76,30 @@ HELP: dict[str, tuple[str, list[str]]] = {
         ["image-engine similar ~/Pictures/cat.jpg --limit 5"],
     ),
     "search": (
-        'Photos matching a text by meaning; needs [tagging] backend = "clip" (text and images in one space).',
-        ['image-engine search "dog on a beach"'],
+        "Photos by everything the engine knows: keywords, caption, text read in the photo, folder and file "
+        'name, camera, place; merged with CLIP similarity when [tagging] backend = "clip". Filters narrow it.',
+        ['image-engine search "cat"', 'image-engine search "text:invoice" --after 2024-01-01 --camera canon'],
+    ),
+    "teach": (
+        "Teach a keyword of your own from a few photos that show it (3 at least, better 5-10); the engine "
+        "says how precise it expects to be, then tags new photos and the library with it.",
+        [
+            "image-engine teach Felix ~/Pictures/felix1.jpg ~/Pictures/felix2.jpg ~/Pictures/felix3.jpg",
+            "image-engine teach Felix --not ~/Pictures/other-cat.jpg",
+            "image-engine teach --export taught.json",
+        ],
+    ),
+    "taught": (
+        "The keywords you taught: examples, estimated precision, how many photos carry them.",
+        ["image-engine taught", "image-engine taught --json"],
+    ),
+    "untaught": (
+        "Forget a taught keyword and take it off every photo where it was learned (not where you added it).",
+        ["image-engine untaught Felix"],
+    ),
+    "ui": (
+        "Open the review app in the browser through a one-time login link (valid once, for two minutes).",
+        ["image-engine ui", "image-engine ui --print-url"],
     ),
     "tags": (
         "The keywords, category, caption and facts stored for PATH, or why it has none (still queued, failed).",

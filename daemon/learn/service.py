@@ -56,7 +56,14 @@ class Learner:
         self._wake = threading.Event()
         self._progress: dict[str, Any] = {"state": "idle"}
         self._thread = threading.Thread(target=self._loop, name="learner", daemon=True)
+
+    def start(self) -> None:
         self._thread.start()
+
+    def join(self, timeout: float) -> None:
+        """After the stop event is set: wait for the request in hand to end (training is seconds)."""
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
 
     @classmethod
     def for_engine(cls, store: Store, control: Control, stage_names: set[str]) -> Learner:

@@ -254,7 +254,7 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
     wanted_paths = keyword_tree(wanted, root)
 
     removed = _removed_keywords(previous, wanted, replace)
-    removed_paths = _removed_paths(previous, wanted, wanted_paths, root, replace)
+    removed_paths = _removed_paths(existing, previous, wanted, wanted_paths, root, replace)
     hierarchy = _kept_hierarchy(existing, removed_paths, wanted.rejected)
     keywords = _kept_keywords(existing, hierarchy, previous, removed)
     engine = _add_wanted_keywords(keywords, wanted, previous, removed, replace)
@@ -325,13 +325,17 @@ def _removed_keywords(previous: _Previous, wanted: Wanted, replace: bool) -> set
 
 
 def _removed_paths(
-    previous: _Previous, wanted: Wanted, wanted_paths: dict[str, str], root: str | None, replace: bool
+    existing: dict[str, list[str]],
+    previous: _Previous,
+    wanted: Wanted,
+    wanted_paths: dict[str, str],
+    root: str | None,
+    replace: bool,
 ) -> set[str]:
     """Folded hierarchy paths the engine wrote before and now removes."""
     removed = {h for h in previous.paths if h not in wanted_paths} if replace else set()
-    if wanted.user_category and root:
-        category = fold(f"{root}|Category|")
-        removed |= {h for h in previous.paths if h.startswith(category) and h not in wanted_paths}
+    if wanted.user_category:
+        removed |= _replaced_category_paths(existing, previous.paths, wanted_paths, root)
     withdrawn = _withdrawn(wanted)
     removed |= {h for h in previous.paths if h.rsplit("|", 1)[-1] in withdrawn and h not in wanted_paths}
     return removed
@@ -491,6 +495,17 @@ def _absent(wanted: Wanted, replace: bool, removed: set[str], removed_paths: set
     if wanted.rejected:
         return {SUBJECT: set(wanted.rejected)}
     return {}
+
+
+def _replaced_category_paths(
+    existing: dict[str, list[str]], previous_hierarchy: set[str], wanted_paths: dict[str, str], root: str | None
+) -> set[str]:
+    """The engine's earlier category node, once the user has chosen another category (any mode)."""
+    before = _first(existing, ENGINE_CATEGORY).strip()
+    if not before:
+        return set()
+    node = fold((f"{root}|" if root else "") + before.replace("|", "/"))
+    return {h for h in previous_hierarchy if h == node and h not in wanted_paths}
 
 
 def keyword_tree(wanted: Wanted, root: str | None) -> dict[str, str]:

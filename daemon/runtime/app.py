@@ -135,6 +135,7 @@ class App:
         gpu.install(self.gpu)
         for worker in self.workers:
             worker.start()
+        self.learner.start()
         self.watchers.start()
         self.start_scan(None)
         self.schedule.start()
@@ -179,6 +180,7 @@ class App:
         for worker in self.workers:
             if worker.ident is not None:  # started
                 worker.join(timeout=max(0.1, deadline - time.monotonic()))
+        self.learner.join(timeout=max(0.1, deadline - time.monotonic()))
         self.pipeline.close()
         gpu.install(None)
         self.gpu.stop()
