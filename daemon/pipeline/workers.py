@@ -160,8 +160,10 @@ class StageWorker(threading.Thread):
             batch = [item for item in working if item.job.stage == stage_name]
             rest = [item for item in working if item.job.stage != stage_name]
             suspect = next((item for item in batch if item.job.touched), None)
-            if suspect is not None and len(batch) > 1:  # the engine died while working on it: alone, so a
-                rest += [item for item in batch if item is not suspect]  # second death is blamed on it only
+            if suspect is not None and len(batch) > 1:  # the engine died while working on it: it runs alone, and
+                for item in batch:  # its batch mates go back to the queue, so a second death is blamed on it only
+                    if item is not suspect:
+                        queue.release(self.store.conn, item.job)
                 batch = [suspect]
             if self.pipeline.blocked_reason(stage):
                 for item in batch:
