@@ -37,13 +37,11 @@ class Search:
         note = ""
         if text and ("POST", "/search") in self.api:
             code, answer = self.api[("POST", "/search")]({}, {"text": text, "limit": LIMIT})
-            if code == 200:
-                seen = {photo["id"] for photo in photos}
-                photos += [
-                    p
-                    for p in review.photos_at(self.store.conn, [r["path"] for r in answer["results"]])
-                    if p["id"] not in seen
-                ]
+            if code == 200:  # the engine's one search (full text, and CLIP when configured) first
+                found = review.photos_at(self.store.conn, [r["path"] for r in answer["results"]])
+                seen = {photo["id"] for photo in found}
+                photos = found + [photo for photo in photos if photo["id"] not in seen]
+                note = answer.get("note") or ""
             else:
                 note = answer.get("error", "")
         return self.app.render(request, "search.html", text=text, photos=photos, note=note, title="Search")
