@@ -5,7 +5,6 @@ start-up recovery of a job a killed engine left running.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,6 @@ def setup(tmp_path: Path) -> tuple[Store, StageWorker, Config]:
     cache = ReducedCache(tmp_path / "cache")
     pipeline = Pipeline([ProbeStage(384, 10**8, cache), HashStage()], cache)
     worker = StageWorker("cpu", 0, pipeline.stages, pipeline, store, config, Control(), recheck=lambda _: None)
-    worker.suspect_calm = 0  # as once the engine has run a while since its start
     return store, worker, config
 
 
@@ -119,7 +117,6 @@ def batch_setup(tmp_path: Path, stage: RecordingStage, count: int) -> tuple[Stor
     pipeline = Pipeline([stage], ReducedCache(tmp_path / "cache"))
     config = Config(data_dir=tmp_path / "data")
     worker = StageWorker("cpu", 0, [stage], pipeline, store, config, Control(), recheck=lambda _: None)
-    worker.suspect_calm = 0  # as once the engine has run a while since its start
     return store, worker
 
 
@@ -152,20 +149,3 @@ def test_a_file_the_engine_died_on_is_worked_on_alone(tmp_path: Path) -> None:
     assert stage.batches == [["2.jpg"], ["0.jpg", "1.jpg", "3.jpg"]]
     assert queue.counts(store.conn)["done"] == 4
 
-
-def test_right_after_a_start_a_file_the_engine_died_on_waits_and_the_others_run(tmp_path: Path) -> None:
-    stage = RecordingStage()
-    store, worker = batch_setup(tmp_path, stage, 4)
-    worker.suspect_calm = 60  # just started: a crash loop must not pile its deaths on the first file it claims
-    jobs = queue.claim(store.conn, "killed-engine", ["look"], 4, 300)
-    queue.set_aside(store.conn, jobs)
-    queue.begin(store.conn, [jobs[2]])  # the engine died while the stage had only 2.jpg open
-    queue.recover_orphans(store.conn)
-    assert worker.tick()
-    assert stage.batches == [["0.jpg", "1.jpg", "3.jpg"]]
-    row = store.conn.execute(
-        "SELECT state, claims, touched, not_before FROM jobs WHERE id = ?", (jobs[2].id,)
-    ).fetchone()
-    assert (row["state"], row["touched"]) == ("queued", 1)  # this claim counted as no death
-    assert row["not_before"] > time.time() + 50
-    assert not worker.tick()  # nothing else may run yet

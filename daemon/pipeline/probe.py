@@ -48,6 +48,15 @@ class ProbeStage(Stage):
         self.cache = cache
         self.places = places
 
+    def ready(self) -> bool:
+        return self.places is None or self.places.warm
+
+    def prepare(self) -> None:
+        """The gazetteer loads before the first file (seconds): an engine death meanwhile is not the files' fault,
+        and no single photo (the first with GPS after each start) carries the wait."""
+        if self.places is not None:
+            self.places.warm_up()
+
     def record(self, conn: sqlite3.Connection, job: Job, result: ProbeResult) -> None:  # type: ignore[override]
         records.record_probe(conn, job, result)
 

@@ -49,9 +49,6 @@ class Control:
             self.work_available.set()
 
 
-SUSPECT_CALM_SECONDS = 20.0  # a file the engine died on waits this long after a start before it runs again
-
-
 class StageWorker(threading.Thread):
     def __init__(
         self,
@@ -72,8 +69,6 @@ class StageWorker(threading.Thread):
         self.control = control
         self.recheck = recheck
         self.owner = f"{pool}-{index}-{uuid.uuid4().hex[:8]}"
-        self.started = time.monotonic()
-        self.suspect_calm = SUSPECT_CALM_SECONDS
         self.batch_size = max(stage.batch_size for stage in stages)
         self.stage_names = [stage.name for stage in stages]
         self.idle_wait = 0.05
@@ -164,10 +159,6 @@ class StageWorker(threading.Thread):
             stage = self.pipeline.stage(stage_name)
             batch = [item for item in working if item.job.stage == stage_name]
             rest = [item for item in working if item.job.stage != stage_name]
-            batch = self.defer_suspects_while_starting(batch)
-            if not batch:
-                working = rest
-                continue
             suspect = next((item for item in batch if item.job.touched), None)
             if suspect is not None and len(batch) > 1:  # the engine died while working on it: alone, so a
                 rest += [item for item in batch if item is not suspect]  # second death is blamed on it only
@@ -185,18 +176,6 @@ class StageWorker(threading.Thread):
                 if self.settle_outcome(stage, item, outcome, ms):
                     carried.append(item)
             working = rest + carried
-
-    def defer_suspects_while_starting(self, batch: list[WorkItem]) -> list[WorkItem]:
-        """Files the engine died on wait until it has run `suspect_calm` seconds: in a crash loop (the engine killed
-        every few seconds for reasons of its own) they would otherwise be claimed first at every start and collect
-        deaths that were not theirs. After the calm they run alone, where a death is theirs."""
-        wait = self.suspect_calm - (time.monotonic() - self.started)
-        if wait <= 0:
-            return batch
-        for item in batch:
-            if item.job.touched:
-                queue.defer(self.store.conn, item.job, until=time.time() + wait)
-        return [item for item in batch if not item.job.touched]
 
     def run_batch(self, stage: Stage, batch: list[WorkItem]) -> list[dict[str, Any] | BaseException]:
         over = [item for item in batch if item.job.touched >= queue.MAX_CLAIMS]

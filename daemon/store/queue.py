@@ -395,18 +395,6 @@ def release(conn: sqlite3.Connection, job: Job, now: float | None = None) -> Non
             )
 
 
-def defer(conn: sqlite3.Connection, job: Job, until: float, now: float | None = None) -> None:
-    """Give a claimed job back to run no sooner than `until`; this claim counts neither as a claim nor a death."""
-    now = time.time() if now is None else now
-    with transaction(conn):
-        if _holds_lease(conn, job):
-            conn.execute(
-                "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_until = NULL, not_before = ?,"
-                " claims = MAX(claims - 1, 0), touched = touched - ?, updated_at = ? WHERE id = ?",
-                (until, _ended(job), now, job.id),
-            )
-
-
 def recover_orphans(conn: sqlite3.Connection, now: float | None = None) -> int:
     """At start-up (the run lock says no other engine lives): jobs left running by a killed process resume."""
     now = time.time() if now is None else now
