@@ -185,30 +185,22 @@ class Pages:
         return self.app.render(request, "_keywords.html", photo=info, message=f"“{keyword}” {said}.")
 
     def caption(self, request: Request, form: dict[str, str]) -> Response:
-        file_id = request.path_params["file_id"]
-        try:
-            outcome = corrections.set_text(
-                self.store.conn, file_id, "caption", form.get("caption", ""), rerun="metadata"
-            )
-        except (ValueError, LookupError) as exc:
-            return Response(str(exc), status_code=400)
-        if outcome == "requeued":
-            self.wake()
-        info = review.photo(self.store.conn, file_id)
-        return self.app.render(request, "_caption.html", photo=info, message="Saved: it is written to the file.")
+        return self.set_text(request, form, "caption")
 
     def category(self, request: Request, form: dict[str, str]) -> Response:
+        return self.set_text(request, form, "category")
+
+    def set_text(self, request: Request, form: dict[str, str], kind: str) -> Response:
+        """The user's caption or category: stored as a correction, written to the file, the fragment redrawn."""
         file_id = request.path_params["file_id"]
         try:
-            outcome = corrections.set_text(
-                self.store.conn, file_id, "category", form.get("category", ""), rerun="metadata"
-            )
+            outcome = corrections.set_text(self.store.conn, file_id, kind, form.get(kind, ""), rerun="metadata")
         except (ValueError, LookupError) as exc:
             return Response(str(exc), status_code=400)
         if outcome == "requeued":
             self.wake()
         info = review.photo(self.store.conn, file_id)
-        return self.app.render(request, "_category.html", photo=info, message="Saved: it is written to the file.")
+        return self.app.render(request, f"_{kind}.html", photo=info, message="Saved: it is written to the file.")
 
     def undo(self, request: Request, form: dict[str, str]) -> Response:
         """Move the photo back through the rename journal (as `image-engine undo --job N`)."""
