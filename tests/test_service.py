@@ -301,7 +301,8 @@ def test_notifier_is_off_without_notify_socket_and_speaks_to_a_path_socket(tmp_p
 
 # -- a real systemd user manager ---------------------------------------------------------------------------------
 
-E2E_SCRIPT = r"""
+# A real `systemd --user` in a private mount namespace (run by `run_under_user_manager`, steps appended).
+USER_MANAGER = r"""
 set -u
 # Make this private mount namespace look booted with systemd (what PID 1 prepares under /run/systemd).
 mount -t tmpfs none /run/systemd
@@ -314,6 +315,9 @@ MGR=$!
 trap 'systemctl --user stop image-engine.service 2>/dev/null; kill $MGR; wait $MGR' EXIT
 for i in $(seq 100); do systemctl --user is-system-running >/dev/null 2>&1 && break; sleep 0.1; done
 show() { echo "$1=$(systemctl --user show image-engine.service -p "$2" --value)"; }
+"""
+
+E2E_SCRIPT = r"""
 "$PY" -m daemon --config "$CONFIG" service install --exec "$EXE" >"$OUT/install.txt" 2>&1; echo "install=$?"
 show active ActiveState
 cp "$PHOTO" "$DROP/"
@@ -331,6 +335,21 @@ show active_again ActiveState
 show load_after LoadState
 show active_after ActiveState
 """
+
+
+def run_under_user_manager(steps: str, env: dict[str, str], out: Path) -> tuple[dict[str, str], str]:
+    """Run `steps` (bash; `show NAME PROPERTY` prints a unit property) under a private user manager: the
+    `name=value` lines it printed, and the details to show when an assertion fails (stderr, install output)."""
+    result = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "bash", "-c", USER_MANAGER + steps],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    facts = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+    return facts, json.dumps(facts) + result.stderr + (out / "install.txt").read_text(errors="replace")
 
 
 def test_real_user_manager_runs_the_unit(tmp_path: Path) -> None:
@@ -365,16 +384,7 @@ def test_real_user_manager_runs_the_unit(tmp_path: Path) -> None:
         "UNITS": str(home / ".config" / "systemd" / "user"),
         "OUT": str(tmp_path),
     }
-    result = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "bash", "-c", E2E_SCRIPT],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
-    facts = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
-    details = json.dumps(facts) + result.stderr + (tmp_path / "install.txt").read_text(errors="replace")
+    facts, details = run_under_user_manager(E2E_SCRIPT, env, tmp_path)
     assert facts.get("install") == "0", details
     assert facts["active"] == "active", details
     assert facts["status"] == "0 queued, 0 running, 1 done, 0 failed", details

@@ -4,7 +4,6 @@ with 203/EXEC (`systemd-analyze verify` does not catch it). Rendered and verifie
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -16,24 +15,12 @@ import pytest
 from service import ServicePaths
 from service import systemd as sd
 from tests.support import REPO
-from tests.test_service import analyze, config_for
+from tests.test_service import analyze, config_for, run_under_user_manager
 
 MANAGER_SCRIPT = r"""
-set -u
-# Make this private mount namespace look booted with systemd (what PID 1 prepares under /run/systemd).
-mount -t tmpfs none /run/systemd
-mkdir -p /run/systemd/system /run/systemd/inaccessible
-(cd /run/systemd/inaccessible && touch reg && mkdir dir && mknod chr c 0 0 && mknod blk b 0 0 && mkfifo fifo \
-  && "$PY" -c "import socket; socket.socket(socket.AF_UNIX).bind('sock')" && chmod 0000 reg dir chr blk fifo sock)
 # The photo folders on a disk outside /tmp (a tmpfs on /media, seen only in this namespace).
 mount -t tmpfs none /media
 mkdir -p /media/photos/drop
-mkdir -m 700 -p "$XDG_RUNTIME_DIR"
-/lib/systemd/systemd --user >/dev/null 2>&1 &
-MGR=$!
-trap 'systemctl --user stop image-engine.service 2>/dev/null; kill $MGR; wait $MGR' EXIT
-for i in $(seq 100); do systemctl --user is-system-running >/dev/null 2>&1 && break; sleep 0.1; done
-show() { echo "$1=$(systemctl --user show image-engine.service -p "$2" --value)"; }
 "$PY" -m daemon --config "$CONFIG" service install --exec "$EXE" >"$OUT/install.txt" 2>&1; echo "install=$?"
 for i in $(seq 150); do
   [ "$(systemctl --user show image-engine.service -p ActiveState --value)" = active ] && break; sleep 0.1
@@ -97,16 +84,7 @@ def test_real_user_manager_starts_a_unit_run_from_tmp(tmp_path: Path) -> None:
         "OUT": str(tmp_path),
         "PYTHONPATH": str(REPO),
     }
-    result = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "bash", "-c", MANAGER_SCRIPT],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
-    facts = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
-    details = json.dumps(facts) + result.stderr + (tmp_path / "install.txt").read_text(errors="replace")
+    facts, details = run_under_user_manager(MANAGER_SCRIPT, env, tmp_path)
     assert facts.get("install") == "0", details
     assert facts["private_tmp"] == "0", details
     assert (facts["active"], facts["exec_status"]) == ("active", "0"), details
