@@ -25,6 +25,7 @@ class Pipeline:
     stages: list[Stage]
     reduced: ReducedCache
     gates: list[Gate] = field(default_factory=list)
+    face_copies: ReducedCache | None = None  # probe's larger copies for the faces stage (daemon/pipeline/faces.py)
 
     @property
     def first(self) -> str:
@@ -76,9 +77,14 @@ def build_pipeline(config: Config, store: Store | None = None) -> Pipeline:
     from daemon.pipeline.probe import ProbeStage
     from daemon.pipeline.thumbnails import Thumbnails
 
+    from daemon.people.setup import face_copies_for, faces_stage_for
+
     reduced = ReducedCache(config.cache_dir)
+    face_copies = face_copies_for(config)
+    probe = ProbeStage(config.engine.reduced_size, config.engine.max_image_pixels, reduced, places_from(config))
+    probe.face_copies = face_copies
     stages: list[Stage] = [
-        ProbeStage(config.engine.reduced_size, config.engine.max_image_pixels, reduced, places_from(config)),
+        probe,
         HashStage(Thumbnails(config.data_dir / "thumbs", config.engine.max_image_pixels)),
     ]
     if config.tagging.enabled:
@@ -90,6 +96,9 @@ def build_pipeline(config: Config, store: Store | None = None) -> Pipeline:
     analyze = build_analyze_stage(config)  # OCR: after tagging, before the metadata stage writes its text
     if analyze is not None:
         stages.append(analyze)
+    faces = faces_stage_for(config, face_copies)  # after analyze, before dedup/rename/metadata write the names
+    if faces is not None:
+        stages.append(faces)
     if config.dedup.enabled and store is not None:
         from daemon.pipeline.dedup import DedupStage
 
@@ -110,4 +119,4 @@ def build_pipeline(config: Config, store: Store | None = None) -> Pipeline:
                 text_description=config.ocr.write_description,
             )
         )
-    return Pipeline(stages, reduced)
+    return Pipeline(stages, reduced, face_copies=face_copies)
