@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from daemon.config import Config
 from daemon.people import grouping
 from daemon.store import faces as faces_store
 from daemon.store import people as people_store
@@ -27,6 +28,11 @@ class Grouping:
     match_distance: float = 0.5
     cluster_distance: float = 0.45
     min_faces: int = 2
+
+
+def grouping_of(config: Config) -> Grouping:
+    people = config.people
+    return Grouping(people.match_distance, people.cluster_distance, people.min_faces)
 
 
 def join_known(

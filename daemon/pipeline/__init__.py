@@ -72,12 +72,11 @@ class Pipeline:
 
 def build_pipeline(config: Config, store: Store | None = None) -> Pipeline:
     """The stages in flow order; stages that read the store (dedup) are left out when no store is given."""
+    from daemon.people.setup import face_copies_for, faces_stage_for
     from daemon.pipeline.hashing import HashStage
     from daemon.pipeline.places import places_from
     from daemon.pipeline.probe import ProbeStage
     from daemon.pipeline.thumbnails import Thumbnails
-
-    from daemon.people.setup import face_copies_for, faces_stage_for
 
     reduced = ReducedCache(config.cache_dir)
     face_copies = face_copies_for(config)
@@ -110,13 +109,14 @@ def build_pipeline(config: Config, store: Store | None = None) -> Pipeline:
     if config.metadata.enabled:
         from daemon.pipeline.metadata import MetadataStage
 
-        stages.append(
-            MetadataStage(
-                config.metadata,
-                config.dedup.tag_keyword,
-                config.cache_dir / "metadata-guard",
-                places_write=config.places.write,
-                text_description=config.ocr.write_description,
-            )
+        metadata = MetadataStage(
+            config.metadata,
+            config.dedup.tag_keyword,
+            config.cache_dir / "metadata-guard",
+            places_write=config.places.write,
+            text_description=config.ocr.write_description,
         )
+        if face_copies is not None:  # named people go into the files too
+            metadata.people = (config.people.write_keywords, config.people.write_regions)
+        stages.append(metadata)
     return Pipeline(stages, reduced, face_copies=face_copies)

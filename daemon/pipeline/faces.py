@@ -62,7 +62,8 @@ class FacesStage(Stage):
     def grouping(self) -> Grouping:
         from daemon.people.service import Grouping
 
-        return Grouping(self.config.match_distance, self.config.cluster_distance, self.config.min_faces)
+        people = self.config
+        return Grouping(people.match_distance, people.cluster_distance, people.min_faces)
 
     def run(self, item: WorkItem) -> dict[str, Any]:
         copy = self.face_copy(item)

@@ -22,6 +22,7 @@ from daemon.metadata import fallback, targets
 from daemon.metadata.failures import name_too_long, short_cause, write_failure
 from daemon.metadata.findings import analyzer_keywords, ocr_text
 from daemon.metadata.guard import Guard
+from daemon.metadata.people import NamedFaces
 from daemon.metadata.plan import (
     FILE_TYPE,
     READ_TAGS,
@@ -87,6 +88,7 @@ class MetadataStage(Stage):
         self.batch_size = config.batch_size
         self.tool = ExifTool(config.exiftool)
         self._warned = False
+        self.people: tuple[bool, bool] | None = None  # [people] (write_keywords, write_regions) when people is on
 
     def close(self) -> None:
         self.tool.close()
@@ -108,6 +110,8 @@ class MetadataStage(Stage):
                 wanted.place = place_fields(item.result("probe").get("place"))
             wanted.text = ocr_text(item.result("analyze"))
             wanted.keywords.extend(analyzer_keywords(item.result("analyze")))
+            if self.people is not None:
+                wanted.people = NamedFaces.from_result(item.result("people"))
             if item.result("rename").get("deleted"):  # [rename] duplicates = "delete" removed this copy
                 outcomes[index] = _result(
                     item.path, [], verified=False, reason="deleted as a duplicate: nothing to write"
@@ -243,7 +247,13 @@ class MetadataStage(Stage):
         """One exiftool read-back for the batch: a write that did not take puts the original back."""
         try:
             readbacks = self.tool.read_each(
-                [(entry.target.path, sorted(set(entry.plan.writes) | set(entry.plan.absent))) for entry in written]
+                [
+                    (
+                        entry.target.path,
+                        sorted(set(entry.plan.writes) | set(entry.plan.absent) | set(entry.plan.present)),
+                    )
+                    for entry in written
+                ]
             )
         except BaseException:
             for entry in written:
@@ -287,6 +297,8 @@ class MetadataStage(Stage):
             exif_text=in_place and exif_writable,
             create_exif_text=fallback_mode and exif_writable,
             text_description=self.text_description,
+            people_keywords=bool(self.people and self.people[0]),
+            people_regions=bool(self.people and self.people[1]) and not fallback_mode,
         )
 
     def success(self, entry: _Work, reason: str) -> dict[str, Any]:
