@@ -55,6 +55,8 @@ SLOW_TESTS = frozenset(
         "test_taken.py::test_each_step_of_the_chain_files_a_real_photo_under_its_own_date",
         "test_learn.py::test_teaching_from_examples_tags_unseen_photos_of_that_kind_and_untaught_removes_only_learned_copies",
         "test_metadata.py::test_a_users_caption_is_never_replaced",
+        "test_people.py::test_faces_are_found_grouped_named_and_written_where_other_programs_read_them",
+        "test_people.py::test_a_missing_or_broken_face_model_makes_jobs_wait_with_the_reason",
         "test_metadata.py::test_every_format_reads_back_with_exiftool",
         "test_metadata.py::test_existing_keywords_are_kept_and_merged_without_case_duplicates",
         "test_metadata.py::test_provenance_namespace_tells_engine_keywords_from_the_users",

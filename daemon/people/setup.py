@@ -7,15 +7,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from daemon.pipeline.face_copies import FaceCopies
 from daemon.pipeline.reduced_cache import ReducedCache
 
 if TYPE_CHECKING:
-    from PIL import Image
-
     from daemon.config import Config
     from daemon.pipeline.faces import FacesStage
-
-COPIES_BYTES = 48 << 20
 
 
 def people_enabled(config: Config) -> bool:
@@ -27,25 +24,8 @@ def people_enabled(config: Config) -> bool:
     return missing(config.people.detector) is None
 
 
-class FaceCopies(ReducedCache):
-    """Probe's copies for face detection, kept until the faces stage has run (spilled to JPEG past a budget)."""
-
-    def __init__(self, config: Config):
-        super().__init__(config.cache_dir / "faces", COPIES_BYTES)
-        self.size = config.people.detect_size
-
-    def keep(self, file_id: int, image: Image.Image, orientation: int | None, reduced_size: int) -> Image.Image:
-        """Decode `image` once at the face size, keep that copy, and return the usual reduced copy shrunk from it."""
-        from daemon.pipeline.imaging import reduce
-
-        larger = reduce(image, max(self.size, reduced_size), orientation)
-        self.put(file_id, larger)
-        factor = max(larger.size) // reduced_size
-        return larger.reduce(factor) if factor > 1 else larger
-
-
 def face_copies_for(config: Config) -> FaceCopies | None:
-    return FaceCopies(config) if people_enabled(config) else None
+    return FaceCopies(config.cache_dir / "faces", config.people.detect_size) if people_enabled(config) else None
 
 
 def faces_stage_for(config: Config, copies: ReducedCache | None) -> FacesStage | None:

@@ -19,7 +19,7 @@ from daemon.store import records
 from daemon.store.queue import Job
 
 if TYPE_CHECKING:
-    from daemon.people.setup import FaceCopies
+    from daemon.pipeline.face_copies import FaceCopies
 
 
 class ProbeResult(TypedDict, total=False):
