@@ -31,7 +31,7 @@ class Region:
 
 
 def read_command(path: Path) -> Command:
-    return Command(["-j", "-struct", "-XMP-mwg-rs:RegionInfo", "-XMP-MP:RegionInfo", os.fsencode(path)])
+    return Command(["-j", "-struct", "-XMP-mwg-rs:RegionInfo", "-XMP-MP:RegionInfoMP", os.fsencode(path)])
 
 
 def parse(output: str, size: tuple[int, int]) -> list[Region]:
