@@ -91,6 +91,11 @@ def test_faces_are_found_grouped_named_and_written_where_other_programs_read_the
     assert named.stdout.startswith(f"person {obama['id']} is Barack Obama; 4 photo(s)"), named.stdout
     wait_for(lambda: set(engine.job_states().values()) == {"done"} and engine.status()["jobs"]["queued"] == 0, 120)
 
+    found = engine.cli("search", "--person", "barack obama", "--json")
+    assert {Path(match["path"]).name for match in json.loads(found.stdout)["results"]} == obama_photos, found.stderr
+    shown = engine.cli("people", "show", "Barack Obama")
+    assert shown.stdout.startswith("Barack Obama: 4 photo(s)"), shown.stdout
+
     tags = read(
         engine.drop / "two_people.jpg", "XMP-lr:HierarchicalSubject", "XMP-iptcExt:PersonInImage", "XMP-dc:Subject"
     )
