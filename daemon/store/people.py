@@ -48,14 +48,25 @@ def find(conn: sqlite3.Connection, key: str) -> dict[str, Any] | None:
 def listing(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     """Every person with faces: id, name, face count, photo count, a sample photo (the best-scored face's)."""
     rows = conn.execute(
-        "SELECT people.id, people.name, people.confirmed, COUNT(faces.id), COUNT(DISTINCT faces.file_id),"
-        " (SELECT files.path FROM faces AS best JOIN files ON files.id = best.file_id WHERE best.person_id = people.id"
-        "  AND files.present = 1 ORDER BY best.score DESC LIMIT 1)"
-        " FROM people JOIN faces ON faces.person_id = people.id GROUP BY people.id"
-        " ORDER BY people.name IS NULL, COUNT(faces.id) DESC, people.id"
+        "WITH listed AS (SELECT people.id, people.name, people.confirmed, COUNT(faces.id) AS faces,"
+        " COUNT(DISTINCT faces.file_id) AS photos, (SELECT best.file_id FROM faces AS best JOIN files"
+        "  ON files.id = best.file_id WHERE best.person_id = people.id AND files.present = 1"
+        "  ORDER BY best.score DESC LIMIT 1) AS sample_id"
+        " FROM people JOIN faces ON faces.person_id = people.id GROUP BY people.id)"
+        " SELECT listed.*, files.path FROM listed LEFT JOIN files ON files.id = listed.sample_id"
+        " ORDER BY listed.name IS NULL, listed.faces DESC, listed.id"
     ).fetchall()
     return [
-        {"id": r[0], "name": r[1], "confirmed": bool(r[2]), "faces": r[3], "photos": r[4], "sample": r[5]} for r in rows
+        {
+            "id": r[0],
+            "name": r[1],
+            "confirmed": bool(r[2]),
+            "faces": r[3],
+            "photos": r[4],
+            "sample": r[6],
+            "sample_id": r[5],
+        }
+        for r in rows
     ]
 
 
