@@ -118,6 +118,7 @@ class InProcessEngine:
             self.config.dedup = dedup
         # Dedup alone: embeddings are written by the tests that need them; files stay where they were dropped.
         self.config.tagging.enabled = self.config.rename.enabled = self.config.metadata.enabled = False
+        self.config.people.enabled = False
         self.config.cache_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.config.db_path)
         self.pipeline = build_pipeline(self.config, self.store)
