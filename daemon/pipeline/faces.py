@@ -156,18 +156,12 @@ def record_faces(conn: sqlite3.Connection, file_id: int, result: dict[str, Any],
             row["person_id"] = people_store.named(conn, face["name"], "file")
             row["assigned_by"] = "file"
         rows.append(row)
-    ids = faces_store.record_faces(conn, file_id, rows, now)
+    recorded = faces_store.record_faces(conn, file_id, rows, now)
     waiting = [
         (face_id, row["embedding"])
-        for face_id, row in zip(ids, rows, strict=True)
-        if "embedding" in row and not row.get("person_id")
+        for (face_id, settled), row in zip(recorded, rows, strict=True)
+        if "embedding" in row and not settled
     ]
-    assigned = conn.execute(
-        f"SELECT id FROM faces WHERE id IN ({','.join('?' * len(ids))}) AND (person_id IS NOT NULL OR removed = 1)",
-        ids,
-    ).fetchall() if ids else []  # fmt: skip
-    settled = {row[0] for row in assigned}
-    waiting = [(face_id, vector) for face_id, vector in waiting if face_id not in settled]
     if waiting:
         join_known(conn, [w[0] for w in waiting], np.stack([w[1] for w in waiting]), settings)
     faces_store.publish(conn, file_id, rerun=None, now=now)

@@ -25,8 +25,11 @@ def _vector(blob: bytes | None) -> np.ndarray | None:
     return None if blob is None else np.frombuffer(blob, dtype="<f4")
 
 
-def record_faces(conn: sqlite3.Connection, file_id: int, faces: list[dict[str, Any]], now: float) -> list[int]:
-    """Replace the file's faces (call inside the completion transaction); returns the new ids in order.
+def record_faces(
+    conn: sqlite3.Connection, file_id: int, faces: list[dict[str, Any]], now: float
+) -> list[tuple[int, bool]]:
+    """Replace the file's faces (call inside the completion transaction); returns (new id, settled) in order, settled
+    when the face already belongs to someone or was removed by the user (the engine must not assign it).
 
     A face found where an old one was (boxes overlapping) keeps the old one's final assignment or removal."""
     old = [
@@ -55,7 +58,7 @@ def record_faces(conn: sqlite3.Connection, file_id: int, faces: list[dict[str, A
                 person, by, removed, face.get("source", "detected"), now,
             ),
         )  # fmt: skip
-        ids.append(int(cursor.lastrowid or 0))
+        ids.append((int(cursor.lastrowid or 0), person is not None or bool(removed)))
     return ids
 
 
