@@ -1,4 +1,4 @@
-"""Named people in the metadata plan and face regions read from files: the user's keywords and other tools' regions
+"""Named people in the metadata plan and face regions read from files and sidecars: the user's keywords and other tools' regions
 stay, People|Name goes into the keyword tree (a flat keyword only when asked), a second run changes nothing; MWG
 and Microsoft regions written by exiftool read back as names with boxes on the oriented image.
 """
@@ -9,9 +9,15 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from daemon.config import PeopleConfig
 from daemon.metadata.people import NamedFaces
 from daemon.metadata.plan import HIERARCHY, SUBJECT, Options, Wanted, make_plan
+from daemon.ml.faces import FaceModels
 from daemon.people import regions
+from daemon.pipeline.base import WorkItem
+from daemon.pipeline.face_copies import FaceCopies
+from daemon.pipeline.faces import FacesStage
+from daemon.store.queue import Job
 from daemon.tools.exiftool import ExifTool
 from tests.support import corpus
 
@@ -81,3 +87,23 @@ def test_mwg_and_microsoft_regions_read_back_as_names_with_boxes(tmp_path: Path)
     collins, aldrin = (tuple(round(v) for v in region.box) for region in found)
     assert collins == (270, 71, 60, 94)  # centre 0.5/0.25 -> top-left corner, in pixels
     assert aldrin == (420, 141, 60, 94)  # Microsoft's rectangles are top-left based already
+
+
+def test_a_name_in_an_xmp_sidecar_names_the_detected_face_under_it(tmp_path: Path) -> None:
+    photo = tmp_path / "chris.jpeg"
+    shutil.copy(corpus() / "faces" / "Chris.jpeg", photo)
+    photo.chmod(0o644)
+    region = "{RegionList=[{Area={X=0.5,Y=0.4,W=0.4,H=0.45,Unit=normalized},Type=Face,Name=Chris Pratt}]}"
+    subprocess.run(
+        ["exiftool", "-q", f"-XMP-mwg-rs:RegionInfo={region}", "-o", str(tmp_path / "chris.xmp"), str(photo)],
+        check=True,
+    )
+    stage = FacesStage(PeopleConfig(), FaceModels(), FaceCopies(tmp_path / "copies", 768), 10**8)
+    job = Job(1, 1, str(photo), str(tmp_path), "f", "faces", 0, 0, "test")
+    item = WorkItem(job=job, results=lambda stage: None, reduced_loader=lambda item: None)  # type: ignore[arg-type,return-value]
+    faces = [{"box": [110.0, 100.0, 200.0, 300.0], "score": 0.9, "name": None}]  # under the region (512x678)
+    try:
+        assert stage.named_regions(item, [512, 678], faces) == 1
+    finally:
+        stage.close()
+    assert [face["name"] for face in faces] == ["Chris Pratt"]

@@ -34,6 +34,14 @@ def read_command(path: Path) -> Command:
     return Command(["-j", "-struct", "-XMP-mwg-rs:RegionInfo", "-XMP-MP:RegionInfoMP", os.fsencode(path)])
 
 
+def sources(photo: Path) -> list[Path]:
+    """The photo and its XMP sidecars (photo.xmp, photo.jpg.xmp: digiKam and Lightroom keep regions of RAW files
+    there), those that exist."""
+    sidecars = [photo.with_suffix(suffix) for suffix in (".xmp", ".XMP")]
+    sidecars += [photo.with_name(photo.name + suffix) for suffix in (".xmp", ".XMP")]
+    return [photo, *dict.fromkeys(p for p in sidecars if p.is_file())]
+
+
 def parse(output: str, size: tuple[int, int]) -> list[Region]:
     """Named face regions in exiftool's `-j -struct` output; boxes scaled to `size` (the oriented width, height)."""
     try:

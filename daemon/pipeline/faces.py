@@ -109,10 +109,11 @@ class FacesStage(Stage):
         tool = self.exiftool()
         if tool is None or tool.path is None:
             return 0
-        outcome = tool.run([regions.read_command(item.path)])[0]
-        if outcome.status != 0 or not outcome.stdout:
-            return 0
-        found = regions.parse(outcome.stdout, (size[0], size[1]))
+        found: list[regions.Region] = []
+        for outcome in tool.run([regions.read_command(path) for path in regions.sources(item.path)]):
+            if outcome.status == 0 and outcome.stdout:
+                new = regions.parse(outcome.stdout, (size[0], size[1]))
+                found += [r for r in new if all(r.name.casefold() != f.name.casefold() for f in found)]
         for region in found:
             best = max(faces, key=lambda face: overlap(tuple(face["box"]), region.box), default=None)
             if best is not None and best["name"] is None and overlap(tuple(best["box"]), region.box) >= REGION_MATCH:
