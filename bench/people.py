@@ -95,18 +95,18 @@ def grouping_figures(identities: list[str], assigned: list[int | None]) -> dict[
     grouped = sum(len(g) for g in groups.values())
     majority = sum(Counter(g).most_common(1)[0][1] for g in groups.values())
     named = [i for i in set(identities) if not i.startswith("unknown:")]
-    clicks, covered, total = 0, 0, 0
+    clicks, covered, total, alone = 0, 0, 0, 0
     for identity in named:
         faces = identities.count(identity)
         total += faces
-        own = [
-            (g.count(identity), person) for person, g in groups.items() if Counter(g).most_common(1)[0][0] == identity
-        ]
-        if not own:
-            continue  # never grouped: naming it needs a click per face on the faces page, not counted here
+        own = [(g.count(identity), p) for p, g in groups.items() if Counter(g).most_common(1)[0][0] == identity]
         own.sort(reverse=True)
-        covered += own[0][0]
-        clicks += 1 + (len(own) - 1) + sum(len(groups[p]) - n for n, p in own)  # name, merges, removals
+        if own:
+            covered += own[0][0]
+            clicks += 1 + (len(own) - 1) + sum(len(groups[p]) - n for n, p in own)  # name, merges, removals
+        left_out = faces - sum(n for n, _ in own)
+        alone += left_out
+        clicks += left_out  # each face in no group of its own: `people split FACE --name NAME`
     return {
         "faces": len(identities),
         "grouped": grouped,
@@ -115,7 +115,24 @@ def grouping_figures(identities: list[str], assigned: list[int | None]) -> dict[
         "named_identities": len(named),
         "clicks_to_name_every_identity": clicks,
         "named_share_after_one_name_each": round(covered / total, 3) if total else None,
+        "named_faces_in_no_group": alone,
+        "named_identities_with_one_photo": sum(identities.count(i) == 1 for i in named),
         "groups_detail": {str(p): dict(Counter(g)) for p, g in sorted(groups.items())},
+    }
+
+
+def large_photo_figures(rows: list[dict[str, Any]], detect_size: int) -> dict[str, Any]:
+    """Where the two ways differ: photos larger than the face copy (the others are detected at full size by both)."""
+    large = [r for r in rows if r["longest_side"] > detect_size * 3 // 2]
+    if not large:
+        return {"photos": 0}
+    return {
+        "photos": len(large),
+        "cpu_ms_median": round(median(r["cpu_ms"] for r in large), 1),
+        "naive_cpu_ms_median": round(median(r["naive_cpu_ms"] for r in large), 1),
+        "found": sum(min(r["found"], r["faces"]) for r in large),
+        "naive_found": sum(min(r["naive_found"], r["faces"]) for r in large),
+        "faces": sum(r["faces"] for r in large),
     }
 
 
@@ -123,8 +140,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--detect-size", type=int, default=PeopleConfig().detect_size)
     parser.add_argument("--device", default="cpu", choices=("cpu", "auto", "cuda"))
+    parser.add_argument("--match-distance", type=float, default=PeopleConfig().match_distance)
+    parser.add_argument("--cluster-distance", type=float, default=PeopleConfig().cluster_distance)
     args = parser.parse_args()
-    config = PeopleConfig(detect_size=args.detect_size)
+    config = PeopleConfig(
+        detect_size=args.detect_size, match_distance=args.match_distance, cluster_distance=args.cluster_distance
+    )
     models = FaceModels(device=args.device, threads=1)
     models.load()
     copies = FaceCopies(Path(tempfile.mkdtemp(prefix="bench-people-")), config.detect_size)  # held in memory
@@ -140,6 +161,7 @@ def main() -> None:
         count = int(label["face_count"])
         row = {
             "file": label["file"],
+            "longest_side": max(Image.open(path).size),
             "faces": count,
             "found": len(found),
             "naive_found": len(naive_found),
@@ -179,6 +201,9 @@ def main() -> None:
             "naive_ms_per_photo_with_faces_median": round(median(r["naive_ms"] for r in rows if r["faces"]), 1),
             "naive_ms_per_photo_without_faces_median": round(median(r["naive_ms"] for r in no_face), 1),
             "naive_cpu_ms_per_photo_median": round(median(r["naive_cpu_ms"] for r in rows), 1),
+            "large_photos": large_photo_figures(rows, config.detect_size),
+            "match_distance": config.match_distance,
+            "cluster_distance": config.cluster_distance,
             "grouping": grouping_figures(identities, simulate_grouping(identities, np.stack(vectors), config)),
             "load_average_1min": round(os.getloadavg()[0], 2),
             "cpus": os.cpu_count(),

@@ -234,8 +234,8 @@ class PeopleConfig:
     min_face_pixels: int = 16
     # dlib descriptor distance: a new face joins the nearest person within match_distance; re-clustering of the
     # unknown faces groups those within cluster_distance, at least min_faces together.
-    match_distance: float = 0.5
-    cluster_distance: float = 0.45
+    match_distance: float = 0.55
+    cluster_distance: float = 0.55
     min_faces: int = 2
     recluster_minutes: float = 30.0
     # Also write each named person as a flat keyword (dc:subject); People|Name in the keyword tree is always written.

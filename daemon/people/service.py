@@ -25,8 +25,8 @@ log = logging.getLogger("image_engine.people")
 class Grouping:
     """[people] thresholds on dlib's descriptor distance (0.6 is dlib's "same person" line)."""
 
-    match_distance: float = 0.5
-    cluster_distance: float = 0.45
+    match_distance: float = 0.55
+    cluster_distance: float = 0.55
     min_faces: int = 2
 
 
