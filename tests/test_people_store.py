@@ -93,6 +93,11 @@ def test_grouping_follows_the_users_word(tmp_path: Path) -> None:
         assert person_of(store, b2) == split["id"]  # Ben's next photo joined him on arrival
         listing = {p["name"]: p["faces"] for p in people_store.listing(store.conn)}
         assert listing == {"Anna": 1, "Ben": 2}  # a2, a3 removed, a4 split off
+
+        # Merge: the user says two people are one; the name given is kept, the other person is gone.
+        merged = service.merge(store.conn, "Ben", str(anna), rerun=None)
+        assert merged["faces_moved"] == 1 and people_store.get(store.conn, anna) is None
+        assert {p["name"]: p["faces"] for p in people_store.listing(store.conn)} == {"Ben": 3}
     finally:
         store.close()
 
