@@ -143,6 +143,11 @@ def test_faces_are_found_grouped_named_and_written_where_other_programs_read_the
     assert engine.cli("people", "recluster").returncode == 0
     after = faces_of(engine, engine.drop / "obama3.jpg")[0]
     assert (after["id"], after["person_id"], after["removed"]) == (removed["id"], None, True)
+    # ... and the name the engine wrote into that photo is taken back out of its keywords and PersonInImage.
+    wait_for(lambda: set(engine.job_states().values()) == {"done"} and engine.status()["jobs"]["queued"] == 0, 120)
+    assert read(engine.drop / "obama3.jpg", "XMP-lr:HierarchicalSubject", "XMP-iptcExt:PersonInImage").keys() == {
+        "SourceFile"
+    }
     assert engine.stop() == 0
 
 

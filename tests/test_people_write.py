@@ -43,6 +43,13 @@ def test_a_named_face_adds_people_path_person_and_region_and_keeps_what_the_file
     again = make_plan(after, Wanted(people=ANNA), Options(hierarchy_root="Image Engine"))
     assert again.writes == {} and again.appends == {}  # nothing twice; Anna is not copied into dc:subject either
 
+    # Anna's face removed (or Anna renamed): what the engine wrote of her goes, the user's own person stays.
+    after[regions.PERSON_IN_IMAGE] = ["Anna", "Zoe"]
+    gone = NamedFaces([], [1000, 800], withdrawn=["Anna"])
+    taken_back = make_plan(after, Wanted(people=gone, withdrawn=gone.withdrawn), Options(hierarchy_root="Image Engine"))
+    assert taken_back.writes[HIERARCHY] == ["Trips|Rome"]
+    assert taken_back.writes[regions.PERSON_IN_IMAGE] == ["Zoe"]
+
 
 def test_names_with_structure_characters_are_escaped_for_exiftool(tmp_path: Path) -> None:
     photo = tmp_path / "photo.jpg"

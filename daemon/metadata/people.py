@@ -27,12 +27,13 @@ class NamedFaces:
 
     faces: list[dict[str, Any]] = field(default_factory=list)
     size: list[int] = field(default_factory=list)
+    withdrawn: list[str] = field(default_factory=list)  # names this photo had and has no more (renamed, removed)
 
     @classmethod
     def from_result(cls, result: dict[str, Any] | None) -> NamedFaces:
         result = result or {}
         faces = [f for f in result.get("faces") or [] if str(f.get("name") or "").strip()]
-        return cls(faces, list(result.get("size") or []))
+        return cls(faces, list(result.get("size") or []), [str(n) for n in result.get("withdrawn") or [] if n])
 
     @property
     def names(self) -> list[str]:
@@ -50,10 +51,12 @@ def people_paths(people: NamedFaces) -> dict[str, str]:
 
 def person_in_image(existing: dict[str, list[str]], people: NamedFaces) -> list[str] | None:
     """The file's PersonInImage plus the names it lacks; None when nothing is missing."""
+    gone = {name.casefold() for name in people.withdrawn}
     current = existing.get(PERSON_IN_IMAGE, [])
-    have = {value.casefold() for value in current}
+    kept = [value for value in current if value.casefold() not in gone]
+    have = {value.casefold() for value in kept}
     missing = [name for name in people.names if name.casefold() not in have]
-    return [*current, *missing] if missing else None
+    return [*kept, *missing] if missing or len(kept) != len(current) else None
 
 
 def region_writes(existing: dict[str, list[str]], people: NamedFaces) -> tuple[dict[str, list[str]], list[str]]:

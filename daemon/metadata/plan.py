@@ -107,7 +107,7 @@ class Wanted:
             or self.text is not None
             or self.rejected
             or self.user_caption
-            or (self.people is not None and bool(self.people.faces))
+            or (self.people is not None and bool(self.people.faces or self.people.withdrawn))
         )
 
 
@@ -460,7 +460,7 @@ def _add_people_keywords(keywords: list[str], engine: dict[str, str], wanted: Wa
 
 def _put_people(out: _Writes, wanted: Wanted, options: Options) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """PersonInImage and the MWG regions of named faces (appended: other tools' regions stay as they are)."""
-    if wanted.people is None or not wanted.people.faces or not options.people_regions:
+    if wanted.people is None or not options.people_regions:
         return {}, {}
     persons = people_fields.person_in_image(out.existing, wanted.people)
     if persons is not None:

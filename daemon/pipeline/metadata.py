@@ -112,6 +112,7 @@ class MetadataStage(Stage):
             wanted.keywords.extend(analyzer_keywords(item.result("analyze")))
             if self.people is not None:
                 wanted.people = NamedFaces.from_result(item.result("people"))
+                wanted.withdrawn += wanted.people.withdrawn  # People|Old and the flat keyword the engine wrote
             if item.result("rename").get("deleted"):  # [rename] duplicates = "delete" removed this copy
                 outcomes[index] = _result(
                     item.path, [], verified=False, reason="deleted as a duplicate: nothing to write"

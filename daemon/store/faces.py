@@ -159,13 +159,20 @@ def named_faces_of_file(conn: sqlite3.Connection, file_id: int) -> list[dict[str
 
 def publish(conn: sqlite3.Connection, file_id: int, rerun: str | None, now: float | None = None) -> str:
     """The file's named faces as the pseudo-stage result `people` the metadata stage writes; optionally run that
-    stage again for a file that is done (names given later reach the file)."""
+    stage again for a file that is done (names given later reach the file). Names the file had before and has no
+    more (a rename, a removed face) are listed as `withdrawn`: the metadata stage takes back what it wrote of them."""
     now = time.time() if now is None else now
     named = named_faces_of_file(conn, file_id)
+    before = conn.execute("SELECT data FROM results WHERE file_id = ? AND stage = ?", (file_id, STAGE)).fetchone()
+    old = json.loads(before[0]) if before else {}
+    current = {face["name"].casefold() for face in named}
+    earlier = [face.get("name") or "" for face in old.get("faces") or []] + list(old.get("withdrawn") or [])
+    withdrawn = list(dict.fromkeys(name for name in earlier if name and name.casefold() not in current))
+    data = {"size": oriented_size(conn, file_id), "faces": named, "withdrawn": withdrawn}
     conn.execute(
         "INSERT INTO results (file_id, stage, job_id, data, ms, recorded_at) VALUES (?, ?, 0, ?, 0, ?)"
         " ON CONFLICT (file_id, stage) DO UPDATE SET data = excluded.data, recorded_at = excluded.recorded_at",
-        (file_id, STAGE, json.dumps({"size": oriented_size(conn, file_id), "faces": named}), now),
+        (file_id, STAGE, json.dumps(data), now),
     )
     if not rerun:
         return "recorded"
