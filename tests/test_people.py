@@ -93,6 +93,9 @@ def test_faces_are_found_grouped_named_and_written_where_other_programs_read_the
 
     found = engine.cli("search", "--person", "barack obama", "--json")
     assert {Path(match["path"]).name for match in json.loads(found.stdout)["results"]} == obama_photos, found.stderr
+    alike = engine.cli("similar", str(engine.drop / "obama.jpg"), "--by", "face", "--json")
+    ranked = [Path(match["path"]).name for match in json.loads(alike.stdout)["results"]]
+    assert set(ranked[:3]) == obama_photos - {"obama.jpg"} and ranked[0] == ROTATED, ranked  # then the others
     shown = engine.cli("people", "show", "Barack Obama")
     assert shown.stdout.startswith("Barack Obama: 4 photo(s)"), shown.stdout
 

@@ -193,3 +193,14 @@ def oriented_size(conn: sqlite3.Connection, file_id: int) -> list[int]:
     """The oriented full image's width and height, from the `faces` result (what face boxes are in)."""
     data = conn.execute("SELECT data FROM results WHERE file_id = ? AND stage = 'faces'", (file_id,)).fetchone()
     return list(json.loads(data[0]).get("size") or [0, 0]) if data else [0, 0]
+
+
+def face_vectors(conn: sqlite3.Connection) -> tuple[list[int], list[str], np.ndarray]:
+    """(file id, path) of every described face of a present file, and the descriptors as rows."""
+    rows = conn.execute(
+        "SELECT faces.file_id, files.path, faces.embedding FROM faces JOIN files ON files.id = faces.file_id"
+        " WHERE faces.embedding IS NOT NULL AND files.present = 1 ORDER BY faces.id"
+    ).fetchall()
+    if not rows:
+        return [], [], np.zeros((0, 128), dtype=np.float32)
+    return [r[0] for r in rows], [r[1] for r in rows], np.stack([_vector(r[2]) for r in rows]).astype(np.float32)
