@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import importlib.util
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,10 +77,15 @@ def missing(detector: str = "") -> str | None:
 class FaceModels:
     """The detector session and the dlib descriptor, loaded on first use, used under one lock."""
 
-    def __init__(self, detector: str = "", device: str = "auto", threads: int = 1):
+    def __init__(
+        self, detector: str = "", device: str = "auto", threads: int = 1, clock: Callable[[], float] = time.monotonic
+    ):
         self.detector_setting = detector
         self.device = device
         self.threads = threads
+        self.clock = clock
+        self.last_used = 0.0
+        self.loads = 0
         self._lock = threading.Lock()
         self._session: Any = None
         self._landmarks: Any = None
@@ -104,6 +111,7 @@ class FaceModels:
             raise ModelMissing(reason)
         path = Path(self.detector_setting).expanduser() if self.detector_setting else default_detector()
         assert path is not None
+        self.loads += 1
         try:
             self._session, self.provider = _detector_session(path, self.device, self.threads)
         except Exception as exc:  # noqa: BLE001 - onnx/onnxruntime raise their own untyped errors for bad files
@@ -128,6 +136,7 @@ class FaceModels:
         with self._lock:
             self._load()
             heatmap, scale, offset, _ = self._session.run(list(OUTPUTS), {"input.1": blob})
+            self.last_used = self.clock()
         return _decode(heatmap[0, 0], scale[0], offset[0], min_score, width, height)
 
     def describe(self, image: Image.Image, detections: list[Detection]) -> np.ndarray:
@@ -145,7 +154,25 @@ class FaceModels:
                 rect = dlib.rectangle(int(x), int(y), int(x + w), int(y + h))
                 shape = self._landmarks(pixels, rect)
                 rows.append(np.asarray(self._descriptor.compute_face_descriptor(pixels, shape), dtype=np.float32))
+            self.last_used = self.clock()
         return np.stack(rows)
+
+    @property
+    def loaded(self) -> bool:
+        return self._session is not None
+
+    def unload_if_idle(self, seconds: float) -> bool:
+        """Free the models when unused for `seconds` (0: never); never waits for a photo being worked on."""
+        if not seconds or not self.loaded or self.clock() - self.last_used < seconds:
+            return False
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            self._session = self._landmarks = self._descriptor = None
+            self.provider = None
+        finally:
+            self._lock.release()
+        return True
 
     def close(self) -> None:
         with self._lock:

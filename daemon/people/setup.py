@@ -35,4 +35,6 @@ def faces_stage_for(config: Config, copies: ReducedCache | None) -> FacesStage |
     from daemon.pipeline.faces import FacesStage
 
     models = FaceModels(config.people.detector, config.people.device)
-    return FacesStage(config.people, models, copies, config.engine.max_image_pixels)
+    stage = FacesStage(config.people, models, copies, config.engine.max_image_pixels)
+    stage.idle_unload_seconds = config.tagging.idle_unload_seconds
+    return stage

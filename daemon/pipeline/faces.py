@@ -54,8 +54,10 @@ class FacesStage(Stage):
         self.copies = copies
         self.max_pixels = max_pixels
         self.tool: ExifTool | None = None
+        self.idle_unload_seconds = 300.0  # [tagging] idle_unload_seconds: an idle engine holds no model
 
     def available(self) -> str | None:
+        self.models.unload_if_idle(self.idle_unload_seconds)  # the workers ask before each claim: a cheap tick
         reason = self.models.missing()
         return f"faces: {reason}" if reason else None
 
