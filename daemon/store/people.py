@@ -46,13 +46,15 @@ def find(conn: sqlite3.Connection, key: str) -> dict[str, Any] | None:
 
 
 def listing(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Every person with faces: id, name, face count, photo count, a sample photo (the best-scored face's)."""
+    """Every person with faces in present photos: id, name, face count, photo count, a sample photo (the
+    best-scored face's)."""
     rows = conn.execute(
         "WITH listed AS (SELECT people.id, people.name, people.confirmed, COUNT(faces.id) AS faces,"
         " COUNT(DISTINCT faces.file_id) AS photos, (SELECT best.file_id FROM faces AS best JOIN files"
         "  ON files.id = best.file_id WHERE best.person_id = people.id AND files.present = 1"
         "  ORDER BY best.score DESC LIMIT 1) AS sample_id"
-        " FROM people JOIN faces ON faces.person_id = people.id GROUP BY people.id)"
+        " FROM people JOIN faces ON faces.person_id = people.id JOIN files AS shown ON shown.id = faces.file_id"
+        " WHERE shown.present = 1 GROUP BY people.id)"
         " SELECT listed.*, files.path FROM listed LEFT JOIN files ON files.id = listed.sample_id"
         " ORDER BY listed.name IS NULL, listed.faces DESC, listed.id"
     ).fetchall()
