@@ -77,6 +77,8 @@ def test_grouping_follows_the_users_word(tmp_path: Path) -> None:
         service.remove_face(store.conn, a3, rerun=None)  # were clustered again, and one close to her)
         service.recluster(store.conn, SETTINGS, rerun=None)
         assert person_of(store, a2) is None and person_of(store, a3) is None
+        with transaction(store.conn):  # what re-clustering read before the removal cannot undo it when it writes
+            assert not faces_store.assign_if_unknown(store.conn, a2, anna, "cluster")
         (again,) = record(store, 2, [near(ANNA)])  # the photo processed again (edited): still removed
         assert person_of(store, again) is None
         assert faces_store.list_faces(store.conn)[1]["removed"] is True

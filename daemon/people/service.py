@@ -77,7 +77,7 @@ def recluster(conn: sqlite3.Connection, settings: Grouping, rerun: str | None) -
                 person = people_store.create(conn)
                 formed += 1
             for index in group:
-                faces_store.assign(conn, face_ids[index], person, "cluster")
+                faces_store.assign_if_unknown(conn, face_ids[index], person, "cluster")
         forgotten = people_store.forget_empty(conn)
         for file_id in touched:
             faces_store.publish(conn, file_id, rerun)

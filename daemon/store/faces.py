@@ -78,6 +78,18 @@ def assign(conn: sqlite3.Connection, face_id: int, person_id: int | None, by: st
     )
 
 
+def assign_if_unknown(conn: sqlite3.Connection, face_id: int, person_id: int, by: str) -> bool:
+    """Assign a face that is still in no person and was not removed by the user (both may have changed since it was
+    read: re-clustering computes outside the transaction)."""
+    return (
+        conn.execute(
+            "UPDATE faces SET person_id = ?, assigned_by = ? WHERE id = ? AND person_id IS NULL AND removed = 0",
+            (person_id, by, face_id),
+        ).rowcount
+        == 1
+    )
+
+
 def face(conn: sqlite3.Connection, face_id: int) -> dict[str, Any] | None:
     row = conn.execute(
         "SELECT faces.id, faces.file_id, faces.person_id, faces.assigned_by, faces.removed, files.path"
