@@ -57,7 +57,9 @@ def descriptor_files() -> tuple[Path, Path] | None:
 
 def missing(detector: str = "") -> str | None:
     """None when the models and their runtimes are here, else what to install or fix."""
-    for module in ("onnxruntime", "onnx", "dlib"):
+    if importlib.util.find_spec("onnxruntime") is None:
+        return "onnxruntime is not installed: pip install 'image-engine[cpu]' (or [gpu] with an NVIDIA GPU)"
+    for module in ("onnx", "dlib"):
         if importlib.util.find_spec(module) is None:
             return f"{module} is not installed; {INSTALL_HINT}"
     path = Path(detector).expanduser() if detector else default_detector()
