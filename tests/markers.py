@@ -58,7 +58,7 @@ SLOW_TESTS = frozenset(
         "test_people.py::test_faces_are_found_grouped_named_and_written_where_other_programs_read_them",
         "test_people.py::test_a_missing_or_broken_face_model_makes_jobs_wait_with_the_reason",
         "test_people_store.py::test_grouping_follows_the_users_word",  # imports scikit-learn (DBSCAN)
-        "test_people_web.py::test_people_are_listed_and_named_from_the_page",
+        "test_people_web.py::test_people_are_listed_with_their_face_and_named_from_the_page",
         "test_people_models.py::test_faces_are_found_described_and_the_models_unloaded_when_idle",
         "test_metadata.py::test_every_format_reads_back_with_exiftool",
         "test_metadata.py::test_existing_keywords_are_kept_and_merged_without_case_duplicates",

@@ -90,6 +90,12 @@ def assign_if_unknown(conn: sqlite3.Connection, face_id: int, person_id: int, by
     )
 
 
+def face_box(conn: sqlite3.Connection, face_id: int) -> tuple[int, list[float], list[int]] | None:
+    """(file id, box, the oriented size the box is in) of a face; None when there is no such face."""
+    row = conn.execute("SELECT file_id, x, y, w, h FROM faces WHERE id = ?", (face_id,)).fetchone()
+    return None if row is None else (row[0], [row[1], row[2], row[3], row[4]], oriented_size(conn, row[0]))
+
+
 def face(conn: sqlite3.Connection, face_id: int) -> dict[str, Any] | None:
     row = conn.execute(
         "SELECT faces.id, faces.file_id, faces.person_id, faces.assigned_by, faces.removed, files.path"

@@ -50,13 +50,13 @@ def listing(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     best-scored face's)."""
     rows = conn.execute(
         "WITH listed AS (SELECT people.id, people.name, people.confirmed, COUNT(faces.id) AS faces,"
-        " COUNT(DISTINCT faces.file_id) AS photos, (SELECT best.file_id FROM faces AS best JOIN files"
+        " COUNT(DISTINCT faces.file_id) AS photos, (SELECT best.id FROM faces AS best JOIN files"
         "  ON files.id = best.file_id WHERE best.person_id = people.id AND files.present = 1"
-        "  ORDER BY best.score DESC LIMIT 1) AS sample_id"
+        "  ORDER BY best.score IS NULL, best.score DESC LIMIT 1) AS sample_face"
         " FROM people JOIN faces ON faces.person_id = people.id JOIN files AS shown ON shown.id = faces.file_id"
         " WHERE shown.present = 1 GROUP BY people.id)"
-        " SELECT listed.*, files.path FROM listed LEFT JOIN files ON files.id = listed.sample_id"
-        " ORDER BY listed.name IS NULL, listed.faces DESC, listed.id"
+        " SELECT listed.*, sample.file_id, files.path FROM listed JOIN faces AS sample ON sample.id = listed.sample_face"
+        " JOIN files ON files.id = sample.file_id ORDER BY listed.name IS NULL, listed.faces DESC, listed.id"
     ).fetchall()
     return [
         {
@@ -65,8 +65,9 @@ def listing(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             "confirmed": bool(r[2]),
             "faces": r[3],
             "photos": r[4],
-            "sample": r[6],
-            "sample_id": r[5],
+            "sample": r[7],
+            "sample_id": r[6],
+            "sample_face": r[5],
         }
         for r in rows
     ]

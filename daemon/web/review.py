@@ -63,7 +63,9 @@ class ReviewApp:
                 *self.pages.routes(self.page),
                 *Duplicates(self, routes).routes(self.page),
                 *Keywords(self, store, wake).routes(self.page),
-                *People(self, store, wake, "metadata" if config.metadata.enabled else None).routes(self.page),
+                *People(self, store, wake, "metadata" if config.metadata.enabled else None, self.pages).routes(
+                    self.page
+                ),
                 *Search(self, store, routes).routes(self.page),
             ]
         )
