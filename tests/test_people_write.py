@@ -45,10 +45,11 @@ def test_a_named_face_adds_people_path_person_and_region_and_keeps_what_the_file
 
     # Anna's face removed (or Anna renamed): what the engine wrote of her goes, the user's own person stays.
     after[regions.PERSON_IN_IMAGE] = ["Anna", "Zoe"]
-    gone = NamedFaces([], [1000, 800], withdrawn=["Anna"])
+    gone = NamedFaces([], [1000, 800], ["Anna"], [{"name": "Anna", "box": [100, 50, 200, 300], "size": [1000, 800]}])
     taken_back = make_plan(after, Wanted(people=gone, withdrawn=gone.withdrawn), Options(hierarchy_root="Image Engine"))
     assert taken_back.writes[HIERARCHY] == ["Trips|Rome"]
     assert taken_back.writes[regions.PERSON_IN_IMAGE] == ["Zoe"]
+    assert taken_back.removes == plan.appends  # exactly the region written before: Bo's is not touched
 
 
 def test_names_with_structure_characters_are_escaped_for_exiftool(tmp_path: Path) -> None:

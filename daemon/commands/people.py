@@ -42,7 +42,7 @@ def faces(args: argparse.Namespace) -> int:
     path = str(Path(args.path).expanduser().absolute()) if args.path else ""
     from urllib.parse import quote
 
-    data = base.client_for(args).get("/faces" + (f"?path={quote(path)}" if path else ""))
+    data = _client(args).get("/faces" + (f"?path={quote(path)}" if path else ""))
     if args.json:
         print(json.dumps(data["faces"], indent=2))
         return 0

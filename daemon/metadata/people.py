@@ -28,12 +28,14 @@ class NamedFaces:
     faces: list[dict[str, Any]] = field(default_factory=list)
     size: list[int] = field(default_factory=list)
     withdrawn: list[str] = field(default_factory=list)  # names this photo had and has no more (renamed, removed)
+    withdrawn_regions: list[dict[str, Any]] = field(default_factory=list)  # their faces: name, box, size
 
     @classmethod
     def from_result(cls, result: dict[str, Any] | None) -> NamedFaces:
         result = result or {}
         faces = [f for f in result.get("faces") or [] if str(f.get("name") or "").strip()]
-        return cls(faces, list(result.get("size") or []), [str(n) for n in result.get("withdrawn") or [] if n])
+        withdrawn = [str(n) for n in result.get("withdrawn") or [] if n]
+        return cls(faces, list(result.get("size") or []), withdrawn, list(result.get("withdrawn_regions") or []))
 
     @property
     def names(self) -> list[str]:
@@ -77,6 +79,17 @@ def region_writes(existing: dict[str, list[str]], people: NamedFaces) -> tuple[d
     if appends and not existing.get(MWG_WIDTH):
         writes = {MWG_WIDTH: [str(people.size[0])], MWG_HEIGHT: [str(people.size[1])], MWG_UNIT: ["pixel"]}
     return writes, appends
+
+
+def region_removals(people: NamedFaces) -> list[str]:
+    """The regions the engine wrote for faces that lost their name, exactly as written (exiftool `-=` matches the
+    whole structure, so a region another program wrote is never among them)."""
+    removals = []
+    for face in people.withdrawn_regions:
+        size = face.get("size") or people.size
+        if face.get("name") and len(size) == 2 and min(size) > 0:
+            removals.append(struct_value(" ".join(str(face["name"]).split()), face["box"], size))
+    return list(dict.fromkeys(removals))
 
 
 APPEND_TAG = MWG_LIST

@@ -134,10 +134,15 @@ class Plan:
     iptc_to_utf8: bool = False  # existing IPTC is not UTF-8: re-encode it while writing
     appends: dict[str, list[str]] = field(default_factory=dict)  # tag -> values added to a list (exiftool +=)
     present: dict[str, list[str]] = field(default_factory=dict)  # values that must be there after the write
+    removes: dict[str, list[str]] = field(default_factory=dict)  # tag -> values taken out of a list (exiftool -=)
 
     @property
     def fields(self) -> list[str]:
-        return sorted({*self.writes, *self.appends})
+        return sorted({*self.writes, *self.appends, *self.removes})
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.writes or self.appends or self.removes)
 
 
 def clean_text(value: Any, multiline: bool = False) -> str:
@@ -277,7 +282,7 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
     out = _Writes(existing)
     _put_keyword_fields(out, keywords, hierarchy, options)
     _put_place(out, wanted.place)
-    appends, present = _put_people(out, wanted, options)
+    appends, present, removes = _put_people(out, wanted, options)
     engine_caption = _put_caption_and_text(out, wanted, replace, options)
     engine_values = _engine_values(existing, wanted, options, replace, engine, engine_hierarchy, engine_caption)
     _put_engine_record(out, engine_values)
@@ -290,6 +295,7 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
         iptc_to_utf8=IPTC_CHARSET in out.writes and _latin1_iptc(existing),
         appends=appends,
         present=present,
+        removes=removes,
     )
 
 
@@ -458,10 +464,15 @@ def _add_people_keywords(keywords: list[str], engine: dict[str, str], wanted: Wa
             engine[key] = name
 
 
-def _put_people(out: _Writes, wanted: Wanted, options: Options) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """PersonInImage and the MWG regions of named faces (appended: other tools' regions stay as they are)."""
+def _put_people(
+    out: _Writes, wanted: Wanted, options: Options
+) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[str, list[str]]]:
+    """PersonInImage and the MWG regions of named faces (appended: other tools' regions stay as they are); the
+    regions the engine wrote for faces that lost their name are taken out again."""
     if wanted.people is None or not options.people_regions:
-        return {}, {}
+        return {}, {}, {}
+    gone = people_fields.region_removals(wanted.people)
+    removes = {people_fields.APPEND_TAG: gone} if gone else {}
     persons = people_fields.person_in_image(out.existing, wanted.people)
     if persons is not None:
         out.put(people_fields.PERSON_IN_IMAGE, persons)
@@ -469,8 +480,8 @@ def _put_people(out: _Writes, wanted: Wanted, options: Options) -> tuple[dict[st
     for tag, values in writes.items():
         out.put(tag, values)
     if not regions:
-        return {}, {}
-    return {people_fields.APPEND_TAG: regions}, {people_fields.MWG_NAMES: wanted.people.names}
+        return {}, {}, removes
+    return {people_fields.APPEND_TAG: regions}, {people_fields.MWG_NAMES: wanted.people.names}, removes
 
 
 def _put_place(out: _Writes, place: dict[str, str]) -> None:

@@ -204,7 +204,7 @@ class MetadataStage(Stage):
             except StageError as exc:
                 outcomes[entry.index] = exc
                 continue
-            if entry.plan.writes:
+            if entry.plan.changes:
                 planned.append(entry)
             else:
                 outcomes[entry.index] = self.success(entry, reason="already up to date")
@@ -312,7 +312,7 @@ class MetadataStage(Stage):
         )
         result.update(sidecar=entry.target.sidecar, keywords=plan.keywords, engine_keywords=plan.engine_keywords)
         # Also when up to date with our keywords in the file: a write that a crash kept from being recorded.
-        if not entry.target.sidecar and (plan.writes or plan.engine_keywords):
+        if not entry.target.sidecar and (plan.changes or plan.engine_keywords):
             info = os.stat(entry.target.path)
             result["stat"] = {"size": info.st_size, "mtime_ns": info.st_mtime_ns, "inode": info.st_ino}
         return result

@@ -186,7 +186,18 @@ def publish(conn: sqlite3.Connection, file_id: int, rerun: str | None, now: floa
     current = {face["name"].casefold() for face in named}
     earlier = [face.get("name") or "" for face in old.get("faces") or []] + list(old.get("withdrawn") or [])
     withdrawn = list(dict.fromkeys(name for name in earlier if name and name.casefold() not in current))
-    data = {"size": oriented_size(conn, file_id), "faces": named, "withdrawn": withdrawn}
+    size = oriented_size(conn, file_id)
+    # The regions the engine wrote for names that left (exactly as written: only those can be taken back).
+    now_written = {(face["name"].casefold(), *(round(v, 1) for v in face["box"])) for face in named}
+    was = [{**face, "size": old.get("size")} for face in old.get("faces") or []] + list(
+        old.get("withdrawn_regions") or []
+    )
+    gone_regions = [
+        face
+        for face in was
+        if (str(face.get("name")).casefold(), *(round(v, 1) for v in face["box"])) not in now_written
+    ]
+    data = {"size": size, "faces": named, "withdrawn": withdrawn, "withdrawn_regions": gone_regions[-50:]}
     conn.execute(
         "INSERT INTO results (file_id, stage, job_id, data, ms, recorded_at) VALUES (?, ?, 0, ?, 0, ?)"
         " ON CONFLICT (file_id, stage) DO UPDATE SET data = excluded.data, recorded_at = excluded.recorded_at",
