@@ -25,17 +25,7 @@ def test_example_config_is_valid_and_documents_every_section() -> None:
     config = load_config(REPO / "config.example.toml")
     assert config.watch and config.watch[0].mode == "drop"
     text = (REPO / "config.example.toml").read_text()
-    for section in (
-        "[library]",
-        "[engine]",
-        "[control]",
-        "[log]",
-        "[tagging]",
-        "[dedup]",
-        "[rename]",
-        "[metadata]",
-        "[people]",
-    ):
+    for section in ("[library]", "[engine]", "[control]", "[log]", "[tagging]", "[dedup]", "[rename]", "[metadata]"):
         assert section in text
 
 
