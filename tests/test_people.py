@@ -162,6 +162,7 @@ def test_faces_are_found_grouped_named_and_written_where_other_programs_read_the
 
 @pytest.mark.parametrize("problem", ["absent", "broken"])
 def test_a_missing_or_broken_face_model_makes_jobs_wait_with_the_reason(tmp_path: Path, problem: str) -> None:
+    need_face_models()  # without the extra the reason names what to install instead (test_people_models.py)
     corpus()
     detector = tmp_path / "centerface.onnx"
     if problem == "broken":

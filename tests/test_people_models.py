@@ -4,10 +4,12 @@ descriptors put two photos of one man closer than two men, and an idle engine le
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from PIL import Image
 
-from daemon.ml.faces import FaceModels
+from daemon.ml.faces import FaceModels, missing
 from tests.support import corpus
 from tests.test_people import need_face_models
 
@@ -42,3 +44,10 @@ def test_faces_are_found_described_and_the_models_unloaded_when_idle() -> None:
         assert len(models.detect(crew, 0.6)) == 3 and models.loads == 2  # loaded again on the next photo
     finally:
         models.close()
+
+
+def test_a_missing_detector_or_package_is_a_reason_that_says_what_to_do(tmp_path: Path) -> None:
+    absent = tmp_path / "none.onnx"
+    reason = missing(str(absent))  # with the extra: the file; without it: the package to install first
+    assert reason is not None
+    assert f"face detector {absent} not found" in reason or "pip install" in reason, reason
