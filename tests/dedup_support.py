@@ -108,7 +108,7 @@ def dedup_section(**settings: Any) -> str:
 class InProcessEngine:
     """The real stages and StageWorkers on a real SQLite file, driven tick by tick from the test (no threads)."""
 
-    def __init__(self, folder: Path, dedup: DedupConfig | None = None):
+    def __init__(self, folder: Path, dedup: DedupConfig | None = None, filing: bool = False, tagging: bool = False):
         self.folder = folder
         self.drop = folder / "drop"
         self.drop.mkdir(parents=True, exist_ok=True)
@@ -118,6 +118,9 @@ class InProcessEngine:
             self.config.dedup = dedup
         # Dedup alone: embeddings are written by the tests that need them; files stay where they were dropped.
         self.config.tagging.enabled = self.config.rename.enabled = self.config.metadata.enabled = False
+        self.config.rename.enabled = filing  # rename files them into the library (no metadata written)
+        if tagging:  # the default tagger on the CPU: it stores the embeddings dedup compares
+            self.config.tagging.enabled, self.config.tagging.device = True, "cpu"
         self.config.cache_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.config.db_path)
         self.pipeline = build_pipeline(self.config, self.store)
@@ -133,12 +136,15 @@ class InProcessEngine:
 
     def add(self, paths: Iterable[Path]) -> None:
         """Queue the files (as the watcher would) and run every stage until nothing is left."""
+        self.queue(paths)
+        self.run()
+
+    def queue(self, paths: Iterable[Path]) -> None:
         for path in paths:
             stat = os.stat(path)
             queue.enqueue(
                 self.conn, str(path), str(self.drop), FileStat(stat.st_size, stat.st_mtime_ns, stat.st_ino), "probe"
             )
-        self.run()
 
     def run(self) -> None:
         busy = True
@@ -173,6 +179,13 @@ class InProcessEngine:
             (str(path),),
         ).fetchone()
         assert row is not None, f"no dedup result for {path}"
+        return json.loads(row[0])
+
+    def stage_result(self, file_id: int, stage: str) -> dict[str, Any]:
+        import json
+
+        row = self.conn.execute("SELECT data FROM results WHERE file_id = ? AND stage = ?", (file_id, stage)).fetchone()
+        assert row is not None, f"no {stage} result for file {file_id}"
         return json.loads(row[0])
 
     def failures(self) -> list[tuple[str, str]]:

@@ -276,3 +276,47 @@ def test_a_second_identical_copy_of_a_near_duplicate_is_not_filed_twice() -> Non
     result = decide(again, group, facts, links, "report")
     assert result["skip_filing"] and "identical to /library/elephants_bw.jpg" in result["reason"], result
     assert decide(again, group, facts, links, "move")["move_to_duplicates"]
+
+
+def test_identical_copies_judged_out_of_order_file_exactly_one(tmp_path: Path) -> None:
+    """The first copy is held up (a worker stuck on it, an engine killed while probing it) and its identical twin,
+    dropped later, goes all the way through first: one of the two is filed, the other names it as the original."""
+    engine = InProcessEngine(tmp_path, filing=True)
+    try:
+        first = copy("photos/Nikon D5000.jpg", engine.drop, "first.jpg")
+        second = copy("photos/Nikon D5000.jpg", engine.drop, "second.jpg")
+        engine.queue([first])
+        (held,) = queue.claim(engine.conn, "a stuck worker", ["probe"], 1, 600)
+        engine.queue([second])
+        ids = [engine.file_id(first), engine.file_id(second)]
+        engine.run()  # the second copy is judged and filed while the first waits
+        queue.release(engine.conn, held)
+        engine.run()
+        assert engine.failures() == []
+        renames = {file_id: engine.stage_result(file_id, "rename") for file_id in ids}
+        filed = [file_id for file_id, result in renames.items() if result["moved"]]
+        assert len(filed) == 1, renames
+        (other,) = set(ids) - set(filed)
+        library_path = engine.conn.execute("SELECT path FROM files WHERE id = ?", (filed[0],)).fetchone()[0]
+        assert renames[other]["reason"].startswith("not filed: exact duplicate of "), renames[other]
+        assert engine.stage_result(other, "dedup")["duplicate_of"] in (library_path, renames[filed[0]]["from"])
+        assert engine.stage_result(filed[0], "dedup")["keeper"] is True
+    finally:
+        engine.close()
+
+
+def test_identical_copies_keep_one_keeper_when_our_own_write_grew_one_of_them() -> None:
+    """Judged in turn, two identical copies never name each other as the original: the copy judged first was a
+    duplicate, and our metadata write then grew it (files.size follows; the SHA-256 of the judged bytes does not)."""
+    first = Facts(1, "/drop/first.jpg", 262_305, width=858, height=570, sha256="same")
+    second = Facts(2, "/drop/second.jpg", 262_305, width=858, height=570, sha256="same")
+    links = [Link(1, 2, "exact")]
+    judged_first = plan({1: first, 2: second}, links, set(), ["pixels", "size", "taken", "metadata"])
+    assert judged_first.groups[1].keeper == 1  # the second copy, judged first, is a duplicate of the first
+    grown = Facts(2, "/drop/second.jpg", 263_900, width=858, height=570, sha256="same")
+    judged_last = plan({1: first, 2: grown}, links, set(), ["pixels", "size", "taken", "metadata"])
+    assert judged_last.groups[1].keeper == 1, judged_last.groups[1]
+    # The other way round: the copy judged alone first was kept (and filed); its twin judged later yields to it.
+    kept = Facts(2, "/library/second.jpg", 262_305, width=858, height=570, sha256="same", kept=True)
+    later = plan({1: first, 2: kept}, links, set(), ["pixels", "size", "taken", "metadata"])
+    assert later.groups[1].keeper == 2 and "kept before" in later.groups[1].keeper_reason

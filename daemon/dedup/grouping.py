@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 KEEPER_RULES = ("pixels", "size", "taken", "metadata")
@@ -51,6 +51,7 @@ class Facts:
     metadata: int = 0  # how many of: camera capture time, make, model, GPS
     present: bool = True
     orientation: int | None = None  # EXIF Orientation; None/1 = upright as stored
+    kept: bool = False  # its recorded dedup decision keeps it: filed already, or on its way
 
     @property
     def rotated(self) -> bool:
@@ -274,17 +275,38 @@ def keeper_key(fact: Facts, rules: list[str]) -> tuple:
             key.append(fact.taken or "9999")
         elif rule == "metadata":
             key.append(-fact.metadata)
-    key.append(fact.id)  # all else equal, the copy the engine saw first
+    key.append((not fact.kept, fact.id))  # all else equal, the copy kept before, else the one the engine saw first
     return tuple(key)
+
+
+def as_content(members: list[Facts], rules: list[str]) -> list[Facts]:
+    """Each member as its content's best copy ranks (same SHA-256 = same content), keeping its own id and `kept`.
+
+    Identical copies differ only in what happened to the files: our own metadata write grows one (files.size
+    follows it, the SHA-256 of the bytes judged does not), a copy dropped later has another mtime. Ranked as they
+    are, the copy judged first and the copy judged last could each name the other as the keeper, and neither was
+    filed; ranked as one content, the copy kept before (else the first seen) wins, in whatever order they come.
+    """
+    best: dict[str, Facts] = {}
+    for fact in members:
+        if fact.sha256 and (fact.sha256 not in best or keeper_key(fact, rules) < keeper_key(best[fact.sha256], rules)):
+            best[fact.sha256] = fact
+    return [
+        replace(best[fact.sha256], id=fact.id, path=fact.path, kept=fact.kept, present=fact.present)
+        if fact.sha256 and best[fact.sha256] is not fact
+        else fact
+        for fact in members
+    ]
 
 
 def choose_keeper(members: list[Facts], rules: list[str]) -> tuple[int, str]:
     """The copy to keep by the rule list, and why in words: the first rule that set it apart from the next best
     copy that is not byte-identical to it (identical copies only differ in when the engine saw them)."""
-    ranked = sorted(members, key=lambda fact: keeper_key(fact, rules))
+    ranked = sorted(as_content(members, rules), key=lambda fact: keeper_key(fact, rules))
     best = ranked[0]
     twins = [fact for fact in ranked[1:] if best.sha256 and fact.sha256 == best.sha256]
     others = [fact for fact in ranked[1:] if fact not in twins]
+    first = "kept before" if any(twin.id < best.id for twin in twins) else "first seen"
     reason = "first seen (the copies are otherwise equal)"
     if others:
         runner_up = others[0]
@@ -293,9 +315,9 @@ def choose_keeper(members: list[Facts], rules: list[str]) -> tuple[int, str]:
                 reason = _why(rule, best, runner_up)
                 break
         if twins:
-            reason += "; of its identical copies, the first seen"
+            reason += f"; of its identical copies, the {first}"
     elif twins:
-        reason = "first seen of identical copies"
+        reason = f"{first} of identical copies"
     return best.id, reason
 
 
