@@ -123,10 +123,15 @@ class DedupStage(Stage):
             for candidate, distance in zip(ids.tolist(), distances.tolist(), strict=True):
                 if candidate != me.id and (candidate not in best or distance < best[candidate][0]):
                     best[candidate] = (distance, rotation, dhash)
-        known = dedup_store.facts(conn, best)
+        # Identical copies of this file are linked above already: their facts are not read (a group of 200 copies
+        # put all 200 among the candidates of each new copy).
+        same = dedup_store.with_content(conn, best, me.sha256) if me.sha256 else set()
+        known = dedup_store.facts(conn, set(best) - same)
         mine = self.embedding(me.id)
         linked_contents = {me.sha256}
         for candidate, (distance, rotation, dhash) in sorted(best.items(), key=lambda item: item[1][0]):
+            if candidate in same:
+                continue
             other = known.get(candidate)
             if other is None or not other.present or other.dhash is None:
                 index.remove(candidate)

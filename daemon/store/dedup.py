@@ -95,6 +95,12 @@ def facts(conn: sqlite3.Connection, file_ids: Iterable[int]) -> dict[int, Facts]
     return found
 
 
+def with_content(conn: sqlite3.Connection, file_ids: Iterable[int], sha256: str) -> set[int]:
+    """Those of `file_ids` that are present and hold exactly this content."""
+    rows = _in(conn, "SELECT id, sha256, present FROM files WHERE id IN ({ids})", file_ids)
+    return {row[0] for row in rows if row[1] == sha256 and row[2]}
+
+
 def exact_twins(conn: sqlite3.Connection, sha256: str, file_id: int) -> list[int]:
     rows = conn.execute(
         "SELECT id FROM files WHERE sha256 = ? AND id != ? AND present = 1 ORDER BY id", (sha256, file_id)
@@ -234,13 +240,23 @@ def write_plan(
     now = time.time()
     affected = list(new_plan.membership)
     before = groups_of(conn, affected)
-    old_keepers = {
-        row["id"]: row["keeper"]
-        for row in _in(conn, "SELECT id, keeper FROM dedup_groups WHERE id IN ({ids})", set(before.values()))
+    stored = {
+        row["id"]: (row["keeper"], row["keeper_reason"])
+        for row in _in(
+            conn, "SELECT id, keeper, keeper_reason FROM dedup_groups WHERE id IN ({ids})", set(before.values())
+        )
     }
-    _in(conn, "DELETE FROM dedup_members WHERE file_id IN ({ids})", affected)
+    old_keepers = {group_id: keeper for group_id, (keeper, _) in stored.items()}
+    # Only what changed is written: a copy joining a group of 200 rewrote all 200 memberships before.
+    moved = [file_id for file_id in affected if before.get(file_id) != new_plan.membership[file_id]]
+    _in(conn, "DELETE FROM dedup_members WHERE file_id IN ({ids})", [f for f in moved if f in before])
     stale = set(before.values()) - set(new_plan.groups)
     _in(conn, "DELETE FROM dedup_groups WHERE id IN ({ids})", stale)
+    joining: dict[int, list[int]] = {}
+    for file_id in moved:
+        group_id = new_plan.membership[file_id]
+        if group_id is not None:
+            joining.setdefault(group_id, []).append(file_id)
     for group in new_plan.groups.values():
         if newcomer in group.members:
             rest = [known[m] for m in group.members if m != newcomer]
@@ -263,14 +279,16 @@ def write_plan(
                     f"{known[old].path}: {group.keeper_reason}",
                 },
             )
-        conn.execute(
-            "INSERT INTO dedup_groups (id, keeper, keeper_reason, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (id) DO UPDATE SET keeper = excluded.keeper, keeper_reason = excluded.keeper_reason,"
-            " updated_at = excluded.updated_at",
-            (group.id, group.keeper, group.keeper_reason, now, now),
-        )
+        if stored.get(group.id) != (group.keeper, group.keeper_reason):
+            conn.execute(
+                "INSERT INTO dedup_groups (id, keeper, keeper_reason, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET keeper = excluded.keeper, keeper_reason = excluded.keeper_reason,"
+                " updated_at = excluded.updated_at",
+                (group.id, group.keeper, group.keeper_reason, now, now),
+            )
         conn.executemany(
-            "INSERT INTO dedup_members (file_id, group_id) VALUES (?, ?)", [(m, group.id) for m in group.members]
+            "INSERT INTO dedup_members (file_id, group_id) VALUES (?, ?)",
+            [(m, group.id) for m in joining.get(group.id, [])],
         )
 
 
