@@ -21,7 +21,18 @@ from daemon.store import Store, queue
 from daemon.store.queue import FileStat
 
 TAG_ORIENTATION, TAG_EXIF_IFD, TAG_DATETIME_ORIGINAL = 0x0112, 0x8769, 0x9003
-VARIANTS = ("resize50", "resize25", "jpeg_q50", "rotated_pixels", "orientation_tag", "crop5", "text", "png")
+VARIANTS = (
+    "resize50",
+    "resize25",
+    "jpeg_q50",
+    "rotated_pixels",
+    "orientation_tag",
+    "turned_untagged",
+    "mirrored",
+    "crop5",
+    "text",
+    "png",
+)
 
 
 def upright(source: Path) -> tuple[Image.Image, Image.Exif]:
@@ -60,6 +71,10 @@ def make_variant(source: Path, kind: str, target_dir: Path) -> Path:
     elif kind == "orientation_tag":  # the same pixels, Orientation changed: viewers show it turned by 90 degrees
         exif[TAG_ORIENTATION] = 6
         image.save(target, quality=95, exif=exif)
+    elif kind == "turned_untagged":  # a phone's sideways pixels saved without their Orientation tag (a converter)
+        image.transpose(Image.Transpose.ROTATE_90).save(target, quality=90, exif=exif)
+    elif kind == "mirrored":  # a selfie flipped left to right
+        image.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(target, quality=90, exif=exif)
     elif kind == "crop5":  # 5% of width and height cut away, half on each side
         dx, dy = round(width * 0.025), round(height * 0.025)
         image.crop((dx, dy, width - dx, height - dy)).save(target, quality=90, exif=exif)

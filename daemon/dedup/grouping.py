@@ -15,6 +15,7 @@ KEEPER_RULES = ("pixels", "size", "taken", "metadata")
 CAMERA_TIME_SOURCES = ("DateTimeOriginal", "CreateDate")
 # pHash looks at a 32x32 DCT: a smaller image, or one without any gradient (dHash 0: flat), says nothing about content.
 MIN_SIDE = 32
+MIRRORED = 360  # added to a link's rotation (degrees turned counter-clockwise) when the copy is mirrored too
 
 Kind = Literal["exact", "near"]
 
@@ -115,7 +116,9 @@ class Link:
         if self.similarity is not None:
             parts.append(f"embedding similarity {self.similarity:.3f}")
         if self.rotation:
-            parts.append(f"rotated {self.rotation}°")
+            degrees = self.rotation % MIRRORED
+            turned = f"rotated {degrees}°" if degrees else ""
+            parts.append(turned if self.rotation < MIRRORED else " and ".join(filter(None, ["mirrored", turned])))
         return "near-duplicate (" + ", ".join(parts) + ")"
 
 
