@@ -93,6 +93,35 @@ def make_variant(source: Path, kind: str, target_dir: Path) -> Path:
     return target
 
 
+def crop_copy(source: Path, target: Path, cut: float, side: bool = False) -> Path:
+    """`source` with `cut` of its width and height cut away (half on each side), or of its width from one side."""
+    image, exif = upright(source)
+    width, height = image.size
+    if side:
+        box = (0, 0, width - round(width * cut), height)
+    else:
+        dx, dy = round(width * cut / 2), round(height * cut / 2)
+        box = (dx, dy, width - dx, height - dy)
+    image.crop(box).save(target, quality=90, exif=exif)
+    return target
+
+
+def screenshot_of(source: Path, target: Path, share: float = 0.6) -> Path:
+    """A 1280x800 screenshot of a viewer showing `source` at `share` of the screen's width, on a dark background
+    with a title bar (no EXIF: a screenshot has none of the photo's)."""
+    image, _ = upright(source)
+    screen = Image.new("RGB", (1280, 800), (32, 33, 36))
+    ImageDraw.Draw(screen).rectangle((0, 0, 1280, 40), fill=(60, 64, 72))
+    ImageDraw.Draw(screen).text((16, 10), source.name, fill=(230, 230, 230), font=ImageFont.load_default(size=18))
+    width = round(1280 * share)
+    height = round(width * image.height / image.width)
+    if height > 720:
+        height, width = 720, round(720 * image.width / image.height)
+    screen.paste(image.resize((width, height), Image.Resampling.LANCZOS), ((1280 - width) // 2, 60))
+    screen.save(target, "PNG")
+    return target
+
+
 def make_variants(source: Path, target_dir: Path, kinds: Iterable[str] = VARIANTS) -> dict[str, Path]:
     target_dir.mkdir(parents=True, exist_ok=True)
     return {kind: make_variant(source, kind, target_dir) for kind in kinds}

@@ -19,7 +19,16 @@ from daemon.dedup.index import hamming
 from daemon.store import dedup as dedup_store
 from daemon.store import dedup_groups, embeddings, files, queue, transaction
 from daemon.store.dedup import StaleDecision
-from tests.dedup_support import VARIANTS, InProcessEngine, burst_frame, make_variant, make_variants, pair_scores
+from tests.dedup_support import (
+    VARIANTS,
+    InProcessEngine,
+    burst_frame,
+    crop_copy,
+    make_variant,
+    make_variants,
+    pair_scores,
+    screenshot_of,
+)
 from tests.support import corpus
 
 ORIGINALS = [
@@ -320,3 +329,35 @@ def test_identical_copies_keep_one_keeper_when_our_own_write_grew_one_of_them() 
     kept = Facts(2, "/library/second.jpg", 262_305, width=858, height=570, sha256="same", kept=True)
     later = plan({1: first, 2: kept}, links, set(), ["pixels", "size", "taken", "metadata"])
     assert later.groups[1].keeper == 2 and "kept before" in later.groups[1].keeper_reason
+
+
+def test_crops_and_screenshots_join_their_photo_by_embedding_and_pixels(tmp_path: Path) -> None:
+    """Crops of 20-35% and a screenshot move the pHash too far for the index: the default tagger's stored
+    embeddings name the candidates and the pixels confirm them; similar shots of one scene stay apart."""
+    engine = InProcessEngine(tmp_path, tagging=True)
+    try:
+        original = copy("photos/Nikon D5000.jpg", engine.drop)
+        other = copy("photos/Apple iPhone 4.jpg", engine.drop)
+        copies = [
+            crop_copy(original, engine.drop / "crop20.jpg", 0.2),
+            crop_copy(original, engine.drop / "crop35side.jpg", 0.35, side=True),
+            screenshot_of(original, engine.drop / "screenshot.png"),
+            crop_copy(other, engine.drop / "iphone_crop30.jpg", 0.3),
+        ]
+        distinct = [copy(relative, engine.drop) for relative in DISTINCT[:4]]
+        engine.add([original, other, *distinct, *copies])
+        assert engine.failures() == []
+        hashes = dedup_store.facts(engine.conn, [engine.file_id(p) for p in (original, copies[1], copies[2])])
+        mine, side_crop, screenshot = (fact.phash for fact in hashes.values())
+        assert min(hamming(mine, side_crop), hamming(mine, screenshot)) > 14, "premise: beyond the index's radius"
+        group = engine.group_of(original)
+        assert group is not None
+        for path in copies[:3]:
+            result = engine.result(path)
+            assert engine.group_of(path) == group, result
+        assert engine.group_of(copies[3]) == engine.group_of(other) is not None
+        assert engine.group_of(other) != group
+        assert "a crop or screenshot" in engine.result(copies[1])["reason"]
+        assert all(engine.group_of(path) is None for path in distinct), [engine.result(p)["reason"] for p in distinct]
+    finally:
+        engine.close()

@@ -90,6 +90,9 @@ class Link:
     dhash: int | None = None
     similarity: float | None = None
     rotation: int = 0
+    # One is a crop of the other, or a screenshot showing it: the inner view's share of the outer's width (> 0: `a`
+    # is the inner one, < 0: `b` is). Found by embedding and confirmed pixel by pixel (dedup/regions.py).
+    contained: float | None = None
 
     def strength(self) -> tuple[int, int, int, float, int, int]:
         """Sort key, strongest first: exact, then closer hashes, then higher similarity."""
@@ -115,6 +118,8 @@ class Link:
             parts.append(f"dHash {self.dhash}")
         if self.similarity is not None:
             parts.append(f"embedding similarity {self.similarity:.3f}")
+        if self.contained is not None:
+            parts.append(f"a crop or screenshot: the smaller view spans {abs(self.contained):.0%} of the other's width")
         if self.rotation:
             degrees = self.rotation % MIRRORED
             turned = f"rotated {degrees}°" if degrees else ""

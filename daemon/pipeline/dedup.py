@@ -10,6 +10,7 @@ import logging
 import sqlite3
 import time
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any, TypedDict
 
 import numpy as np
@@ -19,9 +20,11 @@ from daemon.config import DedupConfig
 from daemon.dedup.grouping import Facts, Link, Thresholds, decide, judge
 from daemon.dedup.index import HashIndex, hamming
 from daemon.dedup.orientations import orientation_hashes
+from daemon.dedup.regions import EmbeddingTable, region_links
 from daemon.pipeline import imaging  # noqa: F401 - registers the HEIF opener for capture_subsec
 from daemon.pipeline.base import Stage, WorkItem
 from daemon.pipeline.hashing import hash_input
+from daemon.pipeline.probe import read_bytes
 from daemon.store import Store, embeddings
 from daemon.store import dedup as dedup_store
 from daemon.store.queue import Job
@@ -29,6 +32,7 @@ from daemon.store.queue import Job
 log = logging.getLogger("image_engine.dedup")
 TAG_EXIF_IFD, TAG_SUBSEC_ORIGINAL = 0x8769, 0x9291
 MAX_EXACT_LINKS, MAX_NEAR_LINKS = 2, 16
+MAX_PIXELS, REDUCED_SIDE = 200_000_000, 384  # a candidate's pixels for the crop check, as probe reduces them
 
 
 class DedupResult(TypedDict, total=False):
@@ -61,6 +65,7 @@ class DedupStage(Stage):
         )
         self.rules = list(config.keeper)
         self.index: HashIndex | None = None
+        self.vectors: EmbeddingTable | None = None  # embeddings of the files judged, for crops and screenshots
         dedup_store.set_keeper_rules(store.conn, self.rules)
 
     def hash_index(self) -> HashIndex:
@@ -103,6 +108,9 @@ class DedupStage(Stage):
             index.add(file_id, me.phash)
         else:
             index.remove(file_id)
+        mine = self.embedding(file_id)
+        if mine is not None and self.vectors is not None and self.vectors.model == mine[0]:
+            self.vectors.add(file_id, mine[1])
         return result
 
     def find(self, item: WorkItem, me: Facts) -> tuple[list[Link], list[tuple[str, str]]]:
@@ -150,7 +158,46 @@ class DedupStage(Stage):
                 linked_contents.add(other.sha256)
             elif distance <= self.thresholds.phash:
                 misses.append((other.path, verdict.why))
+        if mine is not None and len(links) < MAX_NEAR_LINKS:
+            for link in self.regions(item, me, mine, set(links) | set(best), linked_contents):
+                links[link.other(me.id)] = link
         return list(links.values()), misses
+
+    def regions(
+        self, item: WorkItem, me: Facts, mine: tuple[str, np.ndarray], seen: set[int], contents: set[str | None]
+    ) -> list[Link]:
+        """Links to files that `me` is a crop of or a screenshot of (or that are crops of `me`): the most similar
+        stored embeddings, confirmed by comparing the pixels."""
+        table = self.embedding_table(mine[0])
+        nearest = table.nearest(mine[1], seen | {me.id})
+        if not nearest:
+            return []
+        known = dedup_store.facts(self.store.conn, [file_id for file_id, _ in nearest])
+        candidates = [
+            (known[file_id], cosine)
+            for file_id, cosine in nearest
+            if file_id in known and known[file_id].present and known[file_id].sha256 not in contents
+        ]
+        if not candidates:
+            return []
+        try:
+            reduced = item.reduced()
+        except Exception:  # noqa: BLE001 - without the pixels nothing is confirmed
+            return []
+        return region_links(me, reduced, candidates, self.pixels_of)
+
+    def pixels_of(self, other: Facts) -> Image.Image | None:
+        try:
+            image = imaging.open_image(read_bytes(Path(other.path)), Path(other.path), MAX_PIXELS)
+            return imaging.reduce(image, REDUCED_SIDE, other.orientation)
+        except Exception:  # noqa: BLE001 - moved, deleted or unreadable since: not a duplicate we can confirm
+            return None
+
+    def embedding_table(self, model: str) -> EmbeddingTable:
+        if self.vectors is None or self.vectors.model != model:
+            ids, matrix = embeddings.all_for_model(self.store.conn, model)
+            self.vectors = EmbeddingTable(model, ids, matrix)
+        return self.vectors
 
     def rotations(self, item: WorkItem, me: Facts) -> list[tuple[int, int, int]]:
         """(rotation code, pHash, dHash) of the file as stored, turned by 90, 180 and 270 degrees, and mirrored in

@@ -140,7 +140,16 @@ def links_among(conn: sqlite3.Connection, file_ids: Iterable[int]) -> list[Link]
     rows = _in(conn, "SELECT * FROM dedup_links WHERE a IN ({ids}) OR b IN ({ids})", ids, repeat=2)
     unique = {(row["a"], row["b"]): row for row in rows}
     return [
-        Link(row["a"], row["b"], row["kind"], row["phash"], row["dhash"], row["similarity"], row["rotation"])
+        Link(
+            row["a"],
+            row["b"],
+            row["kind"],
+            row["phash"],
+            row["dhash"],
+            row["similarity"],
+            row["rotation"],
+            row["contained"],
+        )
         for (a, b), row in unique.items()
         if a in ids and b in ids
     ]
@@ -222,9 +231,9 @@ def record_dedup(conn: sqlite3.Connection, job: Job, data: dict[str, Any]) -> No
     conn.execute("DELETE FROM dedup_links WHERE a = ? OR b = ?", (job.file_id, job.file_id))
     now = time.time()
     conn.executemany(
-        "INSERT OR REPLACE INTO dedup_links (a, b, kind, phash, dhash, similarity, rotation, found_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [(x.a, x.b, x.kind, x.phash, x.dhash, x.similarity, x.rotation, now) for x in new_links],
+        "INSERT OR REPLACE INTO dedup_links (a, b, kind, phash, dhash, similarity, rotation, contained, found_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(x.a, x.b, x.kind, x.phash, x.dhash, x.similarity, x.rotation, x.contained, now) for x in new_links],
     )
     write_plan(conn, new_plan, known, rules, newcomer=job.file_id)
 
