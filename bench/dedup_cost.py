@@ -8,6 +8,7 @@ Usage: python -m bench.dedup_cost [--files 200]   (about 30 s for 200 on the sha
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import tempfile
 import time
@@ -18,6 +19,8 @@ import numpy as np
 from PIL import Image
 
 from bench.common import emit, log
+from daemon.store import queue
+from daemon.store.queue import FileStat
 from tests.dedup_support import InProcessEngine
 
 
@@ -48,7 +51,11 @@ def identical_copies(folder: Path, count: int) -> list[Path]:
 def dedup_seconds(folder: Path, paths: list[Path]) -> dict[str, Any]:
     engine = InProcessEngine(folder)
     try:
-        engine.queue(paths)
+        for path in paths:  # as the watcher queues them
+            stat = os.stat(path)
+            queue.enqueue(
+                engine.conn, str(path), str(engine.drop), FileStat(stat.st_size, stat.st_mtime_ns, stat.st_ino), "probe"
+            )
         first_stages = [w for w in engine.workers if "dedup" not in w.stage_names]
         dedup_worker = next(w for w in engine.workers if "dedup" in w.stage_names)
         busy = True

@@ -361,3 +361,24 @@ def test_crops_and_screenshots_join_their_photo_by_embedding_and_pixels(tmp_path
         assert all(engine.group_of(path) is None for path in distinct), [engine.result(p)["reason"] for p in distinct]
     finally:
         engine.close()
+
+
+def test_orientation_set_and_copies_that_lost_their_tag_form_one_group(engine: InProcessEngine) -> None:
+    """corpus/orientation: one photo stored in all 8 orientations with the tag that shows it upright, plus copies
+    of the stored pixels saved without the tag (what converters and messengers produce): shown turned or mirrored."""
+    from PIL import Image
+
+    tagged = [copy(f"orientation/Landscape_{n}.jpg", engine.drop) for n in range(9)]
+    untagged = []
+    for n in (2, 5, 6, 7, 8):  # mirrored, turned, and both, once the tag is gone
+        with Image.open(corpus() / f"orientation/Landscape_{n}.jpg") as image:
+            target = engine.drop / f"Landscape_{n}_tag_dropped.jpg"
+            image.convert("RGB").save(target, quality=92)  # no EXIF: the stored pixels as they are
+            untagged.append(target)
+    engine.add([*tagged, *untagged])
+    assert engine.failures() == []
+    groups = {path.name: engine.group_of(path) for path in [*tagged, *untagged]}
+    assert len(set(groups.values())) == 1 and None not in groups.values(), groups
+    reasons = " ".join(engine.result(path)["reason"] for path in untagged)
+    assert "rotated 90°" in reasons or "rotated 270°" in reasons, reasons
+    assert "mirrored" in reasons, reasons
