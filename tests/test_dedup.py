@@ -382,3 +382,29 @@ def test_orientation_set_and_copies_that_lost_their_tag_form_one_group(engine: I
     reasons = " ".join(engine.result(path)["reason"] for path in untagged)
     assert "rotated 90°" in reasons or "rotated 270°" in reasons, reasons
     assert "mirrored" in reasons, reasons
+
+
+def test_many_identical_copies_join_one_group_as_a_full_replan_would(engine: InProcessEngine) -> None:
+    """Copies joining a big group are recorded from a few rows (not the whole group planned again for each): the
+    stored groups must be what planning them from scratch gives, with no decision left pending."""
+    original = copy("photos/Nikon D5000.jpg", engine.drop)
+    smaller = make_variant(original, "resize50", engine.drop)
+    copies = []
+    for index in range(24):
+        target = engine.drop / f"copy {index:02d}.jpg"
+        shutil.copy2(original, target)
+        copies.append(target)
+    engine.add([smaller, original, *copies])
+    assert engine.failures() == []
+    (group,) = dedup_groups.list_groups(engine.conn, "report")
+    assert group["keeper"] == str(original) and len(group["members"]) == 26
+    assert dedup_groups.pending_decisions(engine.conn, "report") == []
+    ids = [engine.file_id(path) for path in (smaller, original, *copies)]
+    replanned, _, _ = dedup_store.replan(engine.conn, set(ids), dedup_store.keeper_rules(engine.conn))
+    (fresh,) = replanned.groups.values()
+    stored = engine.conn.execute("SELECT id, keeper, keeper_reason FROM dedup_groups").fetchone()
+    assert (fresh.id, fresh.keeper, fresh.keeper_reason) == tuple(stored)
+    assert sorted(fresh.members) == sorted(ids)
+    for path in copies:
+        result = engine.result(path)
+        assert result["duplicate_of"] == str(original) and result["kind"] == "exact" and result["skip_filing"]

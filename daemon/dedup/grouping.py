@@ -212,6 +212,9 @@ class Plan:
 
     groups: dict[int, Group] = field(default_factory=dict)
     membership: dict[int, int | None] = field(default_factory=dict)
+    # One new identical copy joins a stored group that it leaves as it was (store.dedup.join_plan): only the
+    # newcomer's membership is written, and facts are known for the few files its decision names.
+    joined: int | None = None
 
     def group_of(self, file_id: int) -> Group | None:
         group_id = self.membership.get(file_id)
