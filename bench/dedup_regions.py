@@ -4,7 +4,9 @@ Positives: each corpus photo (the set bench.dedup_quality uses) against its crop
 side) and screenshots (a viewer showing it at 60% and 35% of a 1280x800 screen). Negatives: every pair of different
 corpus pictures, checked by pixels alone (the engine only checks the few most similar embeddings, and vetoes two
 capture times first: this is the harder test). FELIX "Excluded" masked copies of one photo are reported apart.
-Usage: python -m bench.dedup_regions [--quick]
+With --embeddings, EfficientNet-Lite0 pooled features (the default tagger's) give each copy's cosine to its photo
+and how many distinct pairs reach the candidate floor (the engine compares their pixels).
+Usage: python -m bench.dedup_regions [--quick] [--embeddings]
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from bench.common import CORPUS, emit, log
 from bench.dedup_quality import originals, reduced_of
 from daemon.dedup.contains import find_region
+from daemon.dedup.regions import CANDIDATE_SIMILARITY
 from tests.dedup_support import crop_copy, screenshot_of
 
 COPIES = {
@@ -34,7 +37,10 @@ COPIES = {
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="every 4th corpus photo (default: every 2nd)")
+    parser.add_argument("--embeddings", action="store_true", help="cosines of EfficientNet-Lite0 features (torch)")
     args = parser.parse_args()
+    embed = embedder() if args.embeddings else None
+    cosines: dict[str, list[float]] = {kind: [] for kind in COPIES}
     sources = originals(args.quick)
     reduced = {path: reduced_of(path) for path in sources}
     recall: dict[str, list[float]] = {kind: [] for kind in COPIES}
@@ -49,6 +55,8 @@ def main() -> None:
                 region = find_region(reduced[source], reduced_of(copy))
                 timings.append(time.perf_counter() - started)
                 recall[kind].append(region.score if region else 0.0)
+                if embed is not None:
+                    cosines[kind].append(round(float(embed(reduced[source]) @ embed(reduced_of(copy))), 3))
                 if region is None:
                     missed.append((source.name, kind, 0.0))
     others = [CORPUS / "duplicates" / name for name in ("canon_hdr_NO.jpg", "canon_hdr_YES.jpg")]
@@ -79,7 +87,24 @@ def main() -> None:
         "ambiguous": ambiguous,
         "check_ms_median": round(1000 * sorted(timings)[len(timings) // 2], 1),
     }
+    if embed is not None:
+        vectors = {path: embed(image) for path, image in reduced.items()}
+        pairs = [float(vectors[a] @ vectors[b]) for a, b in itertools.combinations(sorted(reduced), 2)]
+        figures["embedding_cosine_min_by_kind"] = {kind: min(values) for kind, values in cosines.items()}
+        figures["embedding_cosine_by_kind"] = cosines
+        figures["distinct_pairs_at_or_above_floor"] = sum(c >= CANDIDATE_SIMILARITY for c in pairs)
+        figures["candidate_floor"] = CANDIDATE_SIMILARITY
     emit(figures)
+
+
+def embedder():  # noqa: ANN201 - (PIL image) -> unit numpy vector
+    """The default tagger's stored embedding (EfficientNet-Lite0, its own preprocessing) of a reduced copy."""
+    from daemon.config import TaggingConfig
+    from daemon.ml.imagenet import ImagenetBackend
+
+    backend = ImagenetBackend(TaggingConfig())
+    backend.load("cpu")
+    return lambda image: backend.predict([image.convert("RGB")])[0].embedding
 
 
 if __name__ == "__main__":
