@@ -16,9 +16,9 @@ from daemon.dedup.grouping import MIRRORED
 VARIANTS = [(degrees, mirrored) for mirrored in (False, True) for degrees in (0, 90, 180, 270)]
 
 
-def _bits(values: np.ndarray) -> int:
-    """A boolean array as imagehash prints it: row-major, the first element the highest bit."""
-    return int("".join("1" if bit else "0" for bit in values.ravel()), 2)
+def _bits(rows: np.ndarray) -> list[int]:
+    """Each row of booleans as imagehash prints it: the first element the highest bit."""
+    return [int.from_bytes(packed.tobytes(), "big") for packed in np.packbits(rows, axis=1)]
 
 
 def _turned(pixels: np.ndarray, degrees: int, mirrored: bool) -> np.ndarray:
@@ -34,12 +34,12 @@ def orientation_hashes(grey: Image.Image) -> list[tuple[int, int, int]]:
     square = np.asarray(grey.resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)
     wide = np.asarray(grey.resize((9, 8), Image.Resampling.LANCZOS), dtype=np.int16)  # rows 8, columns 9
     tall = np.asarray(grey.resize((8, 9), Image.Resampling.LANCZOS), dtype=np.int16)  # turned 90: becomes 8 x 9
-    out = []
-    for degrees, mirrored in VARIANTS:
-        turned = _turned(square, degrees, mirrored)
-        dct = scipy.fftpack.dct(scipy.fftpack.dct(turned, axis=0), axis=1)[:8, :8]
-        phash = _bits(dct > np.median(dct))
-        small = _turned(wide if degrees in (0, 180) else tall, degrees, mirrored)
-        dhash = _bits(small[:, 1:] > small[:, :-1])
-        out.append((degrees + (MIRRORED if mirrored else 0), phash, dhash))
-    return out
+    squares = np.stack([_turned(square, degrees, mirrored) for degrees, mirrored in VARIANTS])
+    low = scipy.fftpack.dct(scipy.fftpack.dct(squares, axis=1), axis=2)[:, :8, :8].reshape(len(VARIANTS), 64)
+    phashes = _bits(low > np.median(low, axis=1, keepdims=True))
+    smalls = np.stack(
+        [_turned(wide if degrees in (0, 180) else tall, degrees, mirrored) for degrees, mirrored in VARIANTS]
+    )
+    dhashes = _bits((smalls[:, :, 1:] > smalls[:, :, :-1]).reshape(len(VARIANTS), 64))
+    codes = [degrees + (MIRRORED if mirrored else 0) for degrees, mirrored in VARIANTS]
+    return list(zip(codes, phashes, dhashes, strict=True))
