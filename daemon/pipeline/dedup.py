@@ -20,11 +20,12 @@ from daemon.config import DedupConfig
 from daemon.dedup.grouping import Facts, Link, Thresholds, decide, judge
 from daemon.dedup.index import HashIndex, hamming
 from daemon.dedup.orientations import orientation_hashes
-from daemon.dedup.regions import EmbeddingTable, region_links
+from daemon.dedup.regions import EmbeddingTable, best_candidates, region_links
 from daemon.pipeline import imaging  # noqa: F401 - registers the HEIF opener for capture_subsec
 from daemon.pipeline.base import Stage, WorkItem
 from daemon.pipeline.hashing import hash_input
 from daemon.pipeline.probe import read_bytes
+from daemon.pipeline.thumbnails import Thumbnails
 from daemon.store import Store, embeddings
 from daemon.store import dedup as dedup_store
 from daemon.store.queue import Job
@@ -53,9 +54,10 @@ class DedupStage(Stage):
     name = "dedup"
     pool = "dedup"
 
-    def __init__(self, config: DedupConfig, store: Store):
+    def __init__(self, config: DedupConfig, store: Store, thumbs: Thumbnails | None = None):
         self.config = config
         self.store = store
+        self.thumbs = thumbs
         self.thresholds = Thresholds(
             phash=config.phash_distance,
             dhash=config.dhash_distance,
@@ -169,7 +171,10 @@ class DedupStage(Stage):
         """Links to files that `me` is a crop of or a screenshot of (or that are crops of `me`): the most similar
         stored embeddings, confirmed by comparing the pixels."""
         table = self.embedding_table(mine[0])
-        nearest = table.nearest(mine[1], seen | {me.id})
+        shortlist = table.shortlist(mine[1], seen | {me.id})
+        stored = {file_id: self.embedding(file_id) for file_id in shortlist}
+        theirs = {file_id: found[1] for file_id, found in stored.items() if found and found[0] == mine[0]}
+        nearest = best_candidates(mine[1], theirs)
         if not nearest:
             return []
         known = dedup_store.facts(self.store.conn, [file_id for file_id, _ in nearest])
@@ -187,6 +192,13 @@ class DedupStage(Stage):
         return region_links(me, reduced, candidates, self.pixels_of)
 
     def pixels_of(self, other: Facts) -> Image.Image | None:
+        """A reduced copy of a candidate: its thumbnail when the hash stage saved one, else decoded."""
+        if self.thumbs is not None and other.sha256:
+            try:
+                with Image.open(self.thumbs.path(other.sha256, "thumb")) as thumb:
+                    return thumb.convert("RGB")
+            except OSError:
+                pass  # not made (yet), or removed: decode the photo
         try:
             image = imaging.open_image(read_bytes(Path(other.path)), Path(other.path), MAX_PIXELS)
             return imaging.reduce(image, REDUCED_SIDE, other.orientation)
