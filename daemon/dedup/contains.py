@@ -18,6 +18,7 @@ MIN_SHARE, STEP = 0.35, 1.04  # the inner's size as a share of the outer's, from
 MIN_TEMPLATE = 12  # pixels (at the coarse side): smaller regions say too little
 REFINE = 3  # best coarse scales looked at again on the finer copies
 MATCH = 0.92  # normalised cross-correlation a region must reach (measured: crops 0.96+, stereo pair below 0.85)
+COARSE_MARGIN = 0.03  # a direction whose best coarse score stays this far below MATCH is not refined
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,10 @@ def find_region(first: Image.Image, second: Image.Image) -> Region | None:
     best = Region(0.0, 0.0, True)
     for inner, outer_image, inner_is_first in ((greys[0], greys[1], True), (greys[1], greys[0], False)):
         coarse = Outer(outer_image, COARSE)
-        tried = sorted(SHARES, key=lambda share: -coarse.score(inner, share))[:REFINE]
+        scored = sorted(((coarse.score(inner, share), share) for share in SHARES), reverse=True)[:REFINE]
+        if scored[0][0] < MATCH - COARSE_MARGIN:
+            continue  # the blurrier coarse copies always scored higher than the fine ones (bench.dedup_regions)
+        tried = [share for _, share in scored]
         fine = Outer(outer_image, FINE)
         for share in tried:
             for nearby in (share * STEP**0.5, share, share / STEP**0.5):
