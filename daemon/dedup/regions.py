@@ -14,7 +14,7 @@ from PIL import Image
 from daemon.dedup.contains import find_region
 from daemon.dedup.grouping import Facts, Link, capture_gap, pair
 
-CANDIDATE_SIMILARITY = 0.75  # embedding cosine a crop or screenshot reaches (below it, no pixels are compared)
+CANDIDATE_SIMILARITY = 0.65  # embedding cosine crops (15-35%) and 60% screenshots reached (bench.dedup_regions)
 CANDIDATES = 4  # the most similar files whose pixels are compared
 # Rows are kept projected to PROJECTED dimensions (a fixed random projection keeps cosines within about 0.1): 512
 # bytes a photo instead of 5 kB for EfficientNet's 1280. The projected cosine only shortlists; the stored
