@@ -101,7 +101,8 @@ def build_pipeline(config: Config, store: Store | None = None) -> Pipeline:
     if config.dedup.enabled and store is not None:
         from daemon.pipeline.dedup import DedupStage
 
-        stages.append(DedupStage(config.dedup, store))
+        thumbs = Thumbnails(config.data_dir / "thumbs", config.engine.max_image_pixels)
+        stages.append(DedupStage(config.dedup, store, thumbs))  # thumbnails: candidates' pixels without a decode
     if config.rename.enabled:
         from daemon.pipeline.rename import RenameStage
 
