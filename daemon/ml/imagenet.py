@@ -113,11 +113,14 @@ class ImagenetBackend(Backend):
 
         if self._model is None:
             raise RuntimeError("predict() before load()")
-        batch = stack(map_images(lambda image: centre_crop(image, self.size), images)).astype(np.float32)
-        batch = (batch - 127.0) / 128.0
-        tensor = torch.from_numpy(batch.transpose(0, 3, 1, 2).copy()).to(self._device)
-        if self._device == "cuda":
-            tensor = tensor.half()
+        crops = stack(map_images(lambda image: centre_crop(image, self.size), images))
+        if self._device == "cuda":  # uint8 crosses (pinned, non-blocking), normalised there in fp16: 1/4 the bytes
+            from daemon.ml.gpu_input import normalise, to_device
+
+            tensor = normalise(to_device(crops, "cuda"), (127 / 255,) * 3, (128 / 255,) * 3, torch.float16)
+        else:
+            batch = (crops.astype(np.float32) - 127.0) / 128.0
+            tensor = torch.from_numpy(batch.transpose(0, 3, 1, 2).copy())
         with torch.inference_mode():
             features = self._model.extract_features(tensor)
             pooled = self._model._avg_pooling(features).flatten(1)
