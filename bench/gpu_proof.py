@@ -132,21 +132,22 @@ def model_rates(device: str, batches: tuple[int, ...]) -> dict[str, float]:
 
     from bench.tagging import efficientnet
     from daemon.ml.gpu_input import normalise
+    from daemon.ml.inference_opt import channels_last, for_inference
 
     with contextlib.redirect_stdout(sys.stderr):  # the package prints a line; stdout is the JSON
-        model = efficientnet(device, half=device == "cuda")
+        model = for_inference(efficientnet(device, half=device == "cuda"))  # as the imagenet backend runs it
     dtype = torch.float16 if device == "cuda" else torch.float32
     rates = {}
     for batch in batches:
         pixels = torch.randint(0, 256, (batch, 3, 224, 224), dtype=torch.uint8, device=device)
         with torch.inference_mode():
-            model(normalise(pixels, (127 / 255,) * 3, (128 / 255,) * 3, dtype))
+            model(channels_last(normalise(pixels, (127 / 255,) * 3, (128 / 255,) * 3, dtype)))
             if device == "cuda":
                 torch.cuda.synchronize()
             rounds = max(3, 2048 // batch) if device == "cuda" else 2
             started = time.perf_counter()
             for _ in range(rounds):
-                model(normalise(pixels, (127 / 255,) * 3, (128 / 255,) * 3, dtype))
+                model(channels_last(normalise(pixels, (127 / 255,) * 3, (128 / 255,) * 3, dtype)))
             if device == "cuda":
                 torch.cuda.synchronize()
         rates[f"b{batch}"] = round(rounds * batch / (time.perf_counter() - started), 1)
