@@ -64,8 +64,8 @@ def test_facts_with_gps_and_dates_come_through_the_fast_path() -> None:
     assert with_gps >= 3, with_gps
 
 
-def test_perceptual_hashes_equal_imagehash_on_every_corpus_image() -> None:
-    for path in corpus_images():
+def test_perceptual_hashes_equal_imagehash_on_every_corpus_jpeg_and_png() -> None:
+    for path in (p for p in corpus_images() if p.suffix.lower() in {".jpg", ".jpeg", ".png"}):
         with Image.open(path) as image:
             small = hash_input(reduce(image, 384, None))
         assert perceptual_hashes(small) == (str(imagehash.phash(small)), str(imagehash.dhash(small))), path.name
