@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import multiprocessing
 import os
 import shutil
 import sqlite3
@@ -37,8 +38,7 @@ STAGES_OFF = "[rename]\nenabled = false\n"
 
 
 def distinct_jpegs(folder: Path, count: int, size: tuple[int, int], workers: int = 1) -> list[Path]:
-    """`count` different JPEGs of `size` made from corpus photos: each a differently placed crop, so no two are
-    duplicates of each other (that would be the dedup bench), EXIF kept; made on `workers` processes."""
+    """`count` different JPEGs of `size` made from corpus photos (see _make_one), EXIF kept; on `workers` processes."""
     folder.mkdir(parents=True, exist_ok=True)
     sources = corpus_photos()
     jobs = [
@@ -46,7 +46,7 @@ def distinct_jpegs(folder: Path, count: int, size: tuple[int, int], workers: int
         for i in range(count)
     ]
     if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:  # CUDA may be up
             list(pool.map(_make_one, jobs, chunksize=4))
     else:
         for job in jobs:
@@ -54,16 +54,25 @@ def distinct_jpegs(folder: Path, count: int, size: tuple[int, int], workers: int
     return [Path(job[1]) for job in jobs]
 
 
+WINDOWS = ((0.0, 0.0), (0.4, 0.4), (0.4, 0.0), (0.0, 0.4), (0.2, 0.2), (0.2, 0.0), (0.0, 0.2), (0.4, 0.2))
+
+
 def _make_one(job: tuple[str, str, int, int, tuple[int, int]]) -> None:
+    """A 60% window of the source, a different one per reuse of the source (then mirrored): a different photo to
+    pHash, so the set holds no near-duplicates (real libraries have few; the dedup bench measures them)."""
     source, target, index, sources, size = job
     if Path(target).exists():
         return
     with Image.open(source) as image:
         exif = image.info.get("exif", b"")
         rgb = image.convert("RGB")
-    shift = 1 + index // sources
-    box = (shift * rgb.width // 50, shift * rgb.height // 60, rgb.width, rgb.height)
-    rgb.crop(box).resize(size, Image.Resampling.BILINEAR).save(target, quality=90, exif=exif)
+    variant = index // sources
+    left, top = WINDOWS[variant % len(WINDOWS)]
+    box = (int(left * rgb.width), int(top * rgb.height), int((left + 0.6) * rgb.width), int((top + 0.6) * rgb.height))
+    crop = rgb.crop(box)
+    if (variant // len(WINDOWS)) % 2:
+        crop = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    crop.resize(size, Image.Resampling.BILINEAR).save(target, quality=90, exif=exif)
 
 
 def engine_config(folder: Path, workers: int, device: str, metadata: bool, executor: str, tagging: bool) -> Path:
@@ -154,6 +163,9 @@ def measure(
                 timed_out = True  # the figure is then the rate of the photos finished in the time there was
             wall = max(time.time(), started) - started
             last = None if timed_out else conn.execute("SELECT MAX(finished_at) FROM jobs").fetchone()[0]
+            first_queued, last_queued = conn.execute(
+                "SELECT MIN(created_at), MAX(created_at) FROM jobs WHERE created_at >= ?", (started,)
+            ).fetchone()
             cpu_after, children_after, threads_after = cpu_seconds(process)
             stages = stage_ms(conn, started)
             done, failed = finished(conn)
@@ -175,6 +187,9 @@ def measure(
         "failed": failed,
         "photos_per_s": round(photos / wall, 2),
         "wall_s": round(wall, 2),
+        # intake (watcher, settle check, queue) vs the stages: the last photo queued, and the rate once queued
+        "all_queued_after_s": round((last_queued or started) - started, 2),
+        "photos_per_s_from_first_queued": round(photos / max(wall - ((first_queued or started) - started), 1e-6), 2),
         "engine_cpu_s": round(engine_cpu, 2),
         "exiftool_cpu_s": round(children_after - children_before, 2),
         "cpu_ms_per_photo": round(1000 * (engine_cpu + children_after - children_before) / photos, 1),

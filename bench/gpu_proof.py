@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import multiprocessing
 import os
 import sys
 import tempfile
@@ -92,7 +93,7 @@ def decode_rates(paths: list[Path], device: str) -> dict[str, float]:
         _reduced_decode(str(path))
     rates["cpu_reduced_1_core"] = round(len(sample) / (time.perf_counter() - started), 1)
     cores = os.cpu_count() or 1
-    with ProcessPoolExecutor(cores) as pool:
+    with ProcessPoolExecutor(cores, mp_context=multiprocessing.get_context("spawn")) as pool:  # CUDA is up here
         list(pool.map(_reduced_decode, map(str, paths[:cores])))  # start-up
         started = time.perf_counter()
         list(pool.map(_reduced_decode, map(str, paths), chunksize=8))
