@@ -7,6 +7,7 @@ are always the ones Pillow would give.
 
 from __future__ import annotations
 
+import re
 import struct
 from typing import Any
 
@@ -39,7 +40,7 @@ class FastExif(dict):
 def read(image: Image.Image) -> FastExif | None:
     """The wanted tags of a JPEG's Exif block, or None when Pillow must read it (no block, odd types, odd layout)."""
     block = image.info.get("exif")
-    if image.format != "JPEG" or not isinstance(block, bytes) or not block.startswith(b"Exif\x00\x00"):
+    if image.format not in ("JPEG", "MPO") or not isinstance(block, bytes) or not block.startswith(b"Exif\x00\x00"):
         return None
     tiff = block[6:]
     if tiff.startswith(b"Exif\x00\x00"):
@@ -60,8 +61,10 @@ def _parse(tiff: bytes, image: Image.Image) -> FastExif:
     (first,) = struct.unpack(endian + "L", tiff[4:8])
     entries = _entries(tiff, endian, first)
     ifd0 = {tag: _value(tiff, endian, tag, entry) for tag, entry in entries.items() if tag in IFD0_TEXT | {ORIENTATION}}
-    if ORIENTATION not in ifd0 and (image.info.get("XML:com.adobe.xmp") or image.info.get("xmp")):
-        raise Unusual  # Pillow takes the orientation from XMP then
+    if ORIENTATION not in ifd0:
+        orientation = _xmp_orientation(image)
+        if orientation is not None:
+            ifd0[ORIENTATION] = orientation
     ifds: dict[int, dict[int, Any]] = {}
     for pointer, wanted in ((EXIF_POINTER, EXIF_TEXT), (GPS_POINTER, GPS_TEXT | GPS_TRIPLES)):
         if pointer in entries:
@@ -69,6 +72,18 @@ def _parse(tiff: bytes, image: Image.Image) -> FastExif:
             sub = _entries(tiff, endian, offset)
             ifds[pointer] = {tag: _value(tiff, endian, tag, entry) for tag, entry in sub.items() if tag in wanted}
     return FastExif(ifd0, ifds)
+
+
+def _xmp_orientation(image: Image.Image) -> int | None:
+    """Pillow's own rule (Image.getexif) when EXIF has no Orientation: the first tiff:Orientation in the XMP."""
+    packet: str | bytes | None = image.info.get("XML:com.adobe.xmp")
+    pattern: str | bytes = r'tiff:Orientation(="|>)([0-9])'
+    if not packet and (packet := image.info.get("xmp")):
+        pattern = rb'tiff:Orientation(="|>)([0-9])'
+    if not packet:
+        return None
+    match = re.search(pattern, packet)  # type: ignore[arg-type]
+    return int(match[2]) if match else None
 
 
 def _entries(tiff: bytes, endian: str, offset: int) -> dict[int, tuple[int, int, bytes]]:
