@@ -84,7 +84,7 @@ def decode_rates(paths: list[Path], device: str) -> dict[str, float]:
     """img/s of the probe stage's reduced decode (1 core, all cores) and of nvJPEG in batches of 64 (full size)."""
     import torch
 
-    from daemon.ml.gpu_input import decode_jpegs
+    from daemon.ml.gpu_input import decode_device, decode_jpegs
 
     rates: dict[str, float] = {}
     sample = paths[: max(8, len(paths) // 8)]
@@ -98,7 +98,9 @@ def decode_rates(paths: list[Path], device: str) -> dict[str, float]:
         started = time.perf_counter()
         list(pool.map(_reduced_decode, map(str, paths), chunksize=8))
         rates[f"cpu_reduced_{cores}_cores"] = round(len(paths) / (time.perf_counter() - started), 1)
-    if device == "cuda":
+    if device == "cuda" and decode_device("auto") != "cuda":
+        rates["gpu_nvjpeg_full_b64"] = "not measured: torchvision.io cannot decode on this GPU here"  # type: ignore[assignment]
+    elif device == "cuda":
         datas = [path.read_bytes() for path in paths]
         decode_jpegs(datas[:64], "cuda")
         torch.cuda.synchronize()
