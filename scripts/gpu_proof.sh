@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole GPU proof (issue 18) in one command of under 8 minutes on the device machine; prints JSON figures.
 #   scripts/gpu_proof.sh prepare   here (network): wheels the device image lacks (cp312), Debian's exiftool, the
-#                                  SqueezeNet ONNX and 8 corpus photos into test-artifacts/gpu-proof (about 40 MB)
+#                                  SqueezeNet ONNX and 8 corpus photos into test-artifacts/gpu-proof (about 31 MB)
 #   scripts/gpu_proof.sh           on the device machine (carry test-artifacts/gpu-proof): installs the wheels into
 #                                  /tmp/site (no network needed), unpacks exiftool, runs python -m bench.gpu_proof
 #   scripts/gpu_proof.sh dry-run   here: the same parts on the CPU with small counts (proves the script)
