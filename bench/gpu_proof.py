@@ -138,7 +138,8 @@ def model_rates(device: str, batches: tuple[int, ...]) -> dict[str, float]:
     from daemon.ml.inference_opt import channels_last, for_inference
 
     with contextlib.redirect_stdout(sys.stderr):  # the package prints a line; stdout is the JSON
-        model = for_inference(efficientnet(device, half=device == "cuda"))  # as the imagenet backend runs it
+        model = for_inference(efficientnet(device))  # as the imagenet backend runs it: folded in fp32, then fp16
+        model = model.half() if device == "cuda" else model
     dtype = torch.float16 if device == "cuda" else torch.float32
     rates = {}
     for batch in batches:
