@@ -35,6 +35,7 @@ SLOW_FILES = frozenset({"test_clip.py", "test_crash.py", "test_tray_desktop.py",
 SLOW_FIXTURES = frozenset({"imagenet", "corpus_predictions"})
 SLOW_TESTS = frozenset(
     {
+        "test_ingest_fast.py::test_perceptual_hashes_equal_imagehash_on_every_corpus_jpeg_and_png",
         "test_messages.py::test_the_library_is_watched_edits_are_read_again_and_deletions_marked",
         "test_messages.py::test_a_second_copy_of_a_filed_photo_says_so_and_follows_rename_duplicates",
         "test_messages.py::test_a_listing_piped_into_head_ends_quietly",
