@@ -69,7 +69,9 @@ def tree_io(pid: int) -> dict[int, dict[str, int]]:
         current = todo.pop()
         try:
             lines = Path(f"/proc/{current}/io").read_text().splitlines()
-            children = [c for task in Path(f"/proc/{current}/task").iterdir() for c in (task / "children").read_text().split()]
+            children = [
+                c for task in Path(f"/proc/{current}/task").iterdir() for c in (task / "children").read_text().split()
+            ]
         except OSError:
             continue
         found[current] = {key: int(value) for key, value in (line.split(": ") for line in lines)}
@@ -177,7 +179,6 @@ def run_once(root: Path, sources: list[Path], way: str, tagging: bool, keep_wal:
     def total(key: str) -> int:
         return sum(last[pid][key] - start.get(pid, {}).get(key, 0) for pid in last)
 
-
     count = len(sources)
     figures = {
         "photos": count,
@@ -190,7 +191,9 @@ def run_once(root: Path, sources: list[Path], way: str, tagging: bool, keep_wal:
         "syscw_per_photo": round(total("syscw") / count, 1),
         "photo_bytes": round(folder_bytes(root / "library") / count),
         "write_bytes_per_photo_by_process": {
-            f"{last[pid]['comm']}-{pid}": round((last[pid]["write_bytes"] - start.get(pid, {}).get("write_bytes", 0)) / count)
+            f"{last[pid]['comm']}-{pid}": round(
+                (last[pid]["write_bytes"] - start.get(pid, {}).get("write_bytes", 0)) / count
+            )
             for pid in last
         },
         "data_folder_bytes_per_photo": data_files(root / "data", count),
