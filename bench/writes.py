@@ -159,11 +159,12 @@ def run_once(root: Path, sources: list[Path], way: str, tagging: bool, keep_wal:
             for pid, counters in tree_io(process.pid).items():
                 last[pid] = counters
             conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
-            finished, active = conn.execute(
-                "SELECT SUM(state IN ('done', 'failed')), SUM(state IN ('queued', 'running', 'waiting')) FROM jobs"
+            finished, active, jobs = conn.execute(
+                "SELECT SUM(state IN ('done', 'failed')), SUM(state IN ('queued', 'running', 'waiting')), COUNT(*)"
+                " FROM jobs"
             ).fetchone()
             conn.close()
-            if (finished or 0) >= len(sources) and not active:
+            if jobs >= len(sources) and not active:  # (a job may end superseded: its file changed or left)
                 break
         elapsed = time.perf_counter() - started
         for pid, counters in tree_io(process.pid).items():
