@@ -26,7 +26,6 @@ from daemon.store import Store, files, queue, transaction
 
 log = logging.getLogger("image_engine.worker")
 SMALL_STAGE_CLAIM = 8  # files claimed together for one-file-at-a-time stages when the backlog allows
-GATHER_SECONDS = 0.1  # an idle worker woken for new work lets more of it arrive first
 
 
 class Control:
@@ -90,11 +89,9 @@ class StageWorker(threading.Thread):
             if did_work:
                 self.idle_wait = 0.05
             else:
-                woken = self.control.work_available.wait(self.idle_wait)
+                self.control.work_available.wait(self.idle_wait)
                 self.control.work_available.clear()
                 self.idle_wait = min(self.idle_wait * 2, 1.0)
-                if woken:  # files trickling in are claimed (and their outcomes recorded) together, not one by one
-                    self.control.stop.wait(GATHER_SECONDS)
 
     def runnable_stages(self) -> list[str]:
         runnable = []
