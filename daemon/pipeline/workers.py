@@ -25,7 +25,7 @@ from daemon.pipeline.imaging import reduce
 from daemon.store import Store, files, queue, transaction
 
 log = logging.getLogger("image_engine.worker")
-SMALL_STAGE_CLAIM = 8  # files claimed together for one-file-at-a-time stages when the backlog allows
+SMALL_STAGE_CLAIM = 16  # files claimed together for one-file-at-a-time stages when the backlog allows
 
 
 class Control:
@@ -63,6 +63,7 @@ class StageWorker(threading.Thread):
         recheck: Callable[[str], None],
     ):
         super().__init__(name=f"worker-{pool}-{index}", daemon=True)
+        self.pool = pool
         self.stages = stages
         self.pipeline = pipeline
         self.store = store
@@ -133,7 +134,7 @@ class StageWorker(threading.Thread):
         backlog gives every worker of the pool that many, so their outcomes are recorded in one transaction."""
         if self.batch_size > 1:
             return self.batch_size
-        peers = max(1, self.config.engine.workers)
+        peers = max(1, self.config.engine.workers) if self.pool == "cpu" else 1  # (App gives other pools one worker)
         backlog = queue.count_active(self.store.conn, runnable, cap=SMALL_STAGE_CLAIM * peers, states=("queued",))
         size = max(1, min(SMALL_STAGE_CLAIM, backlog // peers))
         later = [stage.name for stage in self.pipeline.stages[1:]]
