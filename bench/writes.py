@@ -143,10 +143,10 @@ def run_once(root: Path, sources: list[Path], way: str, tagging: bool, keep_wal:
     )
     db = root / "data" / "image-engine.db"
     try:
-        deadline = time.monotonic() + 60
-        while not db.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(1.0)  # start-up writes (migrations) are not the photos'
+        deadline = time.monotonic() + 120
+        while not (root / "data" / "control.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)  # the control server starts after the migrations: start-up writes are not the photos'
+        time.sleep(1.0)
         start = tree_io(process.pid)
         started = time.perf_counter()
         for source in sources:
