@@ -146,7 +146,7 @@ def run_once(root: Path, sources: list[Path], way: str, tagging: bool, keep_wal:
         deadline = time.monotonic() + 120
         while not (root / "data" / "control.json").exists() and time.monotonic() < deadline:
             time.sleep(0.1)  # the control server starts after the migrations: start-up writes are not the photos'
-        time.sleep(1.0)
+        time.sleep(12.0)  # a running engine: the first 10 s after a start claim one file at a time (crash blame)
         start = tree_io(process.pid)
         started = time.perf_counter()
         for source in sources:

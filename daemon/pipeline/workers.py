@@ -26,6 +26,9 @@ from daemon.store import Store, files, queue, transaction
 
 log = logging.getLogger("image_engine.worker")
 SMALL_STAGE_CLAIM = 16  # files claimed together for one-file-at-a-time stages when the backlog allows
+# ... but only once the engine has run this long: a death counts against every file claimed, and an engine dying
+# again and again (a crash loop) must blame one file at a time, as before, not fail sixteen innocent ones.
+BATCH_AFTER_SECONDS = 10.0
 
 
 class Control:
@@ -75,6 +78,7 @@ class StageWorker(threading.Thread):
         self.stage_names = [stage.name for stage in stages]
         self.idle_wait = 0.05
         self.unsettled: list[queue.Job] = []
+        self.started = time.monotonic()
 
     def run(self) -> None:
         while not self.control.stop.is_set():
@@ -134,6 +138,8 @@ class StageWorker(threading.Thread):
         backlog gives every worker of the pool that many, so their outcomes are recorded in one transaction."""
         if self.batch_size > 1:
             return self.batch_size
+        if time.monotonic() - self.started < BATCH_AFTER_SECONDS:
+            return 1
         peers = max(1, self.config.engine.workers) if self.pool == "cpu" else 1  # (App gives other pools one worker)
         backlog = queue.count_active(self.store.conn, runnable, cap=SMALL_STAGE_CLAIM * peers, states=("queued",))
         size = max(1, min(SMALL_STAGE_CLAIM, backlog // peers))
