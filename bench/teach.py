@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -62,6 +63,21 @@ def embed_corpus() -> tuple[list[str], np.ndarray, list[set[str]]]:
     ]
     backend.unload()
     return [row["label"] for row in rows], np.stack([p.embedding for p in predictions]).astype(np.float32), words
+
+
+def cached_corpus(cache: Path | None) -> tuple[list[str], np.ndarray, list[set[str]]]:
+    if cache is not None and cache.exists():
+        log(f"corpus embeddings from {cache}")
+        saved = np.load(cache, allow_pickle=False)
+        words = [set(json.loads(line)) for line in saved["words"].tolist()]
+        return saved["labels"].tolist(), saved["vectors"], words
+    log("embedding the labelled corpus with EfficientNet-Lite0 (CPU)")
+    labels, vectors, words = embed_corpus()
+    if cache is not None:
+        np.savez(
+            cache, labels=np.array(labels), vectors=vectors, words=np.array([json.dumps(sorted(w)) for w in words])
+        )
+    return labels, vectors, words
 
 
 def measure(labels: np.ndarray, vectors: np.ndarray, words: list[set[str]], label: str, rule: Any, k: int, draws: int):
@@ -161,10 +177,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--draws", type=int, default=10)
     parser.add_argument("--library", type=int, default=100_000)
+    parser.add_argument("--cache", type=Path, help="keep the corpus embeddings in this .npz (re-runs skip the model)")
     args = parser.parse_args()
-    log("embedding the labelled corpus with EfficientNet-Lite0 (CPU)")
     began = time.perf_counter()
-    labels, vectors, words = embed_corpus()
+    labels, vectors, words = cached_corpus(args.cache)
     embed_s = time.perf_counter() - began
     tasks = {}
     for name, (label, rule) in TASKS.items():

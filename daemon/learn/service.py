@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from daemon.learn import classifier
+from daemon.learn import classifier, vocabulary
 from daemon.learn.apply import version_label
-from daemon.store import Store, learned
+from daemon.store import Store, feedback, learned
 
 if TYPE_CHECKING:
     from daemon.pipeline.workers import Control
@@ -32,7 +32,7 @@ CORRECTIONS_EVERY_SECONDS = 5.0  # how often the review app's corrections are lo
 @dataclass
 class Request:
     keyword: str
-    action: str  # "train" | "apply" (the stored classifier, e.g. imported) | "forget"
+    action: str  # "train" | "apply" (the stored classifier, e.g. imported) | "forget" | "vocabulary" (a model keyword)
     trained: threading.Event = field(default_factory=threading.Event)
     outcome: dict[str, Any] = field(default_factory=dict)
 
@@ -110,6 +110,7 @@ class Learner:
         try:
             corrected = learned.corrections_since(self.store.conn)
             corrected |= set(learned.examples_newly_embedded(self.store.conn))
+            judged = feedback.collect(self.store.conn)  # the model's own keywords the user rejected or kept
         except Exception:  # noqa: BLE001 - the learner keeps serving requests
             log.exception("cannot read corrections", extra={"event": "learn_failed"})
             return
@@ -117,11 +118,15 @@ class Learner:
         for keyword in sorted(corrected):
             if keyword not in waiting:
                 self.submit(keyword)
+        for keyword in sorted(judged):
+            self.submit(keyword, "vocabulary")
 
     def _serve(self, request: Request) -> None:
         try:
             if request.action == "forget":
                 self._forget(request)
+            elif request.action == "vocabulary":
+                self._adjust_vocabulary(request)
             elif request.action == "apply":
                 self._apply_stored(request)
             else:
@@ -239,9 +244,23 @@ class Learner:
         self._write(keyword, {}, sorted(files), "")
 
     def _write(self, keyword: str, add: dict[int, float], remove: list[int], label: str) -> None:
-        """In chunks, so the tag stage and the API are never kept waiting long; waits while the engine is paused."""
         work: list[tuple[str, int, float]] = [("add", f, s) for f, s in add.items()]
         work += [("remove", f, 0.0) for f in remove]
+
+        def change(chunk: list[tuple[str, int, float]]) -> list[int]:
+            return learned.set_learned(
+                self.store.conn,
+                keyword,
+                {f: s for kind, f, s in chunk if kind == "add"},
+                [f for kind, f, _ in chunk if kind == "remove"],
+                label,
+            )
+
+        self._in_chunks(keyword, work, change)
+
+    def _in_chunks(self, keyword: str, work: list[Any], change: Callable[[list[Any]], list[int]]) -> None:
+        """In chunks, so the tag stage and the API are never kept waiting long; waits while the engine is paused.
+        `change` edits one chunk and returns the photos whose keywords changed (their metadata is written again)."""
         self._set_progress(state="applying", keyword=keyword, done=0, total=len(work))
         for start in range(0, len(work), CHUNK):
             while self.paused() and not self.stop.is_set():
@@ -251,18 +270,47 @@ class Learner:
                 return
             self._set_progress(state="applying")
             chunk = work[start : start + CHUNK]
-            conn = self.store.conn
-            changed = learned.set_learned(
-                conn,
-                keyword,
-                {f: s for kind, f, s in chunk if kind == "add"},
-                [f for kind, f, _ in chunk if kind == "remove"],
-                label,
-            )
+            changed = change(chunk)
             if self.metadata_stage and changed:
-                learned.requeue_metadata(conn, changed, self.metadata_stage)
+                learned.requeue_metadata(self.store.conn, changed, self.metadata_stage)
                 self.wake_workers()
             self._set_progress(done=start + len(chunk))
+
+    # --- the model's own keywords, from the user's corrections ---
+
+    def _adjust_vocabulary(self, request: Request) -> None:
+        """Decide from the verdicts on a model keyword; a raised threshold or a muted keyword also takes the keyword
+        back from the photos the user has not judged (where the engine wrote it)."""
+        conn = self.store.conn
+        keyword = request.keyword
+        current = feedback.adjustment(conn, keyword)
+        verdicts = feedback.verdicts(conn, keyword)
+        if current is not None and (current["state"] == "kept" or not verdicts):
+            decided = current  # the user's "keep proposing it", or one imported from another machine: as it is
+        else:
+            decision = vocabulary.decide(keyword, verdicts)
+            if decision is None:
+                if current is not None:
+                    feedback.clear_adjustment(conn, keyword)
+                request.outcome = {"keyword": keyword, "state": "as configured"}
+                return
+            decided = {"state": decision.state, "threshold": decision.threshold, "reason": decision.reason}
+            if current is None or (current["state"], current["threshold"]) != (decision.state, decision.threshold):
+                feedback.save_adjustment(
+                    conn,
+                    keyword,
+                    decision.state,
+                    decision.threshold,
+                    decision.accepted,
+                    decision.rejected,
+                    decision.reason,
+                )
+                log.info("keyword adjusted", extra={"event": "vocabulary", "detail": f"{keyword}: {decision.reason}"})
+        request.outcome = {"keyword": keyword, **decided}
+        request.trained.set()
+        if decided["state"] in ("raised", "muted"):
+            files = feedback.proposals_to_withdraw(conn, keyword, decided["threshold"])
+            self._in_chunks(keyword, files, lambda chunk: feedback.withdraw(self.store.conn, keyword, chunk))
 
     def _set_progress(self, **values: Any) -> None:
         with self._lock:
