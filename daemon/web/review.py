@@ -44,6 +44,7 @@ class ReviewApp:
         from daemon.web.keywords import Keywords
         from daemon.web.pages import Pages
         from daemon.web.search import Search
+        from daemon.web.teach import Teach
 
         self.port = port
         self.store = store
@@ -63,6 +64,7 @@ class ReviewApp:
                 *Duplicates(self, routes).routes(self.page),
                 *Keywords(self, store, wake).routes(self.page),
                 *Search(self, store, routes).routes(self.page),
+                *Teach(self, store, routes).routes(self.page),
             ]
         )
 
