@@ -287,3 +287,22 @@ def test_examples_taught_before_they_were_tagged_are_learned_once_they_are(tmp_p
         stop.set()
         learner.join(30)
         store.close()
+
+
+def test_refusal_names_the_other_photos_that_look_like_the_examples() -> None:
+    from daemon.learn.classifier import lookalikes
+    from daemon.learn.service import describe
+
+    rng = np.random.default_rng(5)
+    kind = rng.normal(size=64).astype(np.float32) * 3
+    positives = kind + rng.normal(size=(5, 64)).astype(np.float32)
+    untaught_same_kind = kind + rng.normal(size=(20, 64)).astype(np.float32)
+    others = rng.normal(size=(40, 64)).astype(np.float32)
+    mask = lookalikes(positives, np.concatenate([untaught_same_kind, others]))
+    assert mask[:20].sum() >= 5 and not mask[20:].any()  # a good part of the kind, and none of the others
+    from daemon.learn.classifier import Trained
+
+    refused = Trained("inconsistent", 5, 60, best_precision=0.5)  # the untaught photos of the kind counted against it
+    said = describe(TAUGHT, refused, 0, int(mask.sum()))
+    assert said.startswith(f"{TAUGHT}: 5 examples, but they do not set {TAUGHT} apart from other photos")
+    assert f"{int(mask.sum())} other photo(s) look as much like them as they do each other" in said

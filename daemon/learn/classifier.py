@@ -113,6 +113,18 @@ def _between(cut: float, negatives: np.ndarray, above: int) -> float:
     return float(cut) if not len(lower) else float((cut + lower[0]) / 2)
 
 
+def lookalikes(positives: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Which of `others` are as near to an example as the examples are to each other (their nearest example's cosine
+    similarity reaches the examples' median nearest-example one): maybe more photos of the keyword, maybe look-alikes."""
+    if len(positives) < 2 or not len(others):
+        return np.zeros(len(others), dtype=bool)
+    units = positives / np.maximum(np.linalg.norm(positives, axis=1, keepdims=True), 1e-12)
+    among = units @ units.T
+    np.fill_diagonal(among, -1.0)
+    nearest = (others / np.maximum(np.linalg.norm(others, axis=1, keepdims=True), 1e-12)) @ units.T
+    return nearest.max(axis=1) >= float(np.median(among.max(axis=1)))
+
+
 def scores(matrix: np.ndarray, weights: np.ndarray, intercept: float) -> np.ndarray:
     """Decision values (log-odds) for rows of `matrix`."""
     return matrix @ np.asarray(weights, dtype=np.float32) + np.float32(intercept)

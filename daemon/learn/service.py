@@ -164,6 +164,7 @@ class Learner:
         # as such would make each retraining contradict the last one.
         leave_out = set(labels) | set(learned.learned_files(conn, keyword))
         _, sampled, others = learned.sample_others(conn, model, leave_out, classifier.NEGATIVE_SAMPLE)
+        alike = int(classifier.lookalikes(positives, sampled).sum()) if len(sampled) else 0
         weight = others / len(sampled) if len(sampled) else 1.0
         negatives = (
             np.concatenate([m for m in (counter, sampled) if len(m)]) if len(counter) or len(sampled) else counter
@@ -172,7 +173,7 @@ class Learner:
         trained = classifier.train(positives, negatives, weight if not len(counter) else 1.0)
         train_ms = (time.monotonic() - started) * 1000
         would_tag = self._count(model, trained, set(rejected)) if trained.state == "ready" else 0
-        message = describe(keyword, trained, would_tag)
+        message = describe(keyword, trained, would_tag, alike)
         version = learned.save_classifier(
             conn,
             keyword,
@@ -329,8 +330,9 @@ def summary(conn: Any, keyword: str) -> dict[str, Any]:
     return {**info, **learned.counts(conn, keyword)}
 
 
-def describe(keyword: str, trained: classifier.Trained, would_tag: int) -> str:
-    """The sentence `teach` prints."""
+def describe(keyword: str, trained: classifier.Trained, would_tag: int, lookalikes: int = 0) -> str:
+    """The sentence `teach` prints; `lookalikes`: other photos that look as much like the examples as they do each
+    other (they count as not-KEYWORD until the user says: when they are KEYWORD, that is why it refuses)."""
     examples = f"{trained.positives} example{'s' if trained.positives != 1 else ''}"
     if trained.state == "too_few":
         if trained.positives < classifier.MIN_EXAMPLES:
@@ -339,9 +341,15 @@ def describe(keyword: str, trained: classifier.Trained, would_tag: int) -> str:
             )
         return f"{keyword}: {examples}, but too few other tagged photos to compare with; nothing is tagged yet"
     if trained.state == "inconsistent":
+        alike = (
+            f"; {lookalikes} other photo(s) look as much like them as they do each other: if those show {keyword},"
+            " teach them too (else teach them with --not)"
+            if lookalikes
+            else ""
+        )
         return (
             f"{keyword}: {examples}, but they do not set {keyword} apart from other photos (estimated precision at"
-            f" best {trained.best_precision or 0:.2f}); nothing is tagged: check the examples, or add more"
+            f" best {trained.best_precision or 0:.2f}); nothing is tagged: check the examples, or add more{alike}"
         )
     advice = "; add a few more examples to improve" if trained.positives < classifier.WELL_TAUGHT else ""
     return f"{keyword}: {examples}, estimated precision {trained.precision:.2f}, would tag {would_tag} photos{advice}"
