@@ -39,6 +39,7 @@ TASKS = {
 }
 
 
+UNTAUGHT = "library holding half of the kind's other photos, untaught"
 SQUEEZENET = CORPUS.parent / "models" / "squeezenet1.0-fp16-onnx"
 
 
@@ -102,7 +103,17 @@ def cached_corpus(name: str, config: TaggingConfig, cache: Path | None) -> tuple
     return labels, vectors, words
 
 
-def measure(labels: np.ndarray, vectors: np.ndarray, words: list[set[str]], label: str, rule: Any, k: int, draws: int):
+def measure(
+    labels: np.ndarray,
+    vectors: np.ndarray,
+    words: list[set[str]],
+    label: str,
+    rule: Any,
+    k: int,
+    draws: int,
+    untaught: bool = False,
+    filtered: bool = True,
+):
     rng = np.random.default_rng(k)
     positives_all = np.flatnonzero(labels == label)
     if k >= len(positives_all):
@@ -116,7 +127,13 @@ def measure(labels: np.ndarray, vectors: np.ndarray, words: list[set[str]], labe
         examples, library_others = positives[:k], others[:half]
         held_out = np.concatenate([positives[k:], others[half:]])
         truth = labels[held_out] == label
-        trained = classifier.train(vectors[examples], vectors[library_others])
+        library = vectors[library_others]
+        if untaught:  # the library also holds photos of the kind nobody taught: the engine samples them as others
+            library = np.concatenate([library, vectors[positives[k : k + (len(positives) - k) // 2]]])
+            held_out = np.concatenate([positives[k + (len(positives) - k) // 2 :], others[half:]])
+            truth = labels[held_out] == label
+        negatives = classifier.sample_negatives(vectors[examples], library) if filtered else library
+        trained = classifier.train(vectors[examples], negatives)
         if trained.state == "ready":
             tagged = classifier.scores(vectors[held_out], trained.weights, trained.intercept) >= trained.threshold
         else:
@@ -243,7 +260,23 @@ def main() -> None:
         tasks = {}
         for name, (label, rule) in TASKS.items():
             log(f"{backend}: {name}")
-            tasks[name] = [measure(np.array(labels), vectors, words, label, rule, k, args.draws) for k in KS]
+            tasks[name] = {
+                setting: [
+                    measure(
+                        np.array(labels),
+                        vectors,
+                        words,
+                        label,
+                        rule,
+                        k,
+                        args.draws,
+                        untaught,
+                        not args.no_lookalike_filter,
+                    )
+                    for k in KS
+                ]
+                for setting, untaught in (("library without other photos of the kind", False), (UNTAUGHT, True))
+            }
         results[backend] = {"dim": int(vectors.shape[1]), "embed_corpus_s": round(embed_s, 1), "tasks": tasks}
     log(f"timing retrain and apply at {args.library} stored embeddings")
     emit(
@@ -254,6 +287,7 @@ def main() -> None:
             "target_precision": classifier.TARGET_PRECISION,
             "min_examples": classifier.MIN_EXAMPLES,
             "zero_shot": "the backend's ImageNet keyword mapping (no CLIP weights can be installed here)",
+            "lookalike_filter": not args.no_lookalike_filter,
             "backends": results,
             "timing": timings(args.library),
         }

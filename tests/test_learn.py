@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from daemon.learn.classifier import choose_threshold, train
+from daemon.learn.classifier import choose_threshold, scores, train
 from daemon.metadata.plan import ENGINE_KEYWORDS, SUBJECT, Options, Wanted, make_plan
 from tests.support import Engine, copy_in, corpus, exiftool_json, wait_for
 
@@ -306,3 +306,21 @@ def test_refusal_names_the_other_photos_that_look_like_the_examples() -> None:
     said = describe(TAUGHT, refused, 0, int(mask.sum()))
     assert said.startswith(f"{TAUGHT}: 5 examples, but they do not set {TAUGHT} apart from other photos")
     assert f"{int(mask.sum())} other photo(s) look as much like them as they do each other" in said
+
+
+def test_untaught_photos_of_the_same_subject_in_the_sample_no_longer_make_it_refuse() -> None:
+    from daemon.learn.classifier import lookalikes, sample_negatives
+
+    rng = np.random.default_rng(0)
+    subject = rng.normal(size=64) * 2.5 + rng.normal(size=(30, 64))  # one subject: 6 photos taught, 24 not
+    vectors = np.concatenate([subject, rng.normal(size=(100, 64))]).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    examples, library = vectors[:6], vectors[6:]
+    assert train(examples, library).state == "inconsistent"  # the 24 counted as not-the-subject
+    negatives = sample_negatives(examples, library)
+    closest = lookalikes(examples, library, closest=True)
+    assert len(library) - len(negatives) == closest[:24].sum() > 0 and not closest[24:].any()  # only the subject's
+    trained = train(examples, negatives)
+    assert trained.state == "ready" and trained.precision >= 0.9
+    others = vectors[30:]
+    assert (scores(others, trained.weights, trained.intercept) >= trained.threshold).sum() == 0

@@ -165,6 +165,7 @@ class Learner:
         leave_out = set(labels) | set(learned.learned_files(conn, keyword))
         _, sampled, others = learned.sample_others(conn, model, leave_out, classifier.NEGATIVE_SAMPLE)
         alike = int(classifier.lookalikes(positives, sampled).sum()) if len(sampled) else 0
+        sampled = classifier.sample_negatives(positives, sampled)
         weight = others / len(sampled) if len(sampled) else 1.0
         negatives = (
             np.concatenate([m for m in (counter, sampled) if len(m)]) if len(counter) or len(sampled) else counter
