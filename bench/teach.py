@@ -251,6 +251,9 @@ def main() -> None:
     parser.add_argument(
         "--cache", type=Path, help="keep the corpus embeddings in this folder (re-runs skip the models)"
     )
+    parser.add_argument(
+        "--no-lookalike-filter", action="store_true", help="count the examples' closest look-alikes as others (before)"
+    )
     args = parser.parse_args()
     results = {}
     for backend, config in backends().items():
