@@ -45,6 +45,7 @@ class ReviewApp:
         from daemon.web.pages import Pages
         from daemon.web.people import People
         from daemon.web.search import Search
+        from daemon.web.teach import Teach
 
         self.port = port
         self.store = store
@@ -67,6 +68,7 @@ class ReviewApp:
                     self.page
                 ),
                 *Search(self, store, routes).routes(self.page),
+                *Teach(self, store, routes).routes(self.page),
             ]
         )
 
