@@ -22,7 +22,7 @@ from daemon.dedup.index import HashIndex, hamming
 from daemon.pipeline import imaging  # noqa: F401 - registers the HEIF opener for capture_subsec
 from daemon.pipeline.base import Stage, WorkItem
 from daemon.pipeline.hashing import hash_input
-from daemon.store import Store, embeddings
+from daemon.store import Store, dedup_choices, embeddings
 from daemon.store import dedup as dedup_store
 from daemon.store.queue import Job
 
@@ -42,6 +42,7 @@ class DedupResult(TypedDict, total=False):
     action: str
     skip_filing: bool
     move_to_duplicates: bool
+    choice: str | None  # the user's 'keep' / 'trash' (daemon/store/dedup_choices.py), when given
     matches: list[dict[str, Any]]  # file, path, link (the Link as a dict)
 
 
@@ -92,7 +93,15 @@ class DedupStage(Stage):
         if misses:
             alone += "; similar to " + "; ".join(f"{path} but {why}" for path, why in misses[:3])
         result = DedupResult(
-            **decide(known[file_id], plan.group_of(file_id), known, all_links, self.config.action, alone)
+            **decide(
+                known[file_id],
+                plan.group_of(file_id),
+                known,
+                all_links,
+                self.config.action,
+                alone,
+                choice=dedup_choices.of_files(conn, [file_id]).get(file_id),
+            )
         )
         result["matches"] = [
             {"file": link.other(file_id), "path": known[link.other(file_id)].path, "link": asdict(link)}

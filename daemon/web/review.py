@@ -60,7 +60,7 @@ class ReviewApp:
                 Route("/login", self.login),
                 Mount("/static", app=StaticFiles(directory=str(folder / "static")), name="static"),
                 *self.pages.routes(self.page),
-                *Duplicates(self, routes).routes(self.page),
+                *Duplicates(self, store, routes).routes(self.page),
                 *Keywords(self, store, wake).routes(self.page),
                 *Search(self, store, routes).routes(self.page),
             ]
