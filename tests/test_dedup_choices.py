@@ -8,8 +8,8 @@ import shutil
 from pathlib import Path
 
 from tests.dedup_support import dedup_section, make_variant
-from tests.test_dedup_service import FILING, PHOTO, dedup_result, drop, dupes, files_by_id, staged
 from tests.support import corpus, wait_for
+from tests.test_dedup_service import FILING, PHOTO, dedup_result, drop, dupes, files_by_id, staged
 
 
 def test_a_trashed_copy_moves_to_the_duplicates_folder_undo_lists_it_and_resolve_keeps_the_choice(
