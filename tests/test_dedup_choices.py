@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from daemon.metadata.plan import wanted_from
 from tests.dedup_support import dedup_section, make_variant
 from tests.support import corpus, wait_for
 from tests.test_dedup_service import FILING, PHOTO, dedup_result, drop, dupes, files_by_id, staged
@@ -67,3 +68,9 @@ def test_keep_suggested_trashes_the_copies_of_undecided_groups_only(engine_facto
     assert dupes(engine)["suggested_moves"] == 0  # decided now: a second run moves nothing
     again = engine.cli("dupes", "--keep-suggested")
     assert "kept 0, trashed 0" in again.stdout, again.stdout
+
+
+def test_a_copy_the_user_keeps_gets_no_duplicate_keyword_under_the_tag_policy() -> None:
+    decided = {"group": 3, "keeper": False, "duplicate_of": "/photos/a.jpg", "action": "tag"}
+    assert [k.text for k in wanted_from({}, decided, "duplicate").keywords] == ["duplicate"]
+    assert wanted_from({}, {**decided, "choice": "keep"}, "duplicate").keywords == []
