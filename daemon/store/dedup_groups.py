@@ -62,7 +62,7 @@ def list_groups(conn: sqlite3.Connection, action: str) -> list[dict[str, Any]]:
     """Every group: members with paths, sizes and dimensions, which one is kept and why, and pending decisions."""
     groups = _groups(conn)
     decisions = recorded(conn, [m for group, _, _ in groups for m in group.members])
-    choices = dedup_choices.of_files(conn, decisions)
+    choices = dedup_choices.of_files(conn, [m for group, _, _ in groups for m in group.members])
     changes: dict[int, list[dict[str, Any]]] = {}
     for row in conn.execute("SELECT * FROM dedup_keeper_changes ORDER BY id"):
         changes.setdefault(row["group_id"], []).append(dict(row))
@@ -173,7 +173,7 @@ def pending_decisions(conn: sqlite3.Connection, action: str) -> list[tuple[Facts
     groups = _groups(conn)
     grouped: set[int] = set()
     decisions = recorded(conn, [m for group, _, _ in groups for m in group.members])
-    choices = dedup_choices.of_files(conn, decisions)
+    choices = dedup_choices.of_files(conn, [m for group, _, _ in groups for m in group.members])
     for group, known, links in groups:
         for file_id in group.members:
             grouped.add(file_id)
