@@ -363,26 +363,42 @@ def test_a_duplicate_trashed_from_the_keyboard_lands_in_the_trash_folder_and_und
     config = write_config(tmp_path, "[rename]\nenabled = true\n")
     filing = Engine(tmp_path, config)
     filing.drop.mkdir(parents=True)
-    for name in ("duplicates/HTC Desire.jpg", "duplicates/HTC Desire.webp"):
+    pairs = [
+        "duplicates/HTC Desire.jpg",
+        "duplicates/HTC Desire.webp",
+        "duplicates/Nikon D1X.jpg",
+        "duplicates/Nikon D1X.webp",
+    ]
+    for name in pairs:
         shutil.copyfile(corpus() / name, filing.drop / Path(name).name)
     filing.start()
     try:
-        filing.wait_idle(2)
-        [group] = json.loads(filing.cli("dupes", "--json").stdout)["groups"]
-        [other] = [m for m in group["members"] if not m["keeper"]]
+        filing.wait_idle(len(pairs))
+        groups = json.loads(filing.cli("dupes", "--json").stdout)["groups"]
+        assert len(groups) == 2
+        others = {m["file"]: m["path"] for group in groups for m in group["members"] if not m["keeper"]}
         context, page, errors = logged_in(browser, filing)
+        confirmations: list[str] = []
+        page.on("dialog", lambda dialog: (confirmations.append(dialog.message), dialog.accept()))
         page.goto(f"{origin(filing)}/duplicates")
-        assert "1 file(s) move" in page.inner_text("#resolve-suggested")  # the count the confirmation repeats
+        assert "2 file(s) move" in page.inner_text("#resolve-suggested")
+        first = int(page.get_attribute(".side-by-side", "data-group"))
         page.keyboard.press("d")  # keep the suggested copy, trash the rest
         page.wait_for_selector("#duplicates-view .message")
         assert "trashed 1: 1 file(s) move to the duplicates folder" in page.inner_text("#duplicates-view .message")
+        assert int(page.get_attribute(".side-by-side", "data-group")) != first  # on to the group not decided yet
+        page.click("#resolve-suggested")  # the rest: the confirmation says how many files move
+        page.wait_for_selector("#duplicates-view >> text=trashed 1: 1 file(s) move")
+        assert len(confirmations) == 1 and "1 file(s) move to" in confirmations[0], confirmations
+
         trash = filing.library / "Duplicates"
-        wait_for(lambda: any(trash.rglob("*.webp")), 30, message="the trashed copy in the trash folder")
-        filing.wait_idle(2)
-        [moved] = list(trash.rglob("*.webp"))
-        assert not Path(other["path"]).exists() and moved.is_file()
+        wait_for(lambda: len(list(trash.rglob("*.webp"))) == 2, 30, message="the trashed copies in the trash folder")
+        filing.wait_idle(len(pairs))
+        moved = sorted(trash.rglob("*.webp"))
+        assert not any(Path(path).exists() for path in others.values())
         undo = filing.cli("undo", "--all", "--dry-run")
-        assert f"would move back: {moved} -> " in undo.stdout, undo.stdout
+        for path in moved:
+            assert f"would move back: {path} -> " in undo.stdout, undo.stdout
         page.reload()
         assert page.locator("figure.chosen-trash").count() == 1 and page.locator("#resolve-suggested").count() == 0
         page.keyboard.press("a")  # keep all: the trashed copy is kept now; it stays filed until `undo`
