@@ -47,6 +47,8 @@ SLOW_TESTS = frozenset(
         "test_analyzers.py::test_the_example_plugin_tags_the_file_and_a_crashing_one_fails_only_itself",
         "test_dedup.py::test_near_duplicates_join_their_original_and_similar_shots_stay_apart",
         "test_dedup.py::test_crops_and_screenshots_join_their_photo_by_embedding_and_pixels",
+        "test_dedup_choices.py::test_a_trashed_copy_moves_to_the_duplicates_folder_undo_lists_it_and_resolve_keeps_the_choice",
+        "test_dedup_choices.py::test_keep_suggested_trashes_the_copies_of_undecided_groups_only",
         "test_dedup_service.py::test_an_exact_copy_of_a_library_photo_is_not_filed_again",
         "test_dedup_service.py::test_move_policy_files_the_duplicates_under_the_duplicates_folder",
         "test_dedup_service.py::test_not_duplicates_by_path_and_errors_name_the_problem",

@@ -101,7 +101,13 @@ class App:
         return {
             **core_routes(self, self.store, wake),
             **tagging_routes(self.store, self.config.tagging.backend, self.tag_session),
-            **dedup_routes(self.store, self.config.dedup.action, stage_names, wake),
+            **dedup_routes(
+                self.store,
+                self.config.dedup.action,
+                stage_names,
+                wake,
+                str(self.config.library.root / self.config.dedup.folder),
+            ),
             **rename_routes(self.store, self.config, self.pipeline.first, wake),
             **search_routes(self.store, self.tag_session),
             **learn_routes(self.store, self.learner),

@@ -62,7 +62,7 @@ class ReviewApp:
                 Route("/login", self.login),
                 Mount("/static", app=StaticFiles(directory=str(folder / "static")), name="static"),
                 *self.pages.routes(self.page),
-                *Duplicates(self, routes).routes(self.page),
+                *Duplicates(self, store, routes).routes(self.page),
                 *Keywords(self, store, wake).routes(self.page),
                 *People(self, store, wake, "metadata" if config.metadata.enabled else None, self.pages).routes(
                     self.page
