@@ -16,7 +16,8 @@ from PIL import Image
 ASCII, SHORT, LONG, RATIONAL, IFD = 2, 3, 4, 5, 13
 EXIF_POINTER, GPS_POINTER, ORIENTATION = 0x8769, 0x8825, 0x0112
 IFD0_TEXT = frozenset({0x010F, 0x0110, 0x0132})  # Make, Model, ModifyDate
-EXIF_TEXT = frozenset({0x9003, 0x9004, 0x9010, 0x9011})  # DateTimeOriginal, CreateDate, OffsetTime(Original)
+# DateTimeOriginal, CreateDate, OffsetTime(Original), LensMake, LensModel
+EXIF_TEXT = frozenset({0x9003, 0x9004, 0x9010, 0x9011, 0xA433, 0xA434})
 GPS_TEXT = frozenset({1, 3, 0x1D})  # LatitudeRef, LongitudeRef, DateStamp
 GPS_TRIPLES = frozenset({2, 4, 7})  # Latitude, Longitude, TimeStamp
 SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}
