@@ -97,12 +97,24 @@ def tags(args: argparse.Namespace) -> int:
     rejected = (data.get("corrections") or {}).get("rejected")
     if rejected:
         print(f"rejected by you (never written again): {', '.join(rejected)}")
+    show_scores(data)
     blurry = ", blurry" if data.get("blurry") else ""
     print(
         f"facts: sharpness {data['sharpness']:.0f}{blurry}, exposure {data['exposure']}, {data['orientation']},"
         f" colours {', '.join(data['colours'] or [])}"
     )
     return 0
+
+
+def show_scores(data: dict[str, Any]) -> None:
+    """The analyzers' scores (quality 0..100, sensitive 0..1) and the photo's burst, when it is in one."""
+    for name, score in sorted((data.get("scores") or {}).items()):
+        print(f"{name}: {score:g}")
+    burst = data.get("burst")
+    if burst:
+        best = next(frame for frame in burst["frames"] if frame["file_id"] == burst["best"])
+        mine = "this one" if best["path"] == data["path"] else best["path"]
+        print(f"burst of {len(burst['frames'])} frames; best of burst (highest quality): {mine}")
 
 
 def show_taken_and_place(data: dict[str, Any]) -> None:

@@ -20,7 +20,7 @@ from daemon.config import MetadataConfig
 from daemon.errors import PermanentError, RetryableError, StageError, WaitingError
 from daemon.metadata import fallback, targets
 from daemon.metadata.failures import name_too_long, short_cause, write_failure
-from daemon.metadata.findings import analyzer_keywords, ocr_text
+from daemon.metadata.findings import analyzer_keywords, burst_marks, ocr_text
 from daemon.metadata.guard import Guard
 from daemon.metadata.plan import (
     FILE_TYPE,
@@ -108,6 +108,9 @@ class MetadataStage(Stage):
                 wanted.place = place_fields(item.result("probe").get("place"))
             wanted.text = ocr_text(item.result("analyze"))
             wanted.keywords.extend(analyzer_keywords(item.result("analyze")))
+            best, lost = burst_marks(item.result("burst"))
+            wanted.keywords.extend(best)
+            wanted.withdrawn.extend(lost)
             if item.result("rename").get("deleted"):  # [rename] duplicates = "delete" removed this copy
                 outcomes[index] = _result(
                     item.path, [], verified=False, reason="deleted as a duplicate: nothing to write"

@@ -69,7 +69,9 @@ def facts(conn: sqlite3.Connection, file_ids: Iterable[int]) -> dict[int, Facts]
         for row in conn.execute(
             "SELECT files.id, files.path, files.size, files.sha256, files.present, media.width, media.height,"
             " media.taken, media.taken_source, media.phash, media.dhash, media.make, media.model, media.gps_lat,"
-            f" media.orientation FROM files LEFT JOIN media ON media.file_id = files.id WHERE files.id IN ({marks})",
+            " media.orientation, (SELECT score FROM photo_scores WHERE photo_scores.file_id = files.id"
+            " AND photo_scores.analyzer = 'quality') AS quality"
+            f" FROM files LEFT JOIN media ON media.file_id = files.id WHERE files.id IN ({marks})",
             chunk,
         ):
             camera_time = row["taken_source"] in CAMERA_TIME_SOURCES
@@ -87,6 +89,7 @@ def facts(conn: sqlite3.Connection, file_ids: Iterable[int]) -> dict[int, Facts]
                 metadata=sum(bool(x) for x in (camera_time, row["make"], row["model"], row["gps_lat"] is not None)),
                 present=bool(row["present"]),
                 orientation=row["orientation"],
+                quality=row["quality"],
             )
     return found
 

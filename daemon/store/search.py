@@ -45,6 +45,12 @@ def _filter_sql(filters: Filters, sep: str) -> tuple[str, list[Any]]:
             "EXISTS (SELECT 1 FROM tagging WHERE tagging.file_id = files.id AND tagging.category = ? COLLATE NOCASE)"
         )
         params.append(filters.category)
+    if filters.min_quality is not None:
+        clauses.append(
+            "EXISTS (SELECT 1 FROM photo_scores WHERE photo_scores.file_id = files.id"
+            " AND photo_scores.analyzer = 'quality' AND photo_scores.score >= ?)"
+        )
+        params.append(filters.min_quality)
     return "".join(f" AND {clause}" for clause in clauses), params
 
 
