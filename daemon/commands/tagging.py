@@ -79,6 +79,7 @@ def tags(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2))
         return 0
     show_taken_and_place(data)
+    show_scores(data)
     if not data.get("model"):
         print(f"{args.path}: {data.get('why_not') or 'not tagged yet'}", file=sys.stderr)
         return base.EXIT_RUNTIME
@@ -97,7 +98,6 @@ def tags(args: argparse.Namespace) -> int:
     rejected = (data.get("corrections") or {}).get("rejected")
     if rejected:
         print(f"rejected by you (never written again): {', '.join(rejected)}")
-    show_scores(data)
     blurry = ", blurry" if data.get("blurry") else ""
     print(
         f"facts: sharpness {data['sharpness']:.0f}{blurry}, exposure {data['exposure']}, {data['orientation']},"

@@ -104,6 +104,7 @@ class Wanted:
             or self.text is not None
             or self.rejected
             or self.user_caption
+            or self.withdrawn  # a keyword to take back (a burst's former best frame) is work too
         )
 
 

@@ -1,6 +1,6 @@
 """Whole-photo scores from analyzers (quality, sensitive content) and bursts with their best frame marked.
 
-A burst: frames from one camera, capture times at most BURST_GAP_S apart (chained), pHashes near; its best frame gets
+A burst: frames from one camera, capture times 1..BURST_GAP_S s apart (chained), pHashes near; its best frame gets
 the keyword `best of burst` (pseudo-stage result 'burst', read by the metadata stage; a frame that loses it is
 sent back to the metadata stage so the keyword leaves its file).
 """
@@ -127,6 +127,8 @@ def _burst_of(conn: sqlite3.Connection, file_id: int) -> set[int]:
         ):
             if other[0] in found or other[2] is None or other[3] not in CAMERA_TIME_SOURCES:
                 continue
+            if (other[1] or "")[:19] == taken[:19]:
+                continue  # the same capture time: a copy or an edit of one frame (dedup's business), not a burst
             if _distance(phash, other[2]) <= BURST_PHASH:
                 found.add(other[0])
                 todo.append((other[1], other[2]))
