@@ -86,6 +86,14 @@ def match_expression(text: str) -> str | None:
     return expression
 
 
+_TERM = re.compile(r'(NOT )?((?:\w+ : )?"[^"]*"\*?)')
+
+
+def positive_terms(expression: str) -> list[str]:
+    """The terms of a `match_expression` result that must match (each quoted, so this reading is exact)."""
+    return [term for negated, term in _TERM.findall(expression) if not negated]
+
+
 def _text(value: object) -> str | None:
     text = str(value).strip() if value not in (None, "") else ""
     return text or None
