@@ -114,3 +114,15 @@ def test_a_page_upside_down_or_on_its_side_reads_in_order() -> None:
             "of file format.",
         ], name
         assert all(0 <= x < page.width and 0 <= y < page.height for line in lines for x, y in line.box), name
+
+
+def test_a_tight_crop_of_one_line_is_read_and_its_box_stays_inside_the_picture() -> None:
+    from PIL import Image
+
+    from daemon.ml.ocr import TextReader
+
+    with Image.open(corpus() / "text" / "text_rec.jpg") as opened:  # 362x78: the sign's text fills it edge to edge
+        crop = opened.convert("RGB")
+    lines = TextReader().read(crop, 0.65)
+    assert [line.text for line in lines] == ["韩国小馆"]
+    assert all(0 <= x < crop.width and 0 <= y < crop.height for x, y in lines[0].box)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
 GATE_SIZE = 320  # longest side the detector sees for the "any text here?" step (probe's copy is 384)
+CROP_SIDE, CROP_MARGIN = 200, 40  # an image with a shorter side than CROP_SIDE is read inside a margin
 INSTALL_HINT = "install the ocr extra: pip install 'image-engine[ocr]' (rapidocr; onnxruntime comes with cpu or gpu)"
 
 
@@ -84,9 +85,11 @@ class TextReader:
 
     def read(self, image: Image.Image, min_confidence: float) -> list[TextLine]:
         """The lines of text in `image`, in reading order, those below `min_confidence` dropped."""
+        # A tight crop (one line of text filling the picture) gives the detector no edge to find: a margin does.
+        margin = CROP_MARGIN if min(image.size) < CROP_SIDE else 0
         with self._lock:
             _, reader = self._engines()
-            bgr = _bgr(image)
+            bgr = _bgr(_with_margin(image, margin))
             readings = {0: _read_lines(reader, bgr)}
             # A page upside down or on its side: read it turned too, and keep the reading that looks best (_weighed).
             found, upside_down = readings[0]
@@ -99,12 +102,15 @@ class TextReader:
             found = readings[turn][0]
         if not found.txts:
             return []
-        width, height = image.width, image.height
+        width, height = image.width + 2 * margin, image.height + 2 * margin
         lines = []
         for text, score, box in zip(found.txts, found.scores, found.boxes, strict=True):
             text = " ".join(str(text).split())
             if text and float(score) >= min_confidence and any(ch.isalnum() for ch in text):
-                corners = [_unturn(int(x), int(y), turn, width, height) for x, y in box]
+                corners = [
+                    [min(max(x - margin, 0), image.width - 1), min(max(y - margin, 0), image.height - 1)]
+                    for x, y in (_unturn(int(x), int(y), turn, width, height) for x, y in box)
+                ]
                 lines.append(TextLine(text, round(float(score), 4), corners))
         return lines
 
@@ -170,6 +176,18 @@ def _weighed(found: Any, upside_down: bool) -> float:
 def _sureness(found: Any) -> float:
     """Confidence-weighted characters read: the better of two readings of one page has more of them."""
     return sum(len(str(text)) * float(score) for text, score in zip(found.txts or (), found.scores or (), strict=True))
+
+
+def _with_margin(image: Image.Image, margin: int) -> Image.Image:
+    """`image` inside a border of `margin` pixels in the colour of its own edge (no new contrast to detect)."""
+    if not margin:
+        return image
+    from PIL import ImageOps
+
+    rgb = np.asarray(image.convert("RGB"))
+    edge = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
+    colour = tuple(int(value) for value in np.median(edge, axis=0))
+    return ImageOps.expand(image.convert("RGB"), border=margin, fill=colour)
 
 
 def _bgr(image: Image.Image) -> Any:
