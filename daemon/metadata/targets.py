@@ -142,6 +142,10 @@ def exiftool_command(plan: Plan, target: Target, keep_mtime: bool, backups: bool
         args += ["-tagsFromFile", "@", "-IPTC:all"]  # exiftool re-encodes the file's Latin-1 IPTC as UTF-8
     for tag, values in plan.writes.items():
         args += [f"-{tag}={escape(value)}" for value in values] if values else [f"-{tag}="]
+    for tag, values in plan.removes.items():  # taken out of a list: only an exact match of what the engine wrote
+        args += [f"-{tag}-={escape(value)}" for value in values]
+    for tag, values in plan.appends.items():  # added to a list (MWG regions): what other tools wrote stays
+        args += [f"-{tag}+={escape(value)}" for value in values]
     path = os.fsencode(os.path.abspath(target.path))
     args += [path] if target.exists else ["-o", path]
     return Command(args, target=target.path, creates=not target.exists)

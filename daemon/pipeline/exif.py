@@ -11,6 +11,7 @@ from typing import Any
 
 from PIL import Image
 
+from daemon.pipeline import exif_fast
 from daemon.pipeline import taken as taken_time
 
 TAG_MAKE, TAG_MODEL, TAG_ORIENTATION, TAG_DATETIME = 0x010F, 0x0110, 0x0112, 0x0132
@@ -31,14 +32,7 @@ _XMP_STEP = {
 
 
 def read_facts(image: Image.Image, mtime: float, name: str = "", data: bytes = b"") -> dict[str, Any]:
-    try:
-        exif = image.getexif()
-    except Exception:  # noqa: BLE001 - Pillow raises many types on broken EXIF
-        exif = Image.Exif()
-    try:
-        exif_ifd = exif.get_ifd(TAG_EXIF_IFD)
-    except Exception:  # noqa: BLE001
-        exif_ifd = {}
+    exif, exif_ifd = _tags(image)
     facts: dict[str, Any] = {
         "make": _text(exif.get(TAG_MAKE)),
         "model": _text(exif.get(TAG_MODEL)),
@@ -48,6 +42,22 @@ def read_facts(image: Image.Image, mtime: float, name: str = "", data: bytes = b
     facts["taken"], facts["taken_source"], facts["taken_note"] = taken.taken, taken.source, taken.note
     facts["gps_lat"], facts["gps_lon"] = _gps(exif)
     return facts
+
+
+def _tags(image: Image.Image) -> tuple[Any, Any]:
+    """IFD0 and the Exif IFD: from the plain JPEG Exif block directly (exif_fast), else through Pillow."""
+    fast = exif_fast.read(image)
+    if fast is not None:
+        return fast, fast.get_ifd(TAG_EXIF_IFD)
+    try:
+        exif = image.getexif()
+    except Exception:  # noqa: BLE001 - Pillow raises many types on broken EXIF
+        exif = Image.Exif()
+    try:
+        exif_ifd = exif.get_ifd(TAG_EXIF_IFD)
+    except Exception:  # noqa: BLE001
+        exif_ifd = {}
+    return exif, exif_ifd
 
 
 def date_candidates(

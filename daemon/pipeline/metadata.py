@@ -22,6 +22,7 @@ from daemon.metadata import fallback, targets
 from daemon.metadata.failures import name_too_long, short_cause, write_failure
 from daemon.metadata.findings import analyzer_keywords, burst_marks, ocr_text
 from daemon.metadata.guard import Guard
+from daemon.metadata.people import NamedFaces
 from daemon.metadata.plan import (
     FILE_TYPE,
     READ_TAGS,
@@ -87,6 +88,7 @@ class MetadataStage(Stage):
         self.batch_size = config.batch_size
         self.tool = ExifTool(config.exiftool)
         self._warned = False
+        self.people: tuple[bool, bool] | None = None  # [people] (write_keywords, write_regions) when people is on
 
     def close(self) -> None:
         self.tool.close()
@@ -111,6 +113,9 @@ class MetadataStage(Stage):
             best, lost = burst_marks(item.result("burst"))
             wanted.keywords.extend(best)
             wanted.withdrawn.extend(lost)
+            if self.people is not None:
+                wanted.people = NamedFaces.from_result(item.result("people"))
+                wanted.withdrawn += wanted.people.withdrawn  # People|Old and the flat keyword the engine wrote
             if item.result("rename").get("deleted"):  # [rename] duplicates = "delete" removed this copy
                 outcomes[index] = _result(
                     item.path, [], verified=False, reason="deleted as a duplicate: nothing to write"
@@ -202,7 +207,7 @@ class MetadataStage(Stage):
             except StageError as exc:
                 outcomes[entry.index] = exc
                 continue
-            if entry.plan.writes:
+            if entry.plan.changes:
                 planned.append(entry)
             else:
                 outcomes[entry.index] = self.success(entry, reason="already up to date")
@@ -246,7 +251,13 @@ class MetadataStage(Stage):
         """One exiftool read-back for the batch: a write that did not take puts the original back."""
         try:
             readbacks = self.tool.read_each(
-                [(entry.target.path, sorted(set(entry.plan.writes) | set(entry.plan.absent))) for entry in written]
+                [
+                    (
+                        entry.target.path,
+                        sorted(set(entry.plan.writes) | set(entry.plan.absent) | set(entry.plan.present)),
+                    )
+                    for entry in written
+                ]
             )
         except BaseException:
             for entry in written:
@@ -290,6 +301,8 @@ class MetadataStage(Stage):
             exif_text=in_place and exif_writable,
             create_exif_text=fallback_mode and exif_writable,
             text_description=self.text_description,
+            people_keywords=bool(self.people and self.people[0]),
+            people_regions=bool(self.people and self.people[1]) and not fallback_mode,
         )
 
     def success(self, entry: _Work, reason: str) -> dict[str, Any]:
@@ -302,7 +315,7 @@ class MetadataStage(Stage):
         )
         result.update(sidecar=entry.target.sidecar, keywords=plan.keywords, engine_keywords=plan.engine_keywords)
         # Also when up to date with our keywords in the file: a write that a crash kept from being recorded.
-        if not entry.target.sidecar and (plan.writes or plan.engine_keywords):
+        if not entry.target.sidecar and (plan.changes or plan.engine_keywords):
             info = os.stat(entry.target.path)
             result["stat"] = {"size": info.st_size, "mtime_ns": info.st_mtime_ns, "inode": info.st_ino}
         return result

@@ -38,6 +38,7 @@ class Filters:
     folder: str | None = None
     keyword: str | None = None
     category: str | None = None
+    person: str | None = None  # a person's name ([people]): only photos with a face of theirs
     min_quality: float | None = None  # the quality analyzer's score, 0..100
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -45,19 +46,18 @@ class Filters:
     def from_json(cls, data: dict[str, object]) -> Filters:
         """From the API body; a bad date raises ValueError naming the field and the value."""
         values = {
-            name: _text(data.get(name)) for name in ("after", "before", "camera", "folder", "keyword", "category")
+            name: _text(data.get(name))
+            for name in ("after", "before", "camera", "folder", "keyword", "category", "person")
         }
         for name in ("after", "before"):
             if values[name]:
                 values[name] = _iso_date(name, values[name])
         if values["before"] and len(values["before"]) == 10:
             values["before"] += "T23:59:59"
-        if data.get("person") not in (None, ""):
-            raise ValueError("person: not available yet (no people analyzer in this engine)")
         return cls(**values, min_quality=_quality(data.get("min_quality")))  # type: ignore[arg-type]
 
     def any(self) -> bool:
-        return any((self.after, self.before, self.camera, self.folder, self.keyword, self.category)) or (
+        return any((self.after, self.before, self.camera, self.folder, self.keyword, self.category, self.person)) or (
             self.min_quality is not None
         )
 
