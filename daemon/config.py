@@ -67,6 +67,8 @@ class EngineConfig:
     ignore: list[str] = field(default_factory=list)
     # A file failed because the engine kept dying while working on it is tried again after this clean run.
     crash_retry_minutes: float = 15.0
+    # SQLite copies its write-ahead log into the database after this many 4 KB pages (SQLite's own default: 1,000).
+    wal_autocheckpoint: int = 10_000
 
 
 @dataclass
@@ -447,6 +449,12 @@ def _check_gpu_and_schedule(config: Config, source: Path, problems: list[str]) -
     checks = [
         ("engine.rescan_minutes", config.engine.rescan_minutes, config.engine.rescan_minutes >= 0, ">= 0 (0 = off)"),
         ("engine.crash_retry_minutes", config.engine.crash_retry_minutes, config.engine.crash_retry_minutes > 0, "> 0"),
+        (
+            "engine.wal_autocheckpoint",
+            config.engine.wal_autocheckpoint,
+            0 <= config.engine.wal_autocheckpoint <= 1_000_000,
+            "0..1000000 (0: never)",
+        ),
         ("gpu.sample_seconds", gpu.sample_seconds, gpu.sample_seconds > 0, "> 0"),
         ("gpu.yield_above_share", gpu.yield_above_share, 0 <= gpu.yield_above_share <= 1, "0..1 (1 = never)"),
         ("gpu.memory_budget_mb", gpu.memory_budget_mb, gpu.memory_budget_mb >= 0, ">= 0 (0 = no cap)"),

@@ -97,6 +97,11 @@ HELP: dict[str, tuple[str, list[str]]] = {
         "Forget a taught keyword and take it off every photo where it was learned (not where you added it).",
         ["image-engine untaught Felix"],
     ),
+    "vocabulary": (
+        "How you judged the model's own keywords in the review app (kept, rejected, untouched) and what the engine "
+        "changed: a keyword rejected often gets a higher threshold, or is no longer proposed.",
+        ["image-engine vocabulary", "image-engine vocabulary --keep tiger", "image-engine vocabulary --all"],
+    ),
     "ui": (
         "Open the review app in the browser through a one-time login link (valid once, for two minutes).",
         ["image-engine ui", "image-engine ui --print-url"],

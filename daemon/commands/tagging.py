@@ -54,6 +54,11 @@ def models(args: argparse.Namespace) -> int:
     print(f"device: {device} (setting: {data['device_setting']})   batch size: {data['batch_size']}")
     print(f"unloads after {data['idle_unload_seconds']:g} s idle; loaded {data['loads']} time(s) since start")
     print("text search: " + ("yes" if data["text_search"] else 'no (needs backend = "clip")'))
+    adjusted = [k for k in _client(args).get("/vocabulary")["keywords"] if k["adjustment"]]
+    for state, said in (("raised", "threshold raised"), ("muted", "no longer proposed")):
+        names = [k["keyword"] for k in adjusted if k["adjustment"]["state"] == state]
+        if names:
+            print(f"learned from your corrections, {said}: {', '.join(names)} (image-engine vocabulary)")
     return 0
 
 

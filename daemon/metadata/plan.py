@@ -201,7 +201,7 @@ def wanted_from(
     model = tag.get("model") or tag.get("backend")
     wanted.model = clean_text(model) if model else None
     duplicate = dedup.get("group") is not None or dedup.get("duplicate_of")
-    if dedup.get("action") == "tag" and duplicate and not dedup.get("keeper"):
+    if dedup.get("action") == "tag" and duplicate and not dedup.get("keeper") and dedup.get("choice") != "keep":
         text = clean_text(dedup_keyword)
         if text:
             wanted.keywords.append(Keyword(text))

@@ -19,6 +19,7 @@ TAG_EXIF_IFD, TAG_GPS_IFD = 0x8769, 0x8825
 TAG_DATETIME_ORIGINAL, TAG_CREATE_DATE = 0x9003, 0x9004
 TAG_GPS_TIME, TAG_GPS_DATE = 0x07, 0x1D
 TAG_OFFSET_TIME, TAG_OFFSET_TIME_ORIGINAL = 0x9010, 0x9011
+TAG_LENS_MAKE, TAG_LENS_MODEL = 0xA433, 0xA434
 # XMP dates, by the step of the chain they stand in for when the EXIF one is absent.
 _XMP_DATE = re.compile(
     r"(exif:DateTimeOriginal|photoshop:DateCreated|xmp:CreateDate|xmp:ModifyDate)\s*(?:=\s*[\"']([^\"'<]+)|>([^<]+)<)"
@@ -41,6 +42,8 @@ def read_facts(image: Image.Image, mtime: float, name: str = "", data: bytes = b
     taken = taken_time.resolve(date_candidates(image, exif, exif_ifd, data), name, mtime)
     facts["taken"], facts["taken_source"], facts["taken_note"] = taken.taken, taken.source, taken.note
     facts["gps_lat"], facts["gps_lon"] = _gps(exif)
+    lens = [_text(exif_ifd.get(TAG_LENS_MAKE)), _text(exif_ifd.get(TAG_LENS_MODEL))]
+    facts["lens"] = " ".join(part for part in lens if part) or None  # shown on the review app's photo page
     return facts
 
 

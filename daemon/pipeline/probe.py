@@ -38,6 +38,7 @@ class ProbeResult(TypedDict, total=False):
     model: str | None
     gps_lat: float | None
     gps_lon: float | None
+    lens: str | None
     place: dict[str, Any] | None  # country, region, city from GPS ([places]; daemon/pipeline/places.py)
 
 

@@ -35,6 +35,7 @@ from daemon.pipeline.workers import Control, StageWorker
 from daemon.schedule.jobs import Schedule
 from daemon.schedule.workhours import WorkHours
 from daemon.store import Store, files, queue, settings
+from daemon.store.connection import set_wal_autocheckpoint
 from daemon.watch.intake import Intake
 from daemon.watch.library import watched_folders
 from daemon.watch.observer import WatchManager
@@ -54,6 +55,7 @@ class App:
         self.config = config
         self.started = time.time()
         make_folders(config)
+        set_wal_autocheckpoint(config.engine.wal_autocheckpoint)
         self.store = Store(config.db_path)
         self.control = Control(paused=settings.get(self.store.conn, "paused") == "1")
         self.pipeline: Pipeline = build_pipeline(config, self.store)
@@ -99,7 +101,13 @@ class App:
         return {
             **core_routes(self, self.store, wake),
             **tagging_routes(self.store, self.config.tagging.backend, self.tag_session),
-            **dedup_routes(self.store, self.config.dedup.action, stage_names, wake),
+            **dedup_routes(
+                self.store,
+                self.config.dedup.action,
+                stage_names,
+                wake,
+                str(self.config.library.root / self.config.dedup.folder),
+            ),
             **rename_routes(self.store, self.config, self.pipeline.first, wake),
             **search_routes(self.store, self.tag_session),
             **learn_routes(self.store, self.learner),
