@@ -239,7 +239,7 @@ class MetadataStage(Stage):
 
     @staticmethod
     def _quick_read(entry: _Work) -> list[dict[str, list[str]]] | None:
-        if entry.target.sidecar:
+        if entry.target.sidecar or _has_people(entry):
             return None
         found = quick_read.read(entry.target.path)
         return None if found is None else [found]
@@ -329,7 +329,7 @@ class MetadataStage(Stage):
     @staticmethod
     def _quick_verify(entry: _Work) -> bool:
         """True when the written bytes say what the plan wrote (False: not a JPEG we read, or a doubt)."""
-        found = None if entry.target.sidecar else quick_read.read(entry.target.path)
+        found = None if entry.target.sidecar or _has_people(entry) else quick_read.read(entry.target.path)
         return found is not None and not verify(entry.plan, found)
 
     def check(self, entry: _Work) -> None:
@@ -400,6 +400,13 @@ class MetadataStage(Stage):
             raise PermanentError(f"{target.photo}: the metadata did not read back ({'; '.join(problems)}); unchanged")
         _replace_bytes(target.photo, new, self.config.keep_mtime, self.config.backups)
         return self.success(entry, reason="written with piexif (exiftool not installed) and verified")
+
+
+def _has_people(entry: _Work) -> bool:
+    """Named faces (or names taken back): face regions and PersonInImage are read by exiftool, which flattens the
+    region structures into the fields the plan compares (quick_read does not read them)."""
+    people = entry.wanted.people
+    return people is not None and bool(people.faces or people.withdrawn)
 
 
 def _merge_reads(entry: _Work, found: list[dict[str, list[str]] | Outcome]) -> dict[str, list[str]]:
