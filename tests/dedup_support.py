@@ -162,6 +162,7 @@ class InProcessEngine:
             self.config.dedup = dedup
         # Dedup alone: embeddings are written by the tests that need them; files stay where they were dropped.
         self.config.tagging.enabled = self.config.rename.enabled = self.config.metadata.enabled = False
+        self.config.people.enabled = False
         self.config.rename.enabled = filing  # rename files them into the library (no metadata written)
         if tagging:  # the default tagger on the CPU: it stores the embeddings dedup compares
             self.config.tagging.enabled, self.config.tagging.device = True, "cpu"

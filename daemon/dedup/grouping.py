@@ -379,8 +379,11 @@ def decide(
     links: Iterable[Link],
     action: str,
     alone: str = "no duplicates found",
+    choice: str | None = None,
 ) -> dict:
-    """The `dedup` result contract for one file (see the brief): what later stages do with it, and why."""
+    """The `dedup` result contract for one file (see the brief): what later stages do with it, and why.
+
+    `choice`: the user's word on this copy ('keep' or 'trash', daemon/store/dedup_choices.py), above the policy."""
     result = {
         "group": None,
         "keeper": True,
@@ -399,7 +402,7 @@ def decide(
         count = len(group.members) - 1
         result["reason"] = f"kept in group {group.id} ({count} other cop{'y' if count == 1 else 'ies'}): "
         result["reason"] += group.keeper_reason
-        return result
+        return chosen(result, choice)
     exact = bool(file.sha256) and file.sha256 == keeper.sha256
     mine = [link for link in links if file.id in (link.a, link.b)]
     direct = [link for link in mine if keeper.id in (link.a, link.b)]
@@ -420,4 +423,16 @@ def decide(
         skip_filing=(exact or bool(twins)) and action != "move",
         move_to_duplicates=action == "move",
     )
+    return chosen(result, choice)
+
+
+def chosen(result: dict, choice: str | None) -> dict:
+    """The decision with the user's choice on top: 'trash' files the copy under the duplicates folder whatever the
+    policy; 'keep' keeps it where it is (no duplicate keyword, no move)."""
+    if choice == "trash":
+        result.update(choice=choice, skip_filing=False, move_to_duplicates=True)
+        result["reason"] = f"trashed by you (filed under the duplicates folder); {result['reason']}"
+    elif choice == "keep":
+        result.update(choice=choice, skip_filing=False, move_to_duplicates=False)
+        result["reason"] = f"kept by you; {result['reason']}"
     return result

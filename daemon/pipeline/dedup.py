@@ -26,7 +26,7 @@ from daemon.pipeline.base import Stage, WorkItem
 from daemon.pipeline.hashing import hash_input
 from daemon.pipeline.probe import read_bytes
 from daemon.pipeline.thumbnails import Thumbnails
-from daemon.store import Store, embeddings
+from daemon.store import Store, dedup_choices, embeddings
 from daemon.store import dedup as dedup_store
 from daemon.store.queue import Job
 
@@ -47,6 +47,7 @@ class DedupResult(TypedDict, total=False):
     action: str
     skip_filing: bool
     move_to_duplicates: bool
+    choice: str | None  # the user's 'keep' / 'trash' (daemon/store/dedup_choices.py), when given
     matches: list[dict[str, Any]]  # file, path, link (the Link as a dict)
 
 
@@ -99,7 +100,15 @@ class DedupStage(Stage):
         if misses:
             alone += "; similar to " + "; ".join(f"{path} but {why}" for path, why in misses[:3])
         result = DedupResult(
-            **decide(known[file_id], plan.group_of(file_id), known, all_links, self.config.action, alone)
+            **decide(
+                known[file_id],
+                plan.group_of(file_id),
+                known,
+                all_links,
+                self.config.action,
+                alone,
+                choice=dedup_choices.of_files(conn, [file_id]).get(file_id),
+            )
         )
         result["matches"] = [
             {"file": link.other(file_id), "path": known[link.other(file_id)].path, "link": asdict(link)}
