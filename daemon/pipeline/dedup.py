@@ -54,6 +54,7 @@ class DedupResult(TypedDict, total=False):
 class DedupStage(Stage):
     name = "dedup"
     pool = "dedup"
+    alone = True  # a file's plan reads the groups the file before it recorded (a batch judged at once went stale)
 
     def __init__(self, config: DedupConfig, store: Store, thumbs: Thumbnails | None = None):
         self.config = config

@@ -138,7 +138,9 @@ class StageWorker(threading.Thread):
         backlog gives every worker of the pool that many, so their outcomes are recorded in one transaction."""
         if self.batch_size > 1:
             return self.batch_size
-        if time.monotonic() - self.started < BATCH_AFTER_SECONDS:
+        if time.monotonic() - self.started < BATCH_AFTER_SECONDS or any(
+            self.pipeline.stage(name).alone for name in runnable
+        ):
             return 1
         peers = max(1, self.config.engine.workers) if self.pool == "cpu" else 1  # (App gives other pools one worker)
         backlog = queue.count_active(self.store.conn, runnable, cap=SMALL_STAGE_CLAIM * peers, states=("queued",))
