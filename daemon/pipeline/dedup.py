@@ -54,7 +54,7 @@ class DedupResult(TypedDict, total=False):
 class DedupStage(Stage):
     name = "dedup"
     pool = "dedup"
-    alone = True  # a file's plan reads the groups the file before it recorded (a batch judged at once went stale)
+    one_by_one = True  # copies claimed together must see each other's links: judged and recorded in turn
 
     def __init__(self, config: DedupConfig, store: Store, thumbs: Thumbnails | None = None):
         self.config = config

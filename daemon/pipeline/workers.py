@@ -138,9 +138,7 @@ class StageWorker(threading.Thread):
         backlog gives every worker of the pool that many, so their outcomes are recorded in one transaction."""
         if self.batch_size > 1:
             return self.batch_size
-        if time.monotonic() - self.started < BATCH_AFTER_SECONDS or any(
-            self.pipeline.stage(name).alone for name in runnable
-        ):
+        if time.monotonic() - self.started < BATCH_AFTER_SECONDS:
             return 1
         peers = max(1, self.config.engine.workers) if self.pool == "cpu" else 1  # (App gives other pools one worker)
         backlog = queue.count_active(self.store.conn, runnable, cap=SMALL_STAGE_CLAIM * peers, states=("queued",))
@@ -192,6 +190,9 @@ class StageWorker(threading.Thread):
             if suspect is not None and len(batch) > 1:  # the engine died while working on it: alone, so a
                 rest += [item for item in batch if item is not suspect]  # second death is blamed on it only
                 batch = [suspect]
+            if stage.one_by_one and len(batch) > 1:
+                rest += batch[1:]
+                batch = batch[:1]
             if self.pipeline.blocked_reason(stage):
                 for item in batch:
                     queue.release(self.store.conn, item.job)
