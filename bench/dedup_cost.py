@@ -61,21 +61,30 @@ def dedup_seconds(folder: Path, paths: list[Path]) -> dict[str, Any]:
         busy = True
         while busy:
             busy = any(worker.tick() for worker in first_stages)
-        times = []
+        ticks: list[tuple[float, int]] = []  # (seconds, files judged): a tick may take several files in turn
+        judged = 0
         while True:
             started = time.perf_counter()
             if not dedup_worker.tick():
                 break
-            times.append(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            now = engine.conn.execute("SELECT COUNT(*) FROM results WHERE stage = 'dedup'").fetchone()[0]
+            ticks.append((elapsed, now - judged))
+            judged = now
         assert engine.failures() == [], engine.failures()
         groups = engine.conn.execute("SELECT COUNT(*) FROM dedup_groups").fetchone()[0]
-        tenth = max(1, len(times) // 10)
+        files = sum(count for _, count in ticks)
+        half = len(ticks) // 2
+
+        def per_file(part: list[tuple[float, int]]) -> float:
+            return round(1000 * sum(t for t, _ in part) / max(1, sum(c for _, c in part)), 2)
+
         return {
-            "files": len(times),
+            "files": files,
             "groups": groups,
-            "ms_per_file": round(1000 * sum(times) / len(times), 2),
-            "ms_first_10pct": round(1000 * sum(times[:tenth]) / tenth, 2),
-            "ms_last_10pct": round(1000 * sum(times[-tenth:]) / tenth, 2),
+            "ms_per_file": per_file(ticks),
+            "ms_per_file_first_half": per_file(ticks[:half]),
+            "ms_per_file_second_half": per_file(ticks[half:]),
         }
     finally:
         engine.close()

@@ -408,3 +408,21 @@ def test_many_identical_copies_join_one_group_as_a_full_replan_would(engine: InP
     for path in copies:
         result = engine.result(path)
         assert result["duplicate_of"] == str(original) and result["kind"] == "exact" and result["skip_filing"]
+
+
+def test_copies_claimed_together_are_judged_each_after_the_one_before(engine: InProcessEngine) -> None:
+    """Claims are batched once the engine has run a while; dedup judges each file against the groups the file
+    before it recorded, so copies in one claim still join one group (and none is sent back as stale)."""
+    from daemon.pipeline import workers
+
+    original = copy("photos/Sony DSC-HX5V (2).jpg", engine.drop)
+    copies = [*make_variants(original, engine.drop, ["jpeg_q50", "resize50"]).values()]
+    for index in range(3):
+        shutil.copy2(original, engine.drop / f"copy {index}.jpg")
+        copies.append(engine.drop / f"copy {index}.jpg")
+    for worker in engine.workers:
+        worker.started -= workers.BATCH_AFTER_SECONDS  # as if the engine had run a while: claims come in batches
+    engine.add([original, *copies])
+    assert engine.failures() == []
+    group = engine.group_of(original)
+    assert group is not None and all(engine.group_of(path) == group for path in copies)

@@ -15,9 +15,9 @@ import scipy.fft
 from PIL import Image
 
 COARSE, FINE = 64, 128  # the outer image's longer side for the two passes
-MIN_SHARE, STEP = 0.35, 1.08  # the inner's size as a share of the outer's, from 1 down in geometric steps
+MIN_SHARE, STEP = 0.35, 1.06  # the inner's size as a share of the outer's, from 1 down in geometric steps
 MIN_TEMPLATE = 12  # pixels (at the coarse side): smaller regions say too little
-REFINE = 1  # best coarse scales looked at again on the finer copies, in quarter steps around each
+REFINE = 2  # best coarse scales looked at again on the finer copies, in quarter steps around each
 MATCH = 0.92  # normalised cross-correlation a region must reach (measured: crops 0.96+, stereo pair below 0.85)
 COARSE_MARGIN = 0.03  # a direction whose best coarse score stays this far below MATCH is not refined
 
