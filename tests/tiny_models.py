@@ -9,6 +9,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import tqdm
+
+# save_pretrained's progress bar would start tqdm's monitor thread, which lives on after the test that wrote the model
+tqdm.tqdm.monitor_interval = 0
+
 BOS, EOS = "<|startoftext|>", "<|endoftext|>"
 MERGES = [("o", "f</w>"), ("p", "h"), ("ph", "o"), ("pho", "t"), ("phot", "o</w>"), ("d", "o"), ("do", "g</w>")]
 
