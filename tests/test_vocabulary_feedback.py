@@ -17,7 +17,7 @@ from daemon.control.learn import learn_routes
 from daemon.learn.apply import LearnedKeywords
 from daemon.learn.service import Learner
 from daemon.learn.transfer import export, import_
-from daemon.store import Store, corrections, feedback
+from daemon.store import Store, corrections, feedback, keyword_rules
 from daemon.store.connection import transaction
 from tests.support import wait_for
 
@@ -140,6 +140,13 @@ def test_two_rejections_change_nothing_and_the_adjustments_travel_in_the_export(
     wait_for(lambda: (feedback.adjustment(conn, "lion") or {}).get("state") == "muted", 30, message="muted")
     wait_for(lambda: len(feedback.verdicts(conn, "tiger")) == 2, 30, message="tiger judged")
     assert feedback.adjustment(conn, "tiger") is None and len(on_photos(store, "tiger")) == 8
+
+    corrections.correct_everywhere(conn, "cat", None)  # "remove from today's photos" is no verdict on each
+    keyword_rules.add(conn, "tiger", "map", "big cat")  # a rule on the keyword: the rule decides, not verdicts
+    corrections.correct_keyword(conn, 9, "tiger", "reject")
+    feedback.collect(conn)  # what the learner does every few seconds (whichever of the two comes first)
+    assert not feedback.verdicts(conn, "cat") and len(feedback.verdicts(conn, "tiger")) == 2
+    assert feedback.adjustment(conn, "cat") is None and feedback.adjustment(conn, "tiger") is None
 
     saved = export(conn)
     assert [(row["keyword"], row["state"]) for row in saved["vocabulary"]] == [("lion", "muted")]
