@@ -141,7 +141,7 @@ def measure(
         zero_shot = np.array([rule(words[i]) for i in held_out])
         runs.append((trained.state, trained.precision, _pr(tagged, truth), _pr(zero_shot, truth)))
     ready = [run for run in runs if run[0] == "ready"]
-    return {
+    row = {
         "k": k,
         "draws": draws,
         "tagged_in_draws": len(ready),
@@ -151,7 +151,10 @@ def measure(
         "recall": _mean([run[2][1] for run in runs]),
         "zero_shot_precision": _mean([run[3][0] for run in runs if run[3][0] is not None]),
         "zero_shot_recall": _mean([run[3][1] for run in runs]),
+        "library_holds_untaught": untaught,
     }
+    log(json.dumps({"label": label, **row}))  # partial results, should a long run be cut short
+    return row
 
 
 def _pr(tagged: np.ndarray, truth: np.ndarray) -> tuple[float | None, float]:
@@ -189,7 +192,7 @@ def timings(size: int, dim: int = 1280) -> dict[str, Any]:
                 )
                 block = rng.normal(size=(count, dim)).astype(np.float32)
                 kind = [o for o in range(count) if start + o < 10 or (start + o) % 2000 == 0]  # 1 in 2,000 photos
-                block[kind, :8] += 4.0
+                block[kind, :16] += 8.0  # a clear subject: the learner times a keyword it tags
                 block /= np.linalg.norm(block, axis=1, keepdims=True)
                 for offset, vector in enumerate(block):
                     embeddings.put(conn, start + offset + 1, "m", vector)

@@ -42,6 +42,7 @@ SLOW_TESTS = frozenset(
         "test_learn.py::test_a_learned_keyword_rejected_in_the_review_app_is_removed_there_and_the_keyword_retrains",
         "test_learn.py::test_examples_taught_before_they_were_tagged_are_learned_once_they_are",
         "test_learn.py::test_untaught_photos_of_the_same_subject_in_the_sample_no_longer_make_it_refuse",
+        "test_vocabulary_feedback.py::test_the_running_engine_reports_and_exports_what_corrections_changed",
         "test_web_teach.py::test_ticked_photos_teach_the_keyword_and_it_is_learned_on_the_photos_of_that_kind",
         "test_web_thumbs.py::test_photos_without_thumbnails_get_them_in_the_background_after_a_start",
         "test_analyzers.py::test_the_example_plugin_tags_the_file_and_a_crashing_one_fails_only_itself",

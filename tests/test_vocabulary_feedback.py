@@ -17,7 +17,7 @@ from daemon.control.learn import learn_routes
 from daemon.learn.apply import LearnedKeywords
 from daemon.learn.service import Learner
 from daemon.learn.transfer import export, import_
-from daemon.store import Store, corrections, feedback
+from daemon.store import Store, corrections, feedback, keyword_rules
 from daemon.store.connection import transaction
 from tests.support import wait_for
 
@@ -141,6 +141,13 @@ def test_two_rejections_change_nothing_and_the_adjustments_travel_in_the_export(
     wait_for(lambda: len(feedback.verdicts(conn, "tiger")) == 2, 30, message="tiger judged")
     assert feedback.adjustment(conn, "tiger") is None and len(on_photos(store, "tiger")) == 8
 
+    corrections.correct_everywhere(conn, "cat", None)  # "remove from today's photos" is no verdict on each
+    keyword_rules.add(conn, "tiger", "map", "big cat")  # a rule on the keyword: the rule decides, not verdicts
+    corrections.correct_keyword(conn, 9, "tiger", "reject")
+    feedback.collect(conn)  # what the learner does every few seconds (whichever of the two comes first)
+    assert not feedback.verdicts(conn, "cat") and len(feedback.verdicts(conn, "tiger")) == 2
+    assert feedback.adjustment(conn, "cat") is None and feedback.adjustment(conn, "tiger") is None
+
     saved = export(conn)
     assert [(row["keyword"], row["state"]) for row in saved["vocabulary"]] == [("lion", "muted")]
     elsewhere = Store(tmp_path / "other.db")
@@ -150,3 +157,49 @@ def test_two_rejections_change_nothing_and_the_adjustments_travel_in_the_export(
         assert LearnedKeywords(lambda: elsewhere.conn).model_keywords([proposal("lion", 0.99)]) == []
     finally:
         elsewhere.close()
+
+
+def test_the_running_engine_reports_and_exports_what_corrections_changed(engine_factory, tmp_path: Path) -> None:
+    """The engine's own learner picks up review-app corrections (written here into its database, as the review app
+    does), `vocabulary` reports them, `--keep` overrides, and the export file carries the adjustment."""
+    engine = engine_factory()
+    store = Store(engine.data / "image-engine.db")
+    try:
+        conn = store.conn
+        with transaction(conn):
+            for index, score in enumerate(LION_SCORES):
+                file_id = conn.execute(
+                    "INSERT INTO files (path, root, size, mtime_ns, inode, first_seen, last_seen)"
+                    " VALUES (?, '/', 1, 1, ?, 0, 0) RETURNING id",
+                    (f"/photos/lion-{index}.jpg", 1000 + index),
+                ).fetchone()[0]
+                conn.execute(
+                    "INSERT INTO results (file_id, stage, job_id, data, ms, recorded_at) VALUES (?, 'tag', 0, ?, 0, 0)",
+                    (file_id, json.dumps({"model": "m", "keywords": [proposal("lion", score)]})),
+                )
+                conn.execute(
+                    "INSERT INTO keywords (file_id, keyword, score, source, model) VALUES (?, 'lion', ?, 'auto', 'm')",
+                    (file_id, score),
+                )
+        lions = [row[0] for row in conn.execute("SELECT id FROM files WHERE path LIKE '/photos/lion-%' ORDER BY id")]
+        for index in (1, 3, 4):  # rejected at 0.70, 0.90, 0.95
+            corrections.correct_keyword(conn, lions[index], "lion", "reject")
+    finally:
+        store.close()
+
+    def reported() -> str:
+        answer = engine.cli("vocabulary")
+        return answer.stdout if "not proposed any more" in answer.stdout else ""
+
+    listing = wait_for(reported, 60, 0.5, "vocabulary reports lion")
+    assert listing.splitlines()[1].split() == ["lion", "0", "3", "0"]  # 3 rejected; the 2 others taken back
+    assert "not proposed any more: you rejected it 3 times and kept it 0 times" in listing
+
+    exported = tmp_path / "learned.json"
+    assert engine.cli("teach", "--export", str(exported)).returncode == 0
+    assert json.loads(exported.read_text())["vocabulary"][0]["state"] == "muted"
+    kept = engine.cli("vocabulary", "--keep", "lion")
+    assert kept.returncode == 0 and kept.stdout.strip() == "lion: proposed as configured"
+    restored = engine.cli("teach", "--import", str(exported))
+    assert "1 keyword adjustment(s) learned from corrections imported" in restored.stdout, restored.stdout
+    assert "not proposed any more" in engine.cli("vocabulary").stdout

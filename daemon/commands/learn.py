@@ -134,12 +134,9 @@ def vocabulary(args: argparse.Namespace) -> int:
     if not data["keywords"]:
         print("no keyword of the model judged yet: reject or accept keywords on a photo page of the review app")
         return 0
-    print(f"{'keyword':<24} {'on photos':>9} {'kept':>5} {'rejected':>8} {'untouched':>9}")
+    print(f"{'keyword':<24} {'kept':>5} {'rejected':>8} {'untouched':>9}  (untouched: on photos you have not judged)")
     for entry in data["keywords"]:
-        print(
-            f"{entry['keyword']:<24} {entry['proposed']:>9} {entry['accepted']:>5} {entry['rejected']:>8}"
-            f" {entry['untouched']:>9}"
-        )
+        print(f"{entry['keyword']:<24} {entry['accepted']:>5} {entry['rejected']:>8} {entry['untouched']:>9}")
         if entry["adjustment"]:
             print(f"  {adjustment_text(entry['adjustment'])}")
     return 0

@@ -14,6 +14,7 @@ import numpy as np
 MIN_EXAMPLES = 3
 TARGET_PRECISION = 0.9
 MIN_PRECISION = 0.75  # below this at every threshold the examples do not tell the keyword apart
+LOOKALIKE_FILTER_FROM = 5  # with fewer examples their closest pair says too little about the subject
 WELL_TAUGHT = 10  # from this many examples on, `teach` stops asking for more
 NEGATIVE_SAMPLE = 3000
 REGULARISATION = 10.0  # LogisticRegression C: the embeddings are unit vectors, whose weights need room to grow
@@ -132,8 +133,10 @@ def lookalikes(positives: np.ndarray, others: np.ndarray, closest: bool = False)
 def sample_negatives(positives: np.ndarray, sampled: np.ndarray) -> np.ndarray:
     """The sampled library photos that count as not-KEYWORD: all but the closest look-alikes of the examples (most
     likely untaught photos of the keyword; counted against it they made the engine refuse keywords the library has
-    many photos of). The user's counter-examples always count: they are not sampled."""
-    return sampled[~lookalikes(positives, sampled, closest=True)] if len(sampled) else sampled
+    many photos of), from LOOKALIKE_FILTER_FROM examples on. The user's counter-examples always count."""
+    if not len(sampled) or len(positives) < LOOKALIKE_FILTER_FROM:
+        return sampled
+    return sampled[~lookalikes(positives, sampled, closest=True)]
 
 
 def scores(matrix: np.ndarray, weights: np.ndarray, intercept: float) -> np.ndarray:

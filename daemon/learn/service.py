@@ -173,7 +173,8 @@ class Learner:
         started = time.monotonic()
         trained = classifier.train(positives, negatives, weight if not len(counter) else 1.0)
         train_ms = (time.monotonic() - started) * 1000
-        would_tag = self._count(model, trained, set(rejected)) if trained.state == "ready" else 0
+        wanted = self._score_library(model, trained, set(rejected)) if trained.state == "ready" else {}
+        would_tag = len(wanted)
         message = describe(keyword, trained, would_tag, alike)
         version = learned.save_classifier(
             conn,
@@ -194,7 +195,7 @@ class Learner:
         request.outcome = self._summary(keyword)
         request.trained.set()
         if trained.state == "ready":
-            self._apply(keyword, model, trained, version, set(rejected))
+            self._apply(keyword, wanted, version)
         else:
             self._withdraw(keyword, set(learned.learned_files(conn, keyword)))
 
@@ -209,24 +210,21 @@ class Learner:
             "ready", info["positives"], info["negatives"], info["weights"], info["intercept"] or 0.0, info["threshold"]
         )
         rejected = {f for f, label in learned.examples(conn, request.keyword).items() if label == 0}
-        self._apply(request.keyword, info["model"], stored, info["version"], rejected)
+        self._apply(request.keyword, self._score_library(info["model"], stored, rejected), info["version"])
 
-    def _count(self, model: str, trained: classifier.Trained, rejected: set[int]) -> int:
-        total = 0
-        for ids, matrix in learned.embedding_pages(self.store.conn, model):
-            hits = classifier.scores(matrix, trained.weights, trained.intercept) >= trained.threshold
-            total += int(hits.sum()) - len(rejected.intersection(ids[hits].tolist()))
-        return total
-
-    def _apply(self, keyword: str, model: str, trained: classifier.Trained, version: int, rejected: set[int]) -> None:
-        conn = self.store.conn
-        before = learned.learned_files(conn, keyword)
+    def _score_library(self, model: str, trained: classifier.Trained, rejected: set[int]) -> dict[int, float]:
+        """file id -> score of every library photo the classifier tags (one pass: it also gives "would tag N")."""
         wanted: dict[int, float] = {}
-        for ids, matrix in learned.embedding_pages(conn, model):
+        for ids, matrix in learned.embedding_pages(self.store.conn, model):
             decisions = classifier.scores(matrix, trained.weights, trained.intercept)
-            for file_id, decision in zip(ids.tolist(), decisions.tolist(), strict=True):
-                if decision >= trained.threshold and file_id not in rejected:
-                    wanted[file_id] = classifier.probability(decision)
+            for index in np.flatnonzero(decisions >= trained.threshold).tolist():
+                file_id = int(ids[index])
+                if file_id not in rejected:
+                    wanted[file_id] = classifier.probability(float(decisions[index]))
+        return wanted
+
+    def _apply(self, keyword: str, wanted: dict[int, float], version: int) -> None:
+        before = learned.learned_files(self.store.conn, keyword)
         label = version_label(version)
         add = {f: s for f, s in wanted.items() if f not in before or abs(before[f] - round(s, 4)) > 1e-4}
         remove = [f for f in before if f not in wanted]

@@ -16,6 +16,7 @@ from daemon.store.connection import transaction
 STAGE = "corrections"
 KINDS = {"reject": "reject_keyword", "add": "add_keyword"}
 TEXT_KINDS = ("caption", "category")
+EVERYWHERE = "keywords page"  # `by` of the corrections a rename / removal everywhere makes (not one photo judged)
 
 
 def correct_keyword(
@@ -109,9 +110,9 @@ def correct_everywhere(
     ]
     requeued = 0
     for file_id in files:
-        outcome = correct_keyword(conn, file_id, keyword, "reject", rerun=None if replacement else rerun)
+        outcome = correct_keyword(conn, file_id, keyword, "reject", EVERYWHERE, None if replacement else rerun)
         if replacement:
-            outcome = correct_keyword(conn, file_id, replacement, "add", rerun=rerun)
+            outcome = correct_keyword(conn, file_id, replacement, "add", EVERYWHERE, rerun)
         requeued += outcome == "requeued"
     return {"files": len(files), "requeued": requeued, "file_ids": files}
 

@@ -12,33 +12,38 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from daemon.store import settings
+from daemon.store import corrections, keyword_rules, settings
 from daemon.store.connection import transaction
 
 AUTO = "auto"
 SEEN_KEY = "vocabulary.corrections_seen"
 GENERATION_KEY = "vocabulary.generation"
 STATES = ("raised", "muted", "kept")
+NOT_VERDICTS = (corrections.EVERYWHERE, keyword_rules.BY)
 
 
 def collect(conn: sqlite3.Connection) -> set[str]:
     """Turn the keyword corrections made since the last call into verdicts; returns the keywords judged anew.
 
     Only keywords the model proposed on that photo count (their score is in the photo's tag result); a keyword the
-    user typed in, or a taught one, is no verdict on the model."""
+    user typed in, a taught one, a rename or removal on every photo (Keywords page) and a keyword a rule maps or
+    excludes are no verdict on the model's guess for one photo."""
     if not _has_corrections(conn):
         return set()
     seen = int(settings.get(conn, SEEN_KEY) or 0)
     rows = conn.execute(
-        "SELECT id, file_id, kind, value, at FROM corrections WHERE id > ?"
+        "SELECT id, file_id, kind, value, at, by FROM corrections WHERE id > ?"
         " AND kind IN ('reject_keyword', 'add_keyword') ORDER BY id",
         (seen,),
     ).fetchall()
+    ruled = _ruled(conn)
     if not rows:
         return set()
     judged: dict[str, str] = {}  # case-folded -> as the model spells it
     with transaction(conn):
         for row in rows:
+            if row["by"] in NOT_VERDICTS or str(row["value"]).casefold() in ruled:
+                continue
             proposed = _proposed(conn, int(row["file_id"]), str(row["value"]))
             if proposed is None:
                 continue
@@ -69,6 +74,11 @@ def _proposed(conn: sqlite3.Connection, file_id: int, keyword: str) -> tuple[str
         if str(entry.get("keyword", "")).casefold() == folded:
             return str(entry["keyword"]), float(entry["score"])
     return None
+
+
+def _ruled(conn: sqlite3.Connection) -> set[str]:
+    """Case-folded keywords a Keywords-page rule renames, maps or excludes: the rule decides, not the verdicts."""
+    return {str(rule["keyword"]).casefold() for rule in keyword_rules.listing(conn)}
 
 
 def _has_corrections(conn: sqlite3.Connection) -> bool:
