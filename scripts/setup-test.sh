@@ -10,4 +10,4 @@ if command -v apt-get >/dev/null; then
 fi
 python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip
-.venv/bin/pip install -q -c requirements-pins.txt -e '.[ml,gpu,learn,ocr,places,tray,tray-linux,test,web-test]'
+.venv/bin/pip install -q -c requirements-pins.txt -e '.[ml,gpu,learn,ocr,places,tray,tray-linux,cluster,test,web-test]'

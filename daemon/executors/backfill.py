@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.config import Config
+from daemon.errors import EngineError
 from daemon.executors.node import REMOTE_STAGES
 from daemon.executors.ray_cluster import RayCluster
 from daemon.executors.ray_feeder import RayFeeder
@@ -51,6 +52,7 @@ class Backfills:
         self.feeder: RayFeeder | None = None
         self.feeder_thread: threading.Thread | None = None
         self.thread: threading.Thread | None = None
+        self.planning = threading.Event()  # set while a backfill still plans (its temporary feeder waits for it)
         if config.cluster.executor == "ray":  # from the first moment: local workers never start node stages
             control.elsewhere.update(name for name in REMOTE_STAGES if name in {s.name for s in pipeline.stages})
         self.lock = threading.Lock()
@@ -76,6 +78,15 @@ class Backfills:
                 "submitted": 0,
             }
             self.next_id += 1
+            if executor == "ray" and not self._feeding():  # joined now: an unreachable cluster is said at once
+                self.planning = threading.Event()
+                self.planning.set()
+                try:
+                    self.start_cluster(self.current["address"], forever=False, planning=self.planning)
+                except EngineError as exc:
+                    self.current.update(state="failed", error=str(exc), finished=time.time())
+                    raise ValueError(str(exc)) from None
+                self.current["temporary"] = True
             settings.put(self.store.conn, SETTING, json.dumps({"paths": self.current["paths"], "ray": ray}))
             self.thread = threading.Thread(target=self._run, name="backfill", daemon=True)
             self.thread.start()
@@ -87,12 +98,23 @@ class Backfills:
         if saved:
             wanted = json.loads(saved)
             log.info("resuming backfill", extra={"event": "backfill_resumed", "detail": wanted})
-            self.start([Path(path) for path in wanted["paths"]], wanted.get("ray"))
+            try:
+                self.start([Path(path) for path in wanted["paths"]], wanted.get("ray"))
+            except ValueError as exc:  # the cluster is not there now: kept, and said in status
+                log.error("backfill not resumed", extra={"event": "backfill_failed", "error": str(exc)})
 
     def start_cluster(self, address: str, forever: bool, planning: threading.Event | None = None) -> None:
         """Join the cluster and feed it the node stages' work: `forever` ([cluster] executor = "ray"), or until the
         queue holds none of it and `planning` is clear (a `backfill --ray` on a local engine)."""
-        self.feeder = RayFeeder(RayCluster(address), self.store, self.pipeline, self.config, self.control, self.recheck)
+        feeder = RayFeeder(RayCluster(address), self.store, self.pipeline, self.config, self.control, self.recheck)
+        try:
+            feeder.shape = feeder.cluster.connect()  # now, so a cluster that is not there is said at once
+        except EngineError as exc:
+            feeder.error = str(exc)
+            self.control.elsewhere.difference_update(feeder.names)  # the local workers do the work
+            self.feeder = feeder
+            raise
+        self.feeder = feeder
         self.control.elsewhere.update(self.feeder.names)  # local workers leave the node stages to Ray
         self.feeder_thread = threading.Thread(
             target=self._feed, args=(self.feeder, forever, planning), name="ray-feeder", daemon=True
@@ -114,12 +136,9 @@ class Backfills:
 
     def _run(self) -> None:
         progress = self.current
-        planning = threading.Event()
-        planning.set()
-        temporary = progress["executor"] == "ray" and not self._feeding()
+        planning = self.planning
+        temporary = progress.pop("temporary", False)
         try:
-            if temporary:
-                self.start_cluster(progress["address"], forever=False, planning=planning)
             for path in progress["paths"]:
                 outcome = self.plan(Path(path))
                 progress["seen"] += outcome.get("seen", 0)

@@ -100,11 +100,16 @@ class RayCluster:
                 read_on_owner,
                 batch_size=CPU_BATCH,
                 batch_format="numpy",
-                num_cpus=0.25,
+                num_cpus=0,  # reading is I/O: it must never wait for a CPU the decoders hold
                 ray_remote_args_fn=partial(_on_node, self.owner_node),
             )
         dataset = dataset.map_batches(
-            cpu_step, fn_kwargs={"config": config}, batch_size=CPU_BATCH, batch_format="numpy", num_cpus=1
+            cpu_step,
+            fn_kwargs={"config": config},
+            batch_size=CPU_BATCH,
+            batch_format="numpy",
+            num_cpus=1,
+            ray_remote_args_fn=_spread,  # decode on every node; also keeps it a task pool apart from the model actors
         )
         if any(name in parcel.route for parcel in parcels for name in MODEL_STAGES):
             dataset = dataset.map_batches(
@@ -112,7 +117,7 @@ class RayCluster:
                 fn_constructor_kwargs={"config": config},
                 batch_size=max(1, config.tagging.batch_size),
                 batch_format="numpy",
-                concurrency=(1, shape.model_actors),
+                compute=ray.data.ActorPoolStrategy(min_size=1, max_size=shape.model_actors),
                 num_cpus=1,
                 num_gpus=1 if shape.gpus >= 1 else 0,
             )
@@ -126,3 +131,7 @@ def _on_node(node_id: str) -> dict[str, object]:
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     return {"scheduling_strategy": NodeAffinitySchedulingStrategy(node_id, soft=False)}
+
+
+def _spread() -> dict[str, object]:
+    return {"scheduling_strategy": "SPREAD"}

@@ -60,7 +60,8 @@ class RayFeeder:
     def run(self, filling: Callable[[], bool], forever: bool = False) -> None:
         """Until stopped, or (unless `forever`) until nothing is queued at the node stages and `filling` (files still
         being planned) is False. Paused: nothing is claimed; the window in flight ends and its rest is released."""
-        self.shape = self.cluster.connect()
+        if self.shape is None:
+            self.shape = self.cluster.connect()
         log.info("cluster joined", extra={"event": "cluster_joined", "detail": vars(self.shape)})
         conn = self.store.conn
         while not self.control.stop.is_set():

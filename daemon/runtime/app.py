@@ -26,6 +26,7 @@ from daemon.control.rename import rename_routes
 from daemon.control.search import search_routes
 from daemon.control.server import ControlServer, Handler
 from daemon.control.tagging import tagging_routes
+from daemon.errors import EngineError
 from daemon.executors.backfill import Backfills
 from daemon.gpu import monitor as gpu
 from daemon.gpu.monitor import GpuMonitor
@@ -152,7 +153,10 @@ class App:
         self.watchers.start()
         self.start_scan(None)
         if self.config.cluster.executor == "ray":
-            self.backfills.start_cluster(self.config.cluster.ray_address, forever=True)
+            try:
+                self.backfills.start_cluster(self.config.cluster.ray_address, forever=True)
+            except EngineError as exc:  # the engine still works, on its own workers; status says why
+                log.error("no cluster", extra={"event": "cluster_failed", "error": str(exc)})
         self.backfills.resume_unfinished()
         self.schedule.start()
         # Clients find the service only now that its folders exist and are watched (a drop right after
