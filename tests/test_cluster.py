@@ -128,9 +128,10 @@ def snapshot(engine: Engine) -> dict[str, Any]:
     files: dict[str, Any] = {}
     for row in engine.query("SELECT id, path FROM files"):
         name = Path(row["path"]).name
-        results = {
+        results = {  # dedup's own result names the group as it stood when the file arrived: order-dependent
             result["stage"]: json.loads(result["data"])
             for result in engine.query("SELECT stage, data FROM results WHERE file_id = ?", (row["id"],))
+            if result["stage"] != "dedup"
         }
         keywords = sorted(
             (k["keyword"], round(k["score"] or 0, 4), k["source"])
