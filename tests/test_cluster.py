@@ -206,13 +206,13 @@ def test_a_worker_node_killed_and_the_owner_killed_mid_run_lose_nothing(cluster:
         started = backfill(engine, "--ray", cluster.address, "--detach")
         assert started.returncode == 0, started.stderr
         wait_for(
-            lambda: (engine.status()["backfill"].get("cluster") or {}).get("photos", 0) >= 3,
+            lambda: (engine.status()["backfill"].get("cluster") or {}).get("photos", 0) >= 8,
             300,
             0.5,
             "the first photos recorded from the cluster",
         )
         cluster.kill_node()  # its in-flight batches are lost: Ray runs them again on the head node
-        wait_for(lambda: engine.status()["backfill"]["done"] >= 20, 300, 0.5, "more photos after the node died")
+        wait_for(lambda: engine.status()["backfill"]["done"] >= 24, 300, 0.5, "more photos after the node died")
         engine.kill()  # the owner dies mid-run: the next start resumes the backfill from the store
         engine.start()
         shown = wait_for(

@@ -52,9 +52,8 @@ class Backfills:
         self.feeder: RayFeeder | None = None
         self.feeder_thread: threading.Thread | None = None
         self.thread: threading.Thread | None = None
-        self.planning = threading.Event()  # set while a backfill still plans (its temporary feeder waits for it)
         if config.cluster.executor == "ray":  # from the first moment: local workers never start node stages
-            control.elsewhere.update(name for name in REMOTE_STAGES if name in {s.name for s in pipeline.stages})
+            control.elsewhere.update(self.node_stages())
         self.lock = threading.Lock()
         self.next_id = 1
 
@@ -78,19 +77,16 @@ class Backfills:
                 "submitted": 0,
             }
             self.next_id += 1
-            if executor == "ray" and not self._feeding():  # joined now: an unreachable cluster is said at once
-                self.planning = threading.Event()
-                self.planning.set()
-                try:
-                    self.start_cluster(self.current["address"], forever=False, planning=self.planning)
-                except EngineError as exc:
-                    self.current.update(state="failed", error=str(exc), finished=time.time())
-                    raise ValueError(str(exc)) from None
+            if executor == "ray" and not self._feeding():  # a feeder for this backfill, joined before planning
                 self.current["temporary"] = True
+                self.control.elsewhere.update(self.node_stages())
             settings.put(self.store.conn, SETTING, json.dumps({"paths": self.current["paths"], "ray": ray}))
             self.thread = threading.Thread(target=self._run, name="backfill", daemon=True)
             self.thread.start()
             return dict(self.current)
+
+    def node_stages(self) -> list[str]:
+        return [stage.name for stage in self.pipeline.stages if stage.name in REMOTE_STAGES]
 
     def resume_unfinished(self) -> None:
         """A backfill the engine was stopped or killed in starts again: planning finds only what is not recorded."""
@@ -136,9 +132,12 @@ class Backfills:
 
     def _run(self) -> None:
         progress = self.current
-        planning = self.planning
+        planning = threading.Event()
+        planning.set()
         temporary = progress.pop("temporary", False)
         try:
+            if temporary:  # first: an unreachable cluster fails the backfill before any file is queued
+                self.start_cluster(progress["address"], forever=False, planning=planning)
             for path in progress["paths"]:
                 outcome = self.plan(Path(path))
                 progress["seen"] += outcome.get("seen", 0)
