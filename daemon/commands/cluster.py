@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,19 @@ FINAL_STATES = ("done", "failed", "stopped")
 
 
 def add_parsers(sub: Any) -> None:
-    parser = sub.add_parser("backfill", help="process the files not yet done under folders (locally or on Ray)")
+    parser = sub.add_parser(
+        "backfill",
+        help="process the files not yet done under folders (locally or on Ray)",
+        description=textwrap.fill(
+            "A first pass over existing folders (inside a watched folder or the library, watched or not): the"
+            " service queues the files not yet recorded as they are now and processes them, showing progress until"
+            " it ends. With --ray, probe, hash, tag and the analyzers run on a Ray cluster while this service"
+            " records every result and runs dedup, rename and metadata itself ([cluster] in the config).",
+            78,
+        ),
+        epilog="example:\n  image-engine backfill /nas/photos\n  image-engine backfill /nas/photos --ray head:6379",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="folders inside a watched folder or the library")
     parser.add_argument(
         "--ray",

@@ -52,6 +52,7 @@ class Backfills:
         self.feeder: RayFeeder | None = None
         self.feeder_thread: threading.Thread | None = None
         self.thread: threading.Thread | None = None
+        self.planning = threading.Event()  # set while a backfill plans: the feeder waits for full windows
         if config.cluster.executor == "ray":  # from the first moment: local workers never start node stages
             control.elsewhere.update(self.node_stages())
         self.lock = threading.Lock()
@@ -99,9 +100,9 @@ class Backfills:
             except ValueError as exc:  # the cluster is not there now: kept, and said in status
                 log.error("backfill not resumed", extra={"event": "backfill_failed", "error": str(exc)})
 
-    def start_cluster(self, address: str, forever: bool, planning: threading.Event | None = None) -> None:
+    def start_cluster(self, address: str, forever: bool) -> None:
         """Join the cluster and feed it the node stages' work: `forever` ([cluster] executor = "ray"), or until the
-        queue holds none of it and `planning` is clear (a `backfill --ray` on a local engine)."""
+        queue holds none of it and no backfill plans (a `backfill --ray` on a local engine)."""
         feeder = RayFeeder(RayCluster(address), self.store, self.pipeline, self.config, self.control, self.recheck)
         try:
             feeder.shape = feeder.cluster.connect()  # now, so a cluster that is not there is said at once
@@ -113,13 +114,13 @@ class Backfills:
         self.feeder = feeder
         self.control.elsewhere.update(self.feeder.names)  # local workers leave the node stages to Ray
         self.feeder_thread = threading.Thread(
-            target=self._feed, args=(self.feeder, forever, planning), name="ray-feeder", daemon=True
+            target=self._feed, args=(self.feeder, forever), name="ray-feeder", daemon=True
         )
         self.feeder_thread.start()
 
-    def _feed(self, feeder: RayFeeder, forever: bool, planning: threading.Event | None) -> None:
+    def _feed(self, feeder: RayFeeder, forever: bool) -> None:
         try:
-            feeder.run(filling=planning.is_set if planning else lambda: False, forever=forever)
+            feeder.run(filling=self.planning.is_set, forever=forever)
         except Exception as exc:  # noqa: BLE001 - reported in status; the local workers take the work back
             feeder.error = str(exc)
             log.exception("cluster run failed", extra={"event": "cluster_failed", "error": str(exc)})
@@ -132,12 +133,12 @@ class Backfills:
 
     def _run(self) -> None:
         progress = self.current
-        planning = threading.Event()
+        planning = self.planning
         planning.set()
         temporary = progress.pop("temporary", False)
         try:
             if temporary:  # first: an unreachable cluster fails the backfill before any file is queued
-                self.start_cluster(progress["address"], forever=False, planning=planning)
+                self.start_cluster(progress["address"], forever=False)
             for path in progress["paths"]:
                 outcome = self.plan(Path(path))
                 progress["seen"] += outcome.get("seen", 0)

@@ -48,6 +48,7 @@ class RayFeeder:
         self.recorder = StageWorker("ray", 0, self.stages, pipeline, store, config, control, recheck)
         self.shape: Shape | None = None
         self.error: str | None = None
+        self.last_count = 0  # jobs queued at the last look: a window starts once the queue stops growing
         self.photos = 0  # parcels recorded
         self.outcomes = 0  # stage outcomes recorded
         self.record_seconds = 0.0
@@ -70,9 +71,12 @@ class RayFeeder:
                 continue
             window = self.window()
             planning = filling()
-            if planning and queue.count_active(conn, self.names, cap=window, states=("queued",)) < window:
-                self.control.stop.wait(0.5)  # files are still being planned: wait for a full window
+            queued = queue.count_active(conn, self.names, cap=window, states=("queued",))
+            if queued < window and (planning or queued > self.last_count):
+                self.last_count = queued  # still coming (planned, or a copy in progress): wait for a full window
+                self.control.stop.wait(0.5)
                 continue
+            self.last_count = 0
             jobs = queue.claim(conn, self.recorder.owner, self.names, window, LEASE_SECONDS)
             if not jobs:
                 if not (forever or planning):
