@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -215,6 +216,19 @@ def test_a_worker_node_killed_and_the_owner_killed_mid_run_lose_nothing(cluster:
         wait_for(lambda: engine.status()["backfill"]["done"] >= 24, 300, 0.5, "more photos after the node died")
         engine.kill()  # the owner dies mid-run: the next start resumes the backfill from the store
         engine.start()
+        assert engine.cli("pause").returncode == 0  # the window in flight ends; nothing more is claimed
+        paused = wait_for(
+            lambda: (lambda b: b if b.get("state") in ("paused", "done") else None)(engine.status()["backfill"]),
+            120,
+            0.5,
+            "the backfill paused",
+        )
+        if paused["state"] == "paused":
+            wait_for(lambda: engine.status()["jobs"]["running"] == 0, 120, 0.5, "the jobs in flight given back")
+            held = engine.status()["backfill"]["done"]
+            time.sleep(3)
+            assert engine.status()["backfill"]["done"] == held
+        assert engine.cli("resume").returncode == 0
         shown = wait_for(
             lambda: (lambda b: b if b.get("state") == "done" else None)(engine.status()["backfill"]),
             400,

@@ -19,6 +19,7 @@ from daemon.executors.wire import Parcel, pack, unpack
 
 log = logging.getLogger("image_engine.cluster")
 PACKAGE = Path(__file__).resolve().parent.parent  # daemon/: shipped to the nodes, so they run the owner's code
+READERS = 2  # reading tasks on the owner at once: the disk or NAS is the limit, and each needs a worker process
 CPU_BATCH = 8  # photos per block and decode task: a task costs ~ms; a lost node costs only its blocks in flight
 
 
@@ -101,6 +102,7 @@ class RayCluster:
                 batch_size=CPU_BATCH,
                 batch_format="numpy",
                 num_cpus=0,  # reading is I/O: it must never wait for a CPU the decoders hold
+                compute=ray.data.TaskPoolStrategy(size=READERS),  # without a CPU to bound them: a few workers
                 ray_remote_args_fn=partial(_on_node, self.owner_node),
             )
         dataset = dataset.map_batches(
