@@ -207,7 +207,13 @@ def owner_records_per_second(folder: Path, count: int = 2000) -> dict[str, float
     return {"photos_per_second": round(len(jobs) / seconds, 1), "records_per_second": round(3 * len(jobs) / seconds, 1)}
 
 
-def measure(count: int = 48, cores: int = 2, address: str | None = None, tagging: bool = False) -> dict[str, Any]:
+def measure(
+    count: int = 48,
+    cores: int = 2,
+    address: str | None = None,
+    tagging: bool = False,
+    modes: tuple[str, ...] = ("shipped", "same-path"),
+) -> dict[str, Any]:
     """The figures, as a dict (bench.backfill --ray calls this)."""
     work = Path(tempfile.mkdtemp(prefix="bench-ray-"))
     photos = make_jpegs(work / "source", count, (1632, 1224))  # 2 MP
@@ -219,7 +225,7 @@ def measure(count: int = 48, cores: int = 2, address: str | None = None, tagging
     cluster = None if address else LocalCluster(cores, work)
     try:
         where = address or cluster.address  # type: ignore[union-attr]
-        for mode in ("shipped", "same-path"):
+        for mode in modes:
             log(f"ray backfill ({mode}) ...")
             figures[f"ray_{mode}"] = backfill_rate(
                 work / f"ray-{mode}",
@@ -232,7 +238,7 @@ def measure(count: int = 48, cores: int = 2, address: str | None = None, tagging
         if cluster is not None:
             cluster.stop()
     local = figures["local"]["photos_per_second"]
-    for mode in ("shipped", "same-path"):
+    for mode in modes:
         rate = figures[f"ray_{mode}"]["photos_per_second"]
         figures[f"ray_{mode}"]["overhead"] = round(1 - rate / local, 3) if local and rate else None
     shutil.rmtree(work, ignore_errors=True)
@@ -245,8 +251,9 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--address", help="an existing cluster's head (default: start CORES one-CPU nodes here)")
     parser.add_argument("--tagging", action="store_true", help="tag too (EfficientNet-Lite on CPU)")
+    parser.add_argument("--modes", default="shipped,same-path", help="[cluster] photos modes to run, comma-separated")
     args = parser.parse_args()
-    emit(measure(args.count, args.cores, args.address, args.tagging))
+    emit(measure(args.count, args.cores, args.address, args.tagging, tuple(args.modes.split(","))))
 
 
 if __name__ == "__main__":
