@@ -6,9 +6,11 @@ Ray Data calls these functions on numpy batches; here they are called the same w
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from daemon.config import Config, TaggingConfig, WatchConfig
 from daemon.errors import PermanentError, WaitingError
@@ -31,32 +33,37 @@ def parcels_for(paths: list[Path]) -> dict[str, np.ndarray]:
 def test_shipped_bytes_give_the_results_and_the_reasons_a_local_worker_records(tmp_path: Path) -> None:
     config = Config(data_dir=tmp_path / "data", watch=[WatchConfig(path=tmp_path / "drop")])
     config.tagging = TaggingConfig(enabled=False)
-    good, truncated = (
-        corpus() / "photos" / "Nikon D5000.jpg",
-        corpus() / "broken" / "african_elephants_truncated_file.jpg",
-    )
+    originals = [corpus() / "photos" / "Nikon D5000.jpg", corpus() / "broken" / "african_elephants_truncated_file.jpg"]
+    good, truncated = (tmp_path / original.name for original in originals)
+    for original, copy in zip(originals, (good, truncated), strict=True):
+        shutil.copy2(original, copy)
     gone = tmp_path / "gone.jpg"
 
-    shipped = read_on_owner(parcels_for([good, truncated, gone]))  # the owner reads; nodes get bytes
+    local = {stage.name: stage for stage in build_pipeline(dataclasses.replace(config, data_dir=tmp_path / "l")).stages}
+    parcels = parcels_for([good, truncated, gone])
+    item = WorkItem(unpack(parcels["parcel"][0], "test").job, results=lambda stage: None, reduced_loader=lambda i: None)
+    expected_probe, expected_hash = local["probe"].run(item), local["hash"].run(item)
+    with pytest.raises(PermanentError) as local_failure:
+        local["probe"].run(
+            WorkItem(
+                unpack(parcels["parcel"][1], "test").job, results=lambda stage: None, reduced_loader=lambda i: None
+            )
+        )
+
+    shipped = read_on_owner(parcels)  # the owner reads; the node below cannot: the files are gone from its view
+    good.unlink()
+    truncated.unlink()
     back = [unpack(data, "to_owner") for data in cpu_step(shipped, config)["parcel"]]
 
-    local = {stage.name: stage for stage in build_pipeline(dataclasses.replace(config, data_dir=tmp_path / "l")).stages}
-    item = WorkItem(back[0].job, results=lambda stage: None, reduced_loader=lambda item: None)
-    expected_probe = local["probe"].run(item)
-    expected_hash = local["hash"].run(item)
     assert [stage for stage, _ in back[0].outcomes] == ["probe", "hash"]
     assert decode_outcome(back[0].outcomes[0][1]) == expected_probe
     assert decode_outcome(back[0].outcomes[1][1]) == expected_hash
     assert back[0].memory == {}  # nothing but the outcomes travels back to the owner
     assert back[0].wire["planned"] < 1000 < back[0].wire["to_cpu"]  # the photo's bytes went out once
 
-    try:
-        local["probe"].run(WorkItem(back[1].job, results=lambda stage: None, reduced_loader=lambda item: None))
-    except PermanentError as exc:
-        local_reason = str(exc)
     failed = decode_outcome(back[1].outcomes[0][1])
-    assert isinstance(failed, PermanentError) and str(failed) == local_reason
-    assert local_reason.startswith("truncated file: the image data ends early")
+    assert isinstance(failed, PermanentError) and str(failed) == str(local_failure.value)
+    assert str(failed).startswith("truncated file: the image data ends early")
     assert [stage for stage, _ in back[1].outcomes] == ["probe"]  # a failed file stops at its stage
 
     vanished = decode_outcome(back[2].outcomes[0][1])
