@@ -21,6 +21,7 @@ import pytest
 from tests.support import MODELS, REPO, Engine, corpus, need, wait_for
 
 pytest.importorskip("ray", reason="the cluster extra: pip install 'image-engine[cluster]'")
+pytestmark = pytest.mark.timeout(1200)  # Ray's worker processes start slowly on a loaded 2-core machine
 
 RAY = Path(sys.executable).with_name("ray")
 PHOTOS = [
