@@ -22,6 +22,7 @@ E2E_FILES = frozenset(
     {
         "test_cli_config_anywhere.py",
         "test_crash.py",
+        "test_people.py",
         "test_service.py",
         "test_service_tmp.py",
         "test_tray_desktop.py",
@@ -36,14 +37,20 @@ SLOW_FILES = frozenset(
 SLOW_FIXTURES = frozenset({"imagenet", "corpus_predictions"})
 SLOW_TESTS = frozenset(
     {
+        "test_ingest_fast.py::test_perceptual_hashes_equal_imagehash_on_every_corpus_jpeg_and_png",
         "test_messages.py::test_the_library_is_watched_edits_are_read_again_and_deletions_marked",
         "test_messages.py::test_a_second_copy_of_a_filed_photo_says_so_and_follows_rename_duplicates",
         "test_messages.py::test_a_listing_piped_into_head_ends_quietly",
         "test_learn.py::test_a_learned_keyword_rejected_in_the_review_app_is_removed_there_and_the_keyword_retrains",
         "test_learn.py::test_examples_taught_before_they_were_tagged_are_learned_once_they_are",
+        "test_learn.py::test_untaught_photos_of_the_same_subject_in_the_sample_no_longer_make_it_refuse",
+        "test_web_teach.py::test_ticked_photos_teach_the_keyword_and_it_is_learned_on_the_photos_of_that_kind",
         "test_web_thumbs.py::test_photos_without_thumbnails_get_them_in_the_background_after_a_start",
         "test_analyzers.py::test_the_example_plugin_tags_the_file_and_a_crashing_one_fails_only_itself",
         "test_dedup.py::test_near_duplicates_join_their_original_and_similar_shots_stay_apart",
+        "test_dedup.py::test_crops_and_screenshots_join_their_photo_by_embedding_and_pixels",
+        "test_dedup_choices.py::test_a_trashed_copy_moves_to_the_duplicates_folder_undo_lists_it_and_resolve_keeps_the_choice",
+        "test_dedup_choices.py::test_keep_suggested_trashes_the_copies_of_undecided_groups_only",
         "test_dedup_service.py::test_an_exact_copy_of_a_library_photo_is_not_filed_again",
         "test_dedup_service.py::test_move_policy_files_the_duplicates_under_the_duplicates_folder",
         "test_dedup_service.py::test_not_duplicates_by_path_and_errors_name_the_problem",
@@ -57,6 +64,11 @@ SLOW_TESTS = frozenset(
         "test_taken.py::test_each_step_of_the_chain_files_a_real_photo_under_its_own_date",
         "test_learn.py::test_teaching_from_examples_tags_unseen_photos_of_that_kind_and_untaught_removes_only_learned_copies",
         "test_metadata.py::test_a_users_caption_is_never_replaced",
+        "test_people.py::test_faces_are_found_grouped_named_and_written_where_other_programs_read_them",
+        "test_people.py::test_a_missing_or_broken_face_model_makes_jobs_wait_with_the_reason",
+        "test_people_store.py::test_grouping_follows_the_users_word",  # imports scikit-learn (DBSCAN)
+        "test_people_web.py::test_people_are_listed_with_their_face_and_named_from_the_page",
+        "test_people_models.py::test_faces_are_found_described_and_the_models_unloaded_when_idle",
         "test_metadata.py::test_every_format_reads_back_with_exiftool",
         "test_metadata.py::test_existing_keywords_are_kept_and_merged_without_case_duplicates",
         "test_metadata.py::test_provenance_namespace_tells_engine_keywords_from_the_users",

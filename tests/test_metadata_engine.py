@@ -105,3 +105,26 @@ def test_engine_writes_keywords_into_an_in_place_folder_exactly_once(engine_fact
     assert jobs[0]["n"] == 1 and runs[0]["n"] == 1
     row = engine.query("SELECT size, mtime_ns, inode FROM files WHERE path = ?", (str(photo),))[0]
     assert FileStat(row["size"], row["mtime_ns"], row["inode"]) == file_stat(photo)
+
+
+def test_jobs_says_when_keywords_went_to_a_sidecar_because_the_photo_would_not_take_them(tmp_path: Path) -> None:
+    from daemon.store.outcomes import sidecar_notes
+    from tests.test_metadata import xmp_segment
+
+    store = Store(tmp_path / "engine.db")
+    metadata = make_stage(tmp_path)
+    try:
+        source = copy("photos/Canon_PowerShot_S40.jpg", tmp_path / "photos").read_bytes()
+        photo = tmp_path / "photos" / "two_xmp.jpg"
+        photo.write_bytes(source[:2] + xmp_segment("first") + xmp_segment("second") + source[2:])
+        queue.enqueue(store.conn, str(photo), str(photo.parent), file_stat(photo), "metadata")
+        [job] = queue.claim(store.conn, "test", ["metadata"], 1, 60)
+        item = WorkItem(job=job, results={"tag": tag_result("cat")}.get, reduced_loader=lambda _: None)  # type: ignore[arg-type]
+        [outcome] = metadata.run_batch([item])
+        assert queue.complete(store.conn, job, outcome, 5.0, None, 60, record=metadata.record)
+        note = sidecar_notes(store.conn, [job.id])[job.id]
+        assert note.startswith(f"keywords written to the sidecar {photo.with_suffix('.xmp')}") and "read back" in note
+        assert "cat" in keywords_of(photo.with_suffix(".xmp"))
+    finally:
+        metadata.close()
+        store.close()

@@ -57,7 +57,8 @@ def core_routes(engine: Engine, store: Store, wake: Callable[[], None]) -> dict[
             raise ValueError(f"state must be one of {', '.join(queue.JOB_STATES)}")
         limit = min(int(query.get("limit", 100)), 10_000)
         listed = queue.list_jobs(store.conn, state, limit)
-        notes = outcomes.not_filed_notes(store.conn, [job["id"] for job in listed if job["state"] == "done"])
+        finished = [job["id"] for job in listed if job["state"] == "done"]
+        notes = {**outcomes.sidecar_notes(store.conn, finished), **outcomes.not_filed_notes(store.conn, finished)}
         return 200, {"jobs": [{**job, "note": notes.get(job["id"])} for job in listed]}
 
     def retry(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:

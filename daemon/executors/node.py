@@ -65,8 +65,11 @@ def cpu_step(batch: dict[str, np.ndarray], config: Config) -> dict[str, np.ndarr
     parcels = [unpack(data, "to_cpu") for data in batch["parcel"]]
     run_route(stages, parcels, CPU_STAGES, config)
     for parcel in parcels:
-        if "probe" in stages:
-            stages["probe"].cache.drop(parcel.job.file_id)  # type: ignore[attr-defined] # travels in the parcel
+        probe = stages.get("probe")
+        if probe is not None:  # the reduced copy travels in the parcel; the faces stage runs on the owner
+            for cache in (probe.cache, getattr(probe, "face_copies", None)):  # type: ignore[attr-defined]
+                if cache is not None:
+                    cache.drop(parcel.job.file_id)
         parcel.memory.pop("bytes", None)
         rest = [] if parcel.failed else parcel.route[len(parcel.outcomes) :]
         if not rest:

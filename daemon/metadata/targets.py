@@ -75,6 +75,12 @@ def choose(photo: Path, naming: str, sidecar_for_readonly: bool) -> Target:
         why = f"the {where} is read-only"
     if not why:
         return Target(photo, photo, sidecar=False, exists=True, reads=[photo])
+    return sidecar_of(photo, naming, why)
+
+
+def sidecar_of(photo: Path, naming: str, why: str) -> Target:
+    """The photo's XMP sidecar (an existing one, else a new one by `naming`) as the target, `why` said."""
+    folder = photo.parent
     candidates = sidecar_names(photo, naming)
     existing = [c for c in candidates if c.exists()]
     sidecar = existing[0] if existing else candidates[0]
@@ -120,7 +126,7 @@ def jpeg_damage(path: Path) -> str | None:
                     continue
                 length = int.from_bytes(data[position + 2 : position + 4], "big")
                 if marker == 0xDA:
-                    if data.find(b"\xff\xd9", position + 2 + length) < 0:
+                    if data.rfind(b"\xff\xd9", position + 2 + length) < 0:  # from the end: found at once
                         return "is truncated: its image data ends without an end-of-image marker"
                     return None
                 position += 2 + length
@@ -142,6 +148,10 @@ def exiftool_command(plan: Plan, target: Target, keep_mtime: bool, backups: bool
         args += ["-tagsFromFile", "@", "-IPTC:all"]  # exiftool re-encodes the file's Latin-1 IPTC as UTF-8
     for tag, values in plan.writes.items():
         args += [f"-{tag}={escape(value)}" for value in values] if values else [f"-{tag}="]
+    for tag, values in plan.removes.items():  # taken out of a list: only an exact match of what the engine wrote
+        args += [f"-{tag}-={escape(value)}" for value in values]
+    for tag, values in plan.appends.items():  # added to a list (MWG regions): what other tools wrote stays
+        args += [f"-{tag}+={escape(value)}" for value in values]
     path = os.fsencode(os.path.abspath(target.path))
     args += [path] if target.exists else ["-o", path]
     return Command(args, target=target.path, creates=not target.exists)

@@ -1,6 +1,7 @@
 """The metadata stage: keywords, category and caption written into each photo (or its XMP sidecar), then verified.
 
-A batch costs three exiftool round trips (read, write, read back); a failed check puts the original back.
+A JPEG costs one exiftool pass (the write): its fields are read before and after in Python (quick_read); other files
+are read by exiftool. A failed check puts the original back, and the photo's keywords go to a sidecar instead.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from typing import Any, TypedDict
 from daemon import __version__
 from daemon.config import MetadataConfig
 from daemon.errors import PermanentError, RetryableError, StageError, WaitingError
-from daemon.metadata import fallback, targets
+from daemon.metadata import fallback, quick_read, targets
 from daemon.metadata.failures import name_too_long, short_cause, write_failure
 from daemon.metadata.findings import analyzer_keywords, ocr_text
 from daemon.metadata.guard import Guard
+from daemon.metadata.people import NamedFaces
 from daemon.metadata.plan import (
     FILE_TYPE,
     READ_TAGS,
@@ -53,6 +55,7 @@ class MetadataResult(TypedDict, total=False):
     verified: bool
     reason: str
     stat: dict[str, int]  # size, mtime_ns, inode after our write: its watcher echo is no change
+    fallback: str  # why the photo's keywords went to a sidecar instead of the photo itself
 
 
 @dataclass
@@ -65,6 +68,7 @@ class _Work:
     plan: Plan | None = None
     guard: Guard | None = None
     warnings: str = ""
+    fallback: bool = False  # a sidecar because the photo's own metadata would not read back after writing
 
 
 class MetadataStage(Stage):
@@ -87,6 +91,7 @@ class MetadataStage(Stage):
         self.batch_size = config.batch_size
         self.tool = ExifTool(config.exiftool)
         self._warned = False
+        self.people: tuple[bool, bool] | None = None  # [people] (write_keywords, write_regions) when people is on
 
     def close(self) -> None:
         self.tool.close()
@@ -108,6 +113,9 @@ class MetadataStage(Stage):
                 wanted.place = place_fields(item.result("probe").get("place"))
             wanted.text = ocr_text(item.result("analyze"))
             wanted.keywords.extend(analyzer_keywords(item.result("analyze")))
+            if self.people is not None:
+                wanted.people = NamedFaces.from_result(item.result("people"))
+                wanted.withdrawn += wanted.people.withdrawn  # People|Old and the flat keyword the engine wrote
             if item.result("rename").get("deleted"):  # [rename] duplicates = "delete" removed this copy
                 outcomes[index] = _result(
                     item.path, [], verified=False, reason="deleted as a duplicate: nothing to write"
@@ -172,7 +180,25 @@ class MetadataStage(Stage):
         planned = self._read_and_plan(live, outcomes)  # those already up to date are done here
         guarded, commands = self._protected(planned, outcomes)
         written = self._written(guarded, commands, outcomes)
-        self._verify_written(written, outcomes)
+        unverified = self._verify_written(written, outcomes)
+        if unverified:  # the photo's own metadata would not take the write (a malformed XMP packet): a sidecar
+            self.with_exiftool(self._to_sidecars(unverified, outcomes), outcomes)
+
+    def _to_sidecars(self, unverified: list[tuple[_Work, str]], outcomes: list[Any]) -> list[_Work]:
+        moved = []
+        for entry, problems in unverified:
+            why = f"the photo's own metadata did not read back after writing ({problems}); the photo is unchanged"
+            try:
+                target = targets.sidecar_of(entry.target.photo, self.config.sidecar_naming, why)
+            except StageError as exc:
+                outcomes[entry.index] = exc
+                continue
+            moved.append(_Work(entry.index, entry.item, entry.wanted, target, fallback=True))
+            log.warning(
+                "keywords go to a sidecar",
+                extra={"event": "metadata_sidecar_fallback", "path": str(entry.target.photo), "error": why},
+            )
+        return moved
 
     def _checked(self, work: list[_Work], outcomes: list[Any]) -> list[_Work]:
         """The entries whose target may be written (see `check`); the others get their error."""
@@ -188,22 +214,32 @@ class MetadataStage(Stage):
         return live
 
     def _read_and_plan(self, live: list[_Work], outcomes: list[Any]) -> list[_Work]:
-        """One exiftool read for the batch, then each entry's plan; returns the entries with something to write."""
-        reads = self.tool.read([path for e in live for path in e.target.reads], READ_TAGS)
-        position, planned = 0, []
+        """Each entry's fields (JPEGs read in Python, the rest in one exiftool read for the batch), then its plan;
+        returns the entries with something to write."""
+        quick = {id(entry): self._quick_read(entry) for entry in live}
+        slow = [path for entry in live if quick[id(entry)] is None for path in entry.target.reads]
+        reads = iter(self.tool.read(slow, READ_TAGS) if slow else [])
+        planned = []
         for entry in live:
-            found, position = reads[position : position + len(entry.target.reads)], position + len(entry.target.reads)
+            found = quick[id(entry)] or [next(reads) for _ in entry.target.reads]
             try:
                 entry.existing = _merge_reads(entry, found)
                 entry.plan = make_plan(entry.existing, entry.wanted, self.options(entry))
             except StageError as exc:
                 outcomes[entry.index] = exc
                 continue
-            if entry.plan.writes:
+            if entry.plan.changes:
                 planned.append(entry)
             else:
                 outcomes[entry.index] = self.success(entry, reason="already up to date")
         return planned
+
+    @staticmethod
+    def _quick_read(entry: _Work) -> list[dict[str, list[str]]] | None:
+        if entry.target.sidecar:
+            return None
+        found = quick_read.read(entry.target.path)
+        return None if found is None else [found]
 
     def _protected(self, planned: list[_Work], outcomes: list[Any]) -> tuple[list[_Work], list[Command]]:
         """Each target guarded (its original kept aside), with its exiftool command."""
@@ -239,21 +275,43 @@ class MetadataStage(Stage):
                 written.append(entry)
         return written
 
-    def _verify_written(self, written: list[_Work], outcomes: list[Any]) -> None:
-        """One exiftool read-back for the batch: a write that did not take puts the original back."""
+    def _verify_written(self, written: list[_Work], outcomes: list[Any]) -> list[tuple[_Work, str]]:
+        """Each write read back (JPEGs from the written bytes; the rest, and any that do not check out there, by one
+        exiftool read for the batch). A write that did not take puts the original back; a photo written in place
+        is returned with the problems, for a sidecar."""
+        checked = {id(entry): self._quick_verify(entry) for entry in written}
+        doubtful = [entry for entry in written if not checked[id(entry)]]
         try:
-            readbacks = self.tool.read_each(
-                [(entry.target.path, sorted(set(entry.plan.writes) | set(entry.plan.absent))) for entry in written]
+            readbacks = (
+                self.tool.read_each(
+                    [
+                        (
+                            entry.target.path,
+                            sorted(set(entry.plan.writes) | set(entry.plan.absent) | set(entry.plan.present)),
+                        )
+                        for entry in doubtful
+                    ]
+                )
+                if doubtful
+                else []
             )
         except BaseException:
             for entry in written:
                 entry.guard.restore()
             raise
-        for entry, readback in zip(written, readbacks, strict=True):
-            problems = [readback.message] if isinstance(readback, Outcome) else verify(entry.plan, readback)
+        slow = dict(zip((id(entry) for entry in doubtful), readbacks, strict=True))
+        unverified = []
+        for entry in written:
+            readback = slow.get(id(entry))
+            problems = [readback.message] if isinstance(readback, Outcome) else verify(entry.plan, readback or {})
+            if checked[id(entry)]:
+                problems = []
             if problems:
                 entry.guard.restore()
                 said = f"; exiftool said: {entry.warnings}" if entry.warnings else ""
+                if not entry.target.sidecar:
+                    unverified.append((entry, "; ".join(problems[:3]) + said))
+                    continue
                 outcomes[entry.index] = PermanentError(
                     f"{entry.target.path}: the metadata did not read back after writing ({'; '.join(problems[:3])})"
                     f"{said}; the original is back, unchanged"
@@ -263,6 +321,13 @@ class MetadataStage(Stage):
             if self.config.keep_mtime and not entry.target.sidecar and entry.guard.mtime_ns is not None:
                 os.utime(entry.target.path, ns=(time.time_ns(), entry.guard.mtime_ns))  # exiftool -P keeps seconds
             outcomes[entry.index] = self.success(entry, reason="written and verified")
+        return unverified
+
+    @staticmethod
+    def _quick_verify(entry: _Work) -> bool:
+        """True when the written bytes say what the plan wrote (False: not a JPEG we read, or a doubt)."""
+        found = None if entry.target.sidecar else quick_read.read(entry.target.path)
+        return found is not None and not verify(entry.plan, found)
 
     def check(self, entry: _Work) -> None:
         target = entry.target
@@ -287,6 +352,8 @@ class MetadataStage(Stage):
             exif_text=in_place and exif_writable,
             create_exif_text=fallback_mode and exif_writable,
             text_description=self.text_description,
+            people_keywords=bool(self.people and self.people[0]),
+            people_regions=bool(self.people and self.people[1]) and not fallback_mode,
         )
 
     def success(self, entry: _Work, reason: str) -> dict[str, Any]:
@@ -298,8 +365,10 @@ class MetadataStage(Stage):
             reason=reason if not entry.target.sidecar else f"{reason} (sidecar: {entry.target.why})",
         )
         result.update(sidecar=entry.target.sidecar, keywords=plan.keywords, engine_keywords=plan.engine_keywords)
+        if entry.fallback:
+            result["fallback"] = entry.target.why
         # Also when up to date with our keywords in the file: a write that a crash kept from being recorded.
-        if not entry.target.sidecar and (plan.writes or plan.engine_keywords):
+        if not entry.target.sidecar and (plan.changes or plan.engine_keywords):
             info = os.stat(entry.target.path)
             result["stat"] = {"size": info.st_size, "mtime_ns": info.st_mtime_ns, "inode": info.st_ino}
         return result

@@ -113,6 +113,7 @@ class TagStage(Stage):
         """The keywords the user taught, for this result's embedding (the owning engine adds them to results
         computed on a cluster node, which cannot read the store)."""
         if self.learned is not None:
+            result["keywords"] = self.learned.model_keywords(result["keywords"])
             result["keywords"] += self.learned.keywords(result["model"], result.get(EMBEDDING_KEY), file_id)
         return result
 

@@ -22,9 +22,13 @@ from daemon.errors import GoneError, PermanentError, StageError, WaitingError
 from daemon.pipeline import Pipeline, crash_retry
 from daemon.pipeline.base import Stage, WorkItem
 from daemon.pipeline.imaging import reduce
-from daemon.store import Store, files, queue
+from daemon.store import Store, files, queue, transaction
 
 log = logging.getLogger("image_engine.worker")
+SMALL_STAGE_CLAIM = 16  # files claimed together for one-file-at-a-time stages when the backlog allows
+# ... but only once the engine has run this long: a death counts against every file claimed, and an engine dying
+# again and again (a crash loop) must blame one file at a time, as before, not fail sixteen innocent ones.
+BATCH_AFTER_SECONDS = 10.0
 
 
 class Control:
@@ -63,6 +67,7 @@ class StageWorker(threading.Thread):
         recheck: Callable[[str], None],
     ):
         super().__init__(name=f"worker-{pool}-{index}", daemon=True)
+        self.pool = pool
         self.stages = stages
         self.pipeline = pipeline
         self.store = store
@@ -74,6 +79,7 @@ class StageWorker(threading.Thread):
         self.stage_names = [stage.name for stage in stages]
         self.idle_wait = 0.05
         self.unsettled: list[queue.Job] = []
+        self.started = time.monotonic()
 
     def run(self) -> None:
         while not self.control.stop.is_set():
@@ -119,7 +125,9 @@ class StageWorker(threading.Thread):
         runnable = self.runnable_stages()
         if not runnable:
             return False
-        jobs = queue.claim(self.store.conn, self.owner, runnable, self.batch_size, self.config.engine.lease_seconds)
+        jobs = queue.claim(
+            self.store.conn, self.owner, runnable, self.claim_size(runnable), self.config.engine.lease_seconds
+        )
         if not jobs:
             return False
         items = [self.make_item(job) for job in jobs]
@@ -127,6 +135,25 @@ class StageWorker(threading.Thread):
         self.process(items)
         self.unsettled = []
         return True
+
+    def claim_size(self, runnable: list[str]) -> int:
+        """The batch size; stages that take one file at a time (probe, hash) still claim a few together when the
+        backlog gives every worker of the pool that many, so their outcomes are recorded in one transaction."""
+        if self.batch_size > 1:
+            return self.batch_size
+        if time.monotonic() - self.started < BATCH_AFTER_SECONDS:
+            return 1
+        peers = max(1, self.config.engine.workers) if self.pool == "cpu" else 1  # (App gives other pools one worker)
+        backlog = queue.count_active(self.store.conn, runnable, cap=SMALL_STAGE_CLAIM * peers, states=("queued",))
+        size = max(1, min(SMALL_STAGE_CLAIM, backlog // peers))
+        later = [stage.name for stage in self.pipeline.stages[1:]]
+        if size > 1 and self.pipeline.first in runnable and later:  # no more past the first stage than it has room
+            limit = self.pipeline.ahead_limit
+            size = min(
+                size,
+                max(1, limit - queue.count_active(self.store.conn, later, cap=limit, states=("queued", "running"))),
+            )
+        return size
 
     def release_unsettled(self) -> None:
         """Jobs whose outcome could not be recorded (database full or locked) go back to the queue now."""
@@ -166,6 +193,9 @@ class StageWorker(threading.Thread):
             if suspect is not None and len(batch) > 1:  # the engine died while working on it: alone, so a
                 rest += [item for item in batch if item is not suspect]  # second death is blamed on it only
                 batch = [suspect]
+            if stage.one_by_one and len(batch) > 1:
+                rest += batch[1:]
+                batch = batch[:1]
             if self.pipeline.blocked_reason(stage):
                 for item in batch:
                     queue.release(self.store.conn, item.job)
@@ -174,11 +204,25 @@ class StageWorker(threading.Thread):
             started = time.perf_counter()
             outcomes = self.run_batch(stage, batch)
             ms = (time.perf_counter() - started) * 1000 / max(len(batch), 1)
-            carried = []
+            working = rest + self.settle_batch(stage, batch, outcomes, ms)
+
+    def settle_batch(
+        self, stage: Stage, batch: list[WorkItem], outcomes: list[dict[str, Any] | BaseException], ms: float
+    ) -> list[WorkItem]:
+        """Record a batch's outcomes in one transaction (each item a savepoint: one that cannot be recorded undoes
+        only its own writes, and is raised after the others are committed); returns the items kept for their next
+        stage. One commit per batch instead of one per file is most of the engine's disk writes."""
+        carried, trouble = [], None
+        with transaction(self.store.conn):
             for item, outcome in zip(batch, outcomes, strict=True):
-                if self.settle_outcome(stage, item, outcome, ms):
-                    carried.append(item)
-            working = rest + carried
+                try:
+                    if self.settle_outcome(stage, item, outcome, ms):
+                        carried.append(item)
+                except Exception as exc:  # noqa: BLE001 - its job stays unsettled (released next tick); the rest commit
+                    trouble = trouble or exc
+        if trouble is not None:
+            raise trouble
+        return carried
 
     def run_batch(self, stage: Stage, batch: list[WorkItem]) -> list[dict[str, Any] | BaseException]:
         over = [item for item in batch if item.job.touched >= queue.MAX_CLAIMS]
@@ -269,6 +313,8 @@ class StageWorker(threading.Thread):
 
     def finish(self, item: WorkItem) -> None:
         self.pipeline.reduced.drop(item.job.file_id)
+        if self.pipeline.face_copies is not None:  # a job that skipped the faces stage (or was re-queued past it)
+            self.pipeline.face_copies.drop(item.job.file_id)
         self.control.work_available.set()  # room for one more past the first stage
         path = queue.take_dirty(self.store.conn, item.job.file_id)
         if path is not None:

@@ -51,6 +51,15 @@ def journaled_move(
     )
     if move_id is None:
         return None
+    move_under_intent(conn, move_id, src, dest, companions)
+    return move_id
+
+
+def move_under_intent(
+    conn: sqlite3.Connection, move_id: int, src: Path, dest: Path, companions: list[tuple[Path, Path]]
+) -> None:
+    """The moves of an intent already committed (file first, then companions); on failure the moves made so far are
+    put back and the intent rolled back, and the error is raised."""
     done: list[tuple[Path, Path]] = []
     try:
         for source, target in [(src, dest), *companions]:
@@ -68,7 +77,6 @@ def journaled_move(
             raise exc from None
         rename.rollback_intent(conn, move_id, f"move failed: {exc}")
         raise
-    return move_id
 
 
 def resolve(conn: sqlite3.Connection, move: rename.Move, root_of: RootOf) -> str:

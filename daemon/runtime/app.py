@@ -21,6 +21,7 @@ from daemon.control.api import core_routes
 from daemon.control.backfill import backfill_routes
 from daemon.control.dedup import dedup_routes
 from daemon.control.learn import learn_routes
+from daemon.control.people import people_routes
 from daemon.control.protocol import Endpoint, Status, ensure_token, write_endpoint
 from daemon.control.rename import rename_routes
 from daemon.control.search import search_routes
@@ -37,6 +38,7 @@ from daemon.pipeline.workers import Control, StageWorker
 from daemon.schedule.jobs import Schedule
 from daemon.schedule.workhours import WorkHours
 from daemon.store import Store, files, queue, settings
+from daemon.store.connection import set_wal_autocheckpoint
 from daemon.watch.intake import Intake
 from daemon.watch.library import watched_folders
 from daemon.watch.observer import WatchManager
@@ -56,6 +58,7 @@ class App:
         self.config = config
         self.started = time.time()
         make_folders(config)
+        set_wal_autocheckpoint(config.engine.wal_autocheckpoint)
         self.store = Store(config.db_path)
         self.control = Control(paused=settings.get(self.store.conn, "paused") == "1")
         self.pipeline: Pipeline = build_pipeline(config, self.store)
@@ -111,11 +114,18 @@ class App:
         return {
             **core_routes(self, self.store, wake),
             **tagging_routes(self.store, self.config.tagging.backend, self.tag_session),
-            **dedup_routes(self.store, self.config.dedup.action, stage_names, wake),
+            **dedup_routes(
+                self.store,
+                self.config.dedup.action,
+                stage_names,
+                wake,
+                str(self.config.library.root / self.config.dedup.folder),
+            ),
             **rename_routes(self.store, self.config, self.pipeline.first, wake),
             **search_routes(self.store, self.tag_session),
             **learn_routes(self.store, self.learner),
             **backfill_routes(self.start_backfill, self.backfills.status),
+            **people_routes(self.store, self.config),
         }
 
     def tag_session(self) -> ModelSession | None:

@@ -40,6 +40,24 @@ def not_filed_notes(conn: sqlite3.Connection, job_ids: list[int]) -> dict[int, s
     return notes
 
 
+def sidecar_notes(conn: sqlite3.Connection, job_ids: list[int]) -> dict[int, str]:
+    """For finished jobs whose keywords went to a sidecar because the photo's own metadata would not take them:
+    job id -> where they went and why."""
+    notes: dict[int, str] = {}
+    for start in range(0, len(job_ids), 500):
+        chunk = job_ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for job_id, target, why in conn.execute(
+            "SELECT jobs.id, json_extract(results.data, '$.target'), json_extract(results.data, '$.fallback')"
+            " FROM jobs JOIN results ON results.file_id = jobs.file_id AND results.stage = 'metadata'"
+            f" AND results.job_id = jobs.id WHERE jobs.id IN ({marks})"
+            " AND json_extract(results.data, '$.fallback') IS NOT NULL",
+            chunk,
+        ):
+            notes[job_id] = f"keywords written to the sidecar {target}: {why}"
+    return notes
+
+
 def recent_not_filed(conn: sqlite3.Connection, limit: int = 5, among: int = RECENT_JOBS) -> list[dict[str, Any]]:
     """Photos left unfiled on purpose (a copy of a photo already in the library) among the `among` newest
     finished jobs: path and reason. Bounded, because `status` (and the tray, every few seconds) asks: the newest

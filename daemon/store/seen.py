@@ -17,6 +17,7 @@ class SeenPaths:
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
         self.batch: list[tuple[str]] = []
+        conn.execute("PRAGMA temp_store = FILE")  # a walk's table may outgrow memory (connections keep temp in memory)
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS scan_seen (path TEXT PRIMARY KEY)")
         conn.execute("DELETE FROM temp.scan_seen")
 
@@ -44,3 +45,4 @@ class SeenPaths:
 
     def close(self) -> None:
         self.conn.execute("DROP TABLE IF EXISTS temp.scan_seen")
+        self.conn.execute("PRAGMA temp_store = MEMORY")

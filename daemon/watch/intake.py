@@ -17,7 +17,7 @@ from pathlib import Path
 
 from daemon.errors import StoreError
 from daemon.pipeline.hashing import sha256_file
-from daemon.store import Store, files, queue
+from daemon.store import Store, files, queue, transaction
 from daemon.store.queue import FileStat
 from daemon.watch.filters import group_key, kind_of
 
@@ -25,6 +25,10 @@ log = logging.getLogger("image_engine.intake")
 LOST_CLOSE_FACTOR = 20
 # A scan waits while this many paths are still settling: every pending path is looked at on each round.
 MAX_PENDING_FROM_SCAN = 5000
+INTAKE_BATCH = 500  # files queued per transaction
+# After a wake-up, the next files of a copy are let in before settling: they are queued in one transaction, and the
+# workers then claim them several at a time (a file queued alone cost ~40 KB of database writes: its own commit).
+GATHER_SECONDS = 0.2
 
 
 @dataclass
@@ -116,6 +120,7 @@ class Intake:
                 delay = 1.0
             self._wake.wait(delay)
             self._wake.clear()
+            self._stop.wait(GATHER_SECONDS)
 
     def settle_once(self) -> float:
         """Enqueue every group whose members are all complete; returns how long to sleep."""
@@ -130,20 +135,45 @@ class Intake:
                 ready.setdefault(key, []).append(entry)
             elif entry.path in self._pending:
                 waiting_groups.add(key)
-        for key, members in ready.items():
-            if key in waiting_groups:
-                continue
-            for entry in members:
-                if entry.kind == "image" and entry.stat is not None:
-                    outcome = self.enqueue(entry.path, entry.root, entry.stat)  # raises: the entry stays pending
-                    if outcome == "unsettled":
-                        entry.state, entry.stat, entry.stable_since = "unknown", None, now
-                        continue
-                with self._lock:
-                    if self._pending.get(entry.path) is entry:
-                        del self._pending[entry.path]
+        complete = [entry for key, members in ready.items() if key not in waiting_groups for entry in members]
+        for start in range(0, len(complete), INTAKE_BATCH):
+            self._enqueue_batch(complete[start : start + INTAKE_BATCH], now)
         with self._lock:
             return 0.05 if self._pending else 1.0
+
+    def _enqueue_batch(self, entries: list[Pending], now: float) -> None:
+        """Queue complete entries in one transaction (each file a savepoint: one that fails stays pending alone,
+        and its error is raised once the others are committed). Doubts are hashed after it, one by one."""
+        doubts, trouble = [], None
+        with transaction(self.store.conn):
+            for entry in entries:
+                try:
+                    if self._settle(entry, now) == "doubt":
+                        doubts.append(entry)
+                except (StoreError, sqlite3.Error, OSError) as exc:
+                    trouble = trouble or exc
+        for entry in doubts:
+            try:
+                self._settle(entry, now)
+            except (StoreError, sqlite3.Error, OSError) as exc:
+                trouble = trouble or exc
+        if trouble is not None:
+            raise trouble
+
+    def _settle(self, entry: Pending, now: float) -> str:
+        """Queue one complete entry (its pending mark goes once the store has it); returns the enqueue outcome."""
+        outcome = ""
+        if entry.kind == "image" and entry.stat is not None:
+            outcome = self.enqueue(entry.path, entry.root, entry.stat)
+            if outcome == "unsettled":
+                entry.state, entry.stat, entry.stable_since = "unknown", None, now
+                return outcome
+            if outcome == "doubt":
+                return outcome
+        with self._lock:
+            if self._pending.get(entry.path) is entry:
+                del self._pending[entry.path]
+        return outcome
 
     def _is_complete(self, entry: Pending, now: float) -> bool:
         try:
@@ -175,8 +205,9 @@ class Intake:
         return time.time() - result.st_mtime > max(self.settle_seconds, 0.5) * 2
 
     def enqueue(self, path: str, root: str, stat: FileStat) -> str:
+        """Queue one file; inside a batch's transaction a doubt is returned as such (hashing waits for the commit)."""
         outcome = queue.enqueue(self.store.conn, path, root, stat, self.first_stage, restat=True)
-        if outcome == "doubt":
+        if outcome == "doubt" and not self.store.conn.in_transaction:
             try:
                 digest = sha256_file(path)
             except OSError:

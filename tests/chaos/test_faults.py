@@ -388,7 +388,9 @@ def test_exiftool_killed_mid_batch(engine_factory, ledger, tmp_path: Path) -> No
     engine.wait_idle(len(photos), timeout=120)
     assert engine.status()["jobs"]["failed"] == 0, engine.cli("jobs", "--state", "failed").stdout
     log_text = (engine.data / "logs" / "image-engine.log").read_text()
-    assert log_text.count('"event": "exiftool_restart"') >= len(killed)
+    # A kill while exiftool writes is a restart at once; the batch is one exiftool pass now, so a second kill may land
+    # after it, on an idle exiftool, which is restarted only when next needed.
+    assert log_text.count('"event": "exiftool_restart"') >= 1
     pipeline_checks(engine, originals, ledger)
     written = engine.query("SELECT COUNT(*) AS n FROM metadata_writes WHERE verified = 1")[0]["n"]
     assert written == len(photos)
