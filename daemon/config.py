@@ -301,6 +301,19 @@ class ScheduleConfig:
 
 
 @dataclass
+class ClusterConfig:
+    """[cluster]: where heavy stages run (issue 19): "local" threads, or a Ray cluster at `ray_address`."""
+
+    # "ray": probe, hash, tag and analyze of all work run on the cluster; "local": only `backfill --ray` uses it.
+    executor: Literal["local", "ray"] = "local"
+    # "auto" joins the cluster this machine is a node of (`ray start`); else "HOST:PORT" of the head node.
+    ray_address: str = "auto"
+    # "shipped": the owner reads each photo and ships its bytes (nodes need no mount); "same-path": every node
+    # reads the photos itself by the same path (a NAS mounted alike on each), which saves the owner's network.
+    photos: Literal["shipped", "same-path"] = "shipped"
+
+
+@dataclass
 class Config:
     data_dir: Path = field(default_factory=default_data_dir)
     watch: list[WatchConfig] = field(default_factory=list)
@@ -320,6 +333,7 @@ class Config:
     sensitive: SensitiveConfig = field(default_factory=SensitiveConfig)
     gpu: GpuConfig = field(default_factory=GpuConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
     source: Path | None = None
 
     @property

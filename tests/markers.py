@@ -31,7 +31,9 @@ E2E_FILES = frozenset(
 )
 # Slow: whole files, tests that share a model loaded once per module, and single tests that took 7 s or more in a
 # full run (`--durations=0`, on the 2-core test machine under load: about a third of that when idle).
-SLOW_FILES = frozenset({"test_clip.py", "test_crash.py", "test_tray_desktop.py", "test_web_browser.py"})
+SLOW_FILES = frozenset(
+    {"test_clip.py", "test_cluster.py", "test_crash.py", "test_tray_desktop.py", "test_web_browser.py"}
+)
 SLOW_FIXTURES = frozenset({"imagenet", "corpus_predictions"})
 SLOW_TESTS = frozenset(
     {

@@ -50,6 +50,7 @@ class Status:
     gpu: Any = "none"
     version: str = ""
     learning: dict[str, Any] = field(default_factory=dict)  # taught keywords: training / applying, progress
+    backfill: dict[str, Any] = field(default_factory=dict)  # the executor (local or Ray, with its nodes), progress
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -73,9 +73,9 @@ class AnalyzeStage(Stage):
         cached = item.memory.get(f"larger:{size}")
         if cached is None:
             from daemon.pipeline.imaging import open_image, reduce
-            from daemon.pipeline.probe import read_bytes
+            from daemon.pipeline.probe import source_bytes
 
-            image = open_image(read_bytes(item.path), item.path, self.max_pixels)
+            image = open_image(source_bytes(item), item.path, self.max_pixels)
             cached = reduce(image, size, item.result("probe").get("orientation"))
             item.memory[f"larger:{size}"] = cached
         return cached

@@ -66,8 +66,8 @@ class ProbeStage(Stage):
         records.record_probe(conn, job, result)
 
     def run(self, item: WorkItem) -> ProbeResult:  # type: ignore[override]
-        data = read_bytes(item.path)
-        mtime = os.stat(item.path).st_mtime
+        data = source_bytes(item)
+        mtime = item.memory["mtime"] if "mtime" in item.memory else os.stat(item.path).st_mtime
         image = imaging.open_image(data, item.path, self.max_pixels)
         facts = exif.read_facts(image, mtime, item.path.name, data)
         place = self.places.lookup(facts["gps_lat"], facts["gps_lon"]) if self.places else None
@@ -89,6 +89,13 @@ class ProbeStage(Stage):
             **facts,
             "place": place.to_json() if place else None,
         }
+
+
+def source_bytes(item: WorkItem) -> bytes:
+    """The photo's bytes: shipped with the item by its owning engine (a cluster node without the library mount,
+    daemon/executors), else read from the path."""
+    shipped = item.memory.get("shipped")
+    return shipped if shipped is not None else read_bytes(item.path)
 
 
 def read_bytes(path: Path) -> bytes:

@@ -107,9 +107,14 @@ class TagStage(Stage):
         }
         if prediction.embedding is not None:
             result[EMBEDDING_KEY] = prediction.embedding
+        return self.add_learned(result, file_id)
+
+    def add_learned(self, result: dict[str, Any], file_id: int | None) -> dict[str, Any]:
+        """The keywords the user taught, for this result's embedding (the owning engine adds them to results
+        computed on a cluster node, which cannot read the store)."""
         if self.learned is not None:
             result["keywords"] = self.learned.model_keywords(result["keywords"])
-            result["keywords"] += self.learned.keywords(backend.model_id, prediction.embedding, file_id)
+            result["keywords"] += self.learned.keywords(result["model"], result.get(EMBEDDING_KEY), file_id)
         return result
 
     def record(self, conn: sqlite3.Connection, job: Job, result: TagResult) -> None:  # type: ignore[override]

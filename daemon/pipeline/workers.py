@@ -37,6 +37,7 @@ class Control:
     def __init__(self, paused: bool = False):
         self.stop = threading.Event()
         self.work_available = threading.Event()
+        self.elsewhere: set[str] = set()  # stages another executor (a Ray cluster) runs now: not claimed here
         self._paused = threading.Event()
         if paused:
             self._paused.set()
@@ -101,6 +102,8 @@ class StageWorker(threading.Thread):
     def runnable_stages(self) -> list[str]:
         runnable = []
         for stage in self.stages:
+            if stage.name in self.control.elsewhere:
+                continue
             if stage.name == self.pipeline.first and self.later_stages_full():
                 continue  # the backlog stays queued at the start, not as reduced copies in memory or on disk
             reason = self.pipeline.blocked_reason(stage)

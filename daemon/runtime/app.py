@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from daemon import __version__
 from daemon.config import Config, WatchConfig
 from daemon.control.api import core_routes
+from daemon.control.backfill import backfill_routes
 from daemon.control.dedup import dedup_routes
 from daemon.control.learn import learn_routes
 from daemon.control.people import people_routes
@@ -26,6 +27,8 @@ from daemon.control.rename import rename_routes
 from daemon.control.search import search_routes
 from daemon.control.server import ControlServer, Handler
 from daemon.control.tagging import tagging_routes
+from daemon.errors import EngineError
+from daemon.executors.backfill import Backfills
 from daemon.gpu import monitor as gpu
 from daemon.gpu.monitor import GpuMonitor
 from daemon.learn.service import Learner
@@ -82,6 +85,16 @@ class App:
         ]
         self.tickers: list[Ticker] = [CrashRetry(self.store, config, self.control.work_available.set).tick]
         self.scans = ScanBook()
+        # `image-engine backfill`: planned here, run by the local workers or on a Ray cluster (daemon/executors).
+        self.backfills = Backfills(
+            self.store,
+            self.pipeline,
+            config,
+            self.control,
+            self.plan_backfill,
+            self.intake.pending_count,
+            self.intake.recheck,
+        )
         # Taught keywords: retrained and applied to the library in the background (daemon.learn).
         self.learner = Learner.for_engine(self.store, self.control, {stage.name for stage in self.pipeline.stages})
         self.token = ensure_token(config.data_dir)
@@ -111,6 +124,7 @@ class App:
             **rename_routes(self.store, self.config, self.pipeline.first, wake),
             **search_routes(self.store, self.tag_session),
             **learn_routes(self.store, self.learner),
+            **backfill_routes(self.start_backfill, self.backfills.status),
             **people_routes(self.store, self.config),
         }
 
@@ -148,6 +162,12 @@ class App:
         self.learner.start()
         self.watchers.start()
         self.start_scan(None)
+        if self.config.cluster.executor == "ray":
+            try:
+                self.backfills.start_cluster(self.config.cluster.ray_address, forever=True)
+            except EngineError as exc:  # the engine still works, on its own workers; status says why
+                log.error("no cluster", extra={"event": "cluster_failed", "error": str(exc)})
+        self.backfills.resume_unfinished()
         self.schedule.start()
         # Clients find the service only now that its folders exist and are watched (a drop right after
         # `status` answers must not land in a folder that is not there yet).
@@ -191,6 +211,7 @@ class App:
             if worker.ident is not None:  # started
                 worker.join(timeout=max(0.1, deadline - time.monotonic()))
         self.learner.join(timeout=max(0.1, deadline - time.monotonic()))
+        self.backfills.join(timeout=max(0.1, deadline - time.monotonic()))  # its Ray job ends before the store closes
         self.pipeline.close()
         gpu.install(None)
         self.gpu.stop()
@@ -218,6 +239,24 @@ class App:
         progress = self.scans.open()
         self._scan_in_background(progress, roots, path)
         return progress["id"]
+
+    def start_backfill(self, paths: list[Path], ray: str | None) -> dict[str, Any]:
+        for path in paths:
+            self._backfill_root(path)  # each must be a folder the engine keeps: said now, not in the background
+        return self.backfills.start(paths, ray)
+
+    def plan_backfill(self, path: Path) -> dict[str, int]:
+        """The backfill's plan for one folder: the files not yet recorded as they are now go to the queue."""
+        watch = self._backfill_root(path)
+        return reconcile(path, watch.recursive, self.store, self.intake, self.config.engine.ignore)
+
+    def _backfill_root(self, path: Path) -> WatchConfig:
+        """A watched folder holding `path`, or the library (watched or not: a NAS too big to watch is backfilled)."""
+        if not path.is_dir():
+            raise ValueError(f"{path}: not a folder")
+        if _contains(self.config.library.root, path) and not any(_contains(w.path, path) for w in self.watched):
+            return WatchConfig(path=self.config.library.root, recursive=True, mode="in-place")
+        return self._roots_for(path)[0]
 
     def _roots_for(self, path: Path | None) -> list[WatchConfig]:
         roots = [w for w in self.watched if path is None or _contains(w.path, path)]
@@ -285,6 +324,7 @@ class App:
             gpu=self.gpu.status(),
             version=__version__,
             learning=self.learner.status(),
+            backfill=self.backfills.status(),
         )
 
 
