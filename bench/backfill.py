@@ -271,7 +271,19 @@ def main() -> None:
     parser.add_argument("--devices", default="", help="cpu,cuda; default cpu, and cuda when torch sees a GPU")
     parser.add_argument("--naive-count", type=int, default=8)
     parser.add_argument("--quick", action="store_true", help="the probe+hash+tag+dedup way only (no metadata runs)")
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="here",
+        help="local vs a Ray cluster at equal cores (bench.ray): `here` starts one-CPU nodes on this machine, or HOST:PORT",
+    )
     args = parser.parse_args()
+    if args.ray:
+        from bench import ray as ray_bench
+
+        address = None if args.ray == "here" else args.ray
+        emit({"ray": ray_bench.measure(args.count, os.cpu_count() or 1, address)})
+        return
     cores = os.cpu_count() or 1
     workers = [int(n) for n in args.workers.split(",") if n] or [n for n in (1, 2, 4, 8, 16) if n <= cores]
     devices = [d for d in args.devices.split(",") if d] or (["cpu", "cuda"] if cuda_available() else ["cpu"])
