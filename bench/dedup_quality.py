@@ -1,8 +1,8 @@
 """How the [dedup] thresholds were chosen: pHash/dHash distances of real near-duplicates vs. similar shots.
 
 Positives: each corpus photo (photos/, labelled/ but FELIX; at least 128 px) against its copies resized 50% and 25%,
-JPEG quality 50, turned pixels + Orientation tag, Orientation tag only, 5% crop, small text overlay, PNG, and a
-harder 5% crop from one side. Negatives: every pair of different corpus pictures, including the skimage stereo pair,
+JPEG quality 50, turned pixels + Orientation tag, Orientation tag only, turned pixels without the tag, mirrored, 5% crop,
+small text overlay, PNG, and a harder 5% crop from one side. Negatives: every pair of different corpus pictures, including the skimage stereo pair,
 canon_hdr NO/YES (26 s apart) and FELIX cats. FELIX "Excluded" images (one photo, different black masks) are
 reported apart as ambiguous. Hashes are computed by the engine's own code, turned copies matched like the stage does.
 With --embeddings, EfficientNet-Lite0 pooled features (the default tagger's) give the cosine of chosen pairs.
@@ -23,6 +23,7 @@ import imagehash
 from PIL import Image
 
 from bench.common import CORPUS, emit, log
+from daemon.dedup.orientations import orientation_hashes
 from daemon.pipeline import exif, imaging
 from daemon.pipeline.hashing import hash_input
 from tests.dedup_support import VARIANTS, make_variant
@@ -30,7 +31,6 @@ from tests.dedup_support import VARIANTS, make_variant
 KINDS = (*VARIANTS, "crop5side")
 GRID_P = (6, 8, 10, 12)
 GRID_D = (8, 9, 10, 11, 12)
-TURNS = (None, Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180, Image.Transpose.ROTATE_270)
 
 
 def reduced_of(path: Path) -> Image.Image:
@@ -39,12 +39,10 @@ def reduced_of(path: Path) -> Image.Image:
 
 
 def hashes(reduced: Image.Image) -> list[tuple[int, int]]:
-    """(pHash, dHash) upright and turned by 90, 180, 270 degrees."""
-    out = []
-    for turn in TURNS:
-        small = hash_input(reduced if turn is None else reduced.transpose(turn))
-        out.append((int(str(imagehash.phash(small)), 16), int(str(imagehash.dhash(small)), 16)))
-    return out
+    """(pHash, dHash) upright (the hash stage's), then turned and mirrored (the dedup stage's 7 other ways)."""
+    small = hash_input(reduced)
+    upright = (int(str(imagehash.phash(small)), 16), int(str(imagehash.dhash(small)), 16))
+    return [upright] + [(phash, dhash) for _, phash, dhash in orientation_hashes(small)[1:]]
 
 
 def distance(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> tuple[int, int]:

@@ -1,9 +1,10 @@
 """Ingest throughput (probe + hash) in images/s per core on 12 MP and 2 MP JPEGs made from corpus photos.
 
-Compares, in one run on the same files: the naive way (full decode, imagehash on the full image), the floor
-(a bare reduced-size decode with draft((384, 384))), the same bare decode the engine asks for (a draft box by
-aspect ratio), the engine's own stage code, and 2 workers (processes, threads).
-Usage: python -m bench.ingest [--count 24] [--seconds-cap 20]
+Compares, in one run on the same files and taking turns (ABC ABC ..., medians; wall and CPU time): the naive way
+(full decode, imagehash on the full image), the floor (a bare decode at exactly the scale the engine asks for: the
+draft box by aspect ratio, 1/8 for these sizes, draft mode), the engine's own stage code, and 2 workers (processes,
+threads). `ours_vs_floor` is the share of the bare decode's rate the whole probe + hash keeps.
+Usage: python -m bench.ingest [--count 24] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import imagehash
 from PIL import Image
 
 from bench.common import emit, log, make_jpegs
+from bench.timing import interleaved, ratio
 from daemon.pipeline.base import WorkItem
 from daemon.pipeline.hashing import HashStage
 from daemon.pipeline.imaging import draft_box
@@ -41,16 +43,17 @@ def naive(path: Path) -> None:
 
 
 def floor(path: Path) -> None:
-    with Image.open(path) as image:
-        image.draft("RGB", (REDUCED, REDUCED))
-        image.load()
-
-
-def same_decode(path: Path) -> None:
-    """The decode the engine itself does (draft box by aspect ratio, so DCT scaling goes as far as it can)."""
+    """The decode the engine itself does (draft box by aspect ratio, so DCT scaling goes as far as it can) and no more."""
     with Image.open(path) as image:
         image.draft("RGB", draft_box(image.size, REDUCED))
         image.load()
+
+
+def decode_scale(path: Path) -> str:
+    with Image.open(path) as image:
+        full = image.size
+        image.draft("RGB", draft_box(full, REDUCED))
+        return f"1/{full[0] // image.size[0]}"
 
 
 def engine_stages(cache: Path) -> tuple[ProbeStage, HashStage]:
@@ -66,82 +69,71 @@ def ours(path: Path, index: int, stages: tuple[ProbeStage, HashStage]) -> None:
     probe.cache.drop(index)  # the worker drops the in-flight copy when the job finishes
 
 
-def rate(function, paths: list[Path], rounds: int = 2) -> float:
-    function(paths[0])  # warm up
-    best = 0.0
-    for _ in range(rounds):
-        started = time.perf_counter()
-        for path in paths:
-            function(path)
-        best = max(best, len(paths) / (time.perf_counter() - started))
-    return round(best, 2)
-
-
-def _ours_worker(args: tuple[list[str], str, int]) -> int:
+def _ours_worker(args: tuple[list[str], str, int]) -> float:
+    """One process's share; returns its CPU seconds."""
     paths, cache, first_id = args
+    started = time.process_time()
     stages = engine_stages(Path(cache))
     for index, path in enumerate(paths, first_id):
         ours(Path(path), index, stages)
-    return len(paths)
+    return time.process_time() - started
 
 
-def two_processes(paths: list[Path], cache: Path, rounds: int = 2) -> float:
-    """Best of `rounds`, like the one-core rate; each round gives each process about a second of work."""
-    halves = [[str(p) for p in paths[0::2]], [str(p) for p in paths[1::2]]]
-    best = 0.0
-    with multiprocessing.get_context("spawn").Pool(2) as pool:
-        pool.map(_ours_worker, [(halves[0][:1], str(cache), 0), (halves[1][:1], str(cache), 10**6)])  # warm up
-        for round_ in range(rounds):
-            started = time.perf_counter()
-            pool.map(_ours_worker, [(half, str(cache), 10**6 * (2 + 2 * round_ + i)) for i, half in enumerate(halves)])
-            best = max(best, len(paths) / (time.perf_counter() - started))
-    return round(best, 2)
-
-
-def two_threads(paths: list[Path], cache: Path, rounds: int = 2) -> float:
+def passes(paths: list[Path], cache: Path, pool: multiprocessing.pool.Pool, threads: ThreadPoolExecutor) -> dict:
+    """One pass of each way over `paths` (naive over a few: it is slow), as (work, images) for `interleaved`."""
     stages = engine_stages(cache)
-    best = 0.0
-    with ThreadPoolExecutor(2) as pool:
-        for round_ in range(rounds):
-            started = time.perf_counter()
-            list(pool.map(lambda pair: ours(pair[1], pair[0], stages), enumerate(paths, 10**6 * (round_ + 1))))
-            best = max(best, len(paths) / (time.perf_counter() - started))
-    return round(best, 2)
+    counter = iter(range(10**9))
+    halves = [[str(p) for p in paths[0::2]], [str(p) for p in paths[1::2]]]
+    naive_paths = paths[: max(2, len(paths) // 6)]
+
+    def two_processes() -> float:
+        base = 10**6 * (2 + next(counter))
+        return sum(pool.map(_ours_worker, [(half, str(cache), base + i * 10**5) for i, half in enumerate(halves)]))
+
+    def two_threads() -> None:
+        list(threads.map(lambda pair: ours(pair[1], pair[0], stages), zip(counter, paths, strict=False)))
+
+    return {
+        "naive": (lambda: [naive(p) for p in naive_paths], len(naive_paths)),
+        "floor": (lambda: [floor(p) for p in paths], len(paths)),
+        "ours": (lambda: [ours(p, next(counter), stages) for p in paths], len(paths)),
+        "ours_2_processes": (two_processes, len(paths)),
+        "ours_2_threads": (two_threads, len(paths)),
+    }
 
 
 def enough_for(seconds: float, paths: list[Path], per_second: float) -> list[Path]:
-    """`paths` repeated so that two workers at the one-core rate take about `seconds`: IPC and start-up amortised."""
-    return paths * max(2, math.ceil(2 * seconds * per_second / len(paths)))
+    """`paths` repeated so that one pass at `per_second` takes about `seconds`: IPC and start-up amortised."""
+    return paths * max(1, math.ceil(seconds * per_second / len(paths)))
+
+
+def measure(paths: list[Path], cache: Path, rounds: int) -> dict[str, object]:
+    probe = {"floor": (lambda: [floor(p) for p in paths], len(paths))}
+    per_second = interleaved(probe, 1)["floor"]["per_s"]
+    batch = enough_for(1.0, paths, per_second)
+    with multiprocessing.get_context("spawn").Pool(2) as pool, ThreadPoolExecutor(2) as threads:
+        rates = interleaved(passes(batch, cache, pool, threads), rounds)
+    results: dict[str, object] = {"decode_scale": decode_scale(paths[0]), **rates}
+    results["ours_vs_floor"] = ratio(rates["ours"], rates["floor"])
+    results["ours_vs_naive"] = ratio(rates["ours"], rates["naive"])
+    results["scaling_2_processes"] = ratio(rates["ours_2_processes"], rates["ours"])["wall"]
+    results["scaling_2_threads"] = ratio(rates["ours_2_threads"], rates["ours"])["wall"]
+    return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=24)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     figures: dict[str, object] = {"reduced_size": REDUCED, "cpu_count": multiprocessing.cpu_count()}
+    figures["method"] = "ways interleaved per round, median of rounds; per_cpu_s = images per CPU second"
     with tempfile.TemporaryDirectory() as tmp:
-        cache = Path(tmp) / "cache"
         for label, size in (("12MP", (4000, 3000)), ("2MP", (1632, 1224))):
             log(f"making {args.count} {label} JPEGs")
             paths = make_jpegs(Path(tmp) / label, args.count, size)
-            stages = engine_stages(cache)
-            counter = iter(range(10**9))
-            results = {
-                "naive_per_core": rate(naive, paths[: max(4, args.count // 3)]),
-                "floor_per_core": rate(floor, paths),
-                "same_decode_per_core": rate(same_decode, paths),
-                "ours_per_core": rate(lambda p, c=counter, s=stages: ours(p, next(c), s), paths),
-            }
-            batch = enough_for(1.0, paths, results["ours_per_core"])
-            results["ours_2_processes"] = two_processes(batch, cache)
-            results["ours_2_threads"] = two_threads(batch, cache)
-            results["ours_vs_floor"] = round(results["ours_per_core"] / results["floor_per_core"], 3)
-            results["ours_vs_same_decode"] = round(results["ours_per_core"] / results["same_decode_per_core"], 3)
-            results["ours_vs_naive"] = round(results["ours_per_core"] / results["naive_per_core"], 2)
-            results["scaling_2_processes"] = round(results["ours_2_processes"] / results["ours_per_core"], 2)
-            results["scaling_2_threads"] = round(results["ours_2_threads"] / results["ours_per_core"], 2)
-            figures[label] = results
-            log(f"{label}: {results}")
+            figures[label] = measure(paths, Path(tmp) / "cache", args.rounds)
+            log(f"{label}: {figures[label]}")
     emit(figures)
 
 

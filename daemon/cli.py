@@ -10,12 +10,12 @@ import os
 import sys
 from types import ModuleType
 
-from daemon.commands import base, dedup, engine, learn, rename, search, service, tagging, tray, ui
+from daemon.commands import base, dedup, engine, learn, people, rename, search, service, tagging, tray, ui
 from daemon.errors import EXIT_CONFIG, EXIT_RUNTIME, EXIT_UNREACHABLE, ConfigError, EngineError
 
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a Unix tool ended by SIGPIPE (`yes | head -1`)
 # Every subcommand comes from one of these modules, in this order in `--help`.
-COMMAND_MODULES: tuple[ModuleType, ...] = (engine, tagging, search, learn, dedup, rename, service, tray, ui)
+COMMAND_MODULES: tuple[ModuleType, ...] = (engine, tagging, search, learn, dedup, rename, people, service, tray, ui)
 
 
 def commands() -> dict[str, base.Command]:

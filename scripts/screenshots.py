@@ -1,7 +1,9 @@
-"""Screenshots of each review app page, for the README: a real engine on corpus photos, Debian's chromium.
+"""Screenshots of each review app page, for the README: a real engine on copies of corpus photos, Debian's chromium.
 
 Usage: python scripts/screenshots.py OUT_FOLDER   (needs ../shared/corpus, the SqueezeNet model in
 ../shared/models, chromium at /usr/bin/chromium and playwright: `pip install -e '.[web-test]'`).
+The photos are copied to a temporary folder (the corpus is never touched); each page is shot at 1280x800 and
+saved as an 8-bit palette PNG (a few tens of kB each) so the README stays light.
 """
 
 from __future__ import annotations
@@ -17,12 +19,22 @@ from tests.support import CORPUS, MODELS, Engine, write_config  # noqa: E402 - a
 
 PHOTOS = [
     "photos/Apple iPhone 4.jpg",
+    "photos/Nikon D5000.jpg",
+    "photos/Sony DSC-HX5V (2).jpg",
+    "photos/Canon EOS 7D.jpg",
+    "faces/obama.jpg",
     "labelled/african_elephants.jpg",
     "labelled/skimage_coffee.png",
-    "labelled/felix_316.jpg",
+    "labelled/felix_101.jpg",
+    "labelled/domestic_dog.jpg",
+    "labelled/american_black_bear.jpg",
+    "duplicates/HTC Desire.jpg",
+    "duplicates/HTC Desire.webp",
+    "duplicates/Nikon D1X.jpg",
+    "duplicates/Nikon D1X.webp",
     "broken/african_elephants_truncated_file.jpg",
 ]
-PAGES = [("overview", "/"), ("activity", "/activity"), ("library", "/library")]
+SIZE = {"width": 1280, "height": 800}
 
 
 def main(out: Path) -> None:
@@ -35,27 +47,51 @@ def main(out: Path) -> None:
         (folder / "drop").mkdir()
         for name in PHOTOS:
             shutil.copyfile(CORPUS / name, folder / "drop" / Path(name).name)
-        tagging = f'[tagging]\nbackend = "onnx"\nmodel = "{squeezenet}/SqueezeNet_fp16.onnx"\nlabels = "{squeezenet}/Labels.txt"\n'
-        engine = Engine(folder, write_config(folder, tagging)).start()
+        settings = (
+            f'[tagging]\nbackend = "onnx"\nmodel = "{squeezenet}/SqueezeNet_fp16.onnx"\n'
+            f'labels = "{squeezenet}/Labels.txt"\n[rename]\nenabled = true\n'
+        )
+        engine = Engine(folder, write_config(folder, settings)).start()
         try:
-            engine.wait_idle(len(PHOTOS), timeout=180)
+            engine.wait_idle(len(PHOTOS) - 1, timeout=300)
             link = engine.cli("ui", "--print-url").stdout.strip()
             base = link.split("/login")[0]
-            elephants = engine.query("SELECT id FROM files WHERE path LIKE '%/african_elephants.jpg'")[0]["id"]
+            photo = engine.query("SELECT id FROM files WHERE path LIKE '%apple iphone 4%' COLLATE NOCASE")[0]["id"]
+            keyword = engine.query("SELECT keyword FROM keywords GROUP BY keyword ORDER BY COUNT(*) DESC LIMIT 1")
+            pages = [
+                ("overview", "/"),
+                ("activity", "/activity"),
+                ("library", "/library"),
+                ("photo", f"/photo/{photo}"),
+                ("keywords", "/keywords"),
+                ("duplicates", "/duplicates"),
+                ("search", f"/search?q={keyword[0]['keyword']}" if keyword else "/search"),
+            ]
             with sync_playwright() as driver:
                 browser = driver.chromium.launch(
                     executable_path="/usr/bin/chromium", args=["--no-sandbox", "--headless=new", "--disable-gpu"]
                 )
-                page = browser.new_page(viewport={"width": 1200, "height": 860})
+                page = browser.new_page(viewport=SIZE)
                 page.goto(link)
-                for name, path in [*PAGES, ("photo", f"/photo/{elephants}")]:
+                for name, path in pages:
                     page.goto(base + path)
                     page.wait_for_load_state("networkidle")
-                    page.screenshot(path=str(out / f"{name}.png"), full_page=name != "photo")
-                    print(out / f"{name}.png")
+                    target = out / f"{name}.png"
+                    page.screenshot(path=str(target))
+                    shrink(target)
+                    print(target, target.stat().st_size)
                 browser.close()
         finally:
             engine.stop()
+
+
+def shrink(path: Path) -> None:
+    """A palette PNG of the screenshot: text and flat colours survive 256 colours; thumbnails dither a little."""
+    from PIL import Image
+
+    with Image.open(path) as shot:
+        small = shot.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    small.save(path, optimize=True)
 
 
 if __name__ == "__main__":

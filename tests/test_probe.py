@@ -6,8 +6,10 @@ from pathlib import Path
 
 import imagehash
 import pytest
+from PIL import Image
 
 from daemon.errors import PermanentError
+from daemon.pipeline import exif
 from daemon.pipeline.base import WorkItem
 from daemon.pipeline.hashing import HashStage
 from daemon.pipeline.probe import ProbeStage
@@ -82,3 +84,10 @@ def test_invalid_exif_does_not_fail_the_photo(tmp_path: Path) -> None:
     assert (probed["width"], probed["height"]) == (61, 58)
     # Its EXIF block is broken; the XMP packet beside it still dates it (issue 13: the taken-time chain).
     assert (probed["taken"], probed["taken_source"]) == ("2011-09-23T12:43:03", "XMP xmp:CreateDate")
+
+
+def test_the_lens_is_read_for_the_photo_page() -> None:
+    with Image.open(corpus() / "faces" / "obama.jpg") as image:
+        assert exif.read_facts(image, 0.0)["lens"] == "EF85mm f/1.2L USM"
+    with Image.open(corpus() / "photos" / "Apple iPhone 4.jpg") as image:  # no lens recorded
+        assert exif.read_facts(image, 0.0)["lens"] is None

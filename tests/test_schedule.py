@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from daemon.config import Config, EngineConfig, ScheduleConfig, WatchConfig, parse_config
+from daemon.config import Config, EngineConfig, PeopleConfig, ScheduleConfig, WatchConfig, parse_config
 from daemon.errors import ConfigError
 from daemon.pipeline.base import Stage
 from daemon.runtime.app import App
@@ -129,6 +129,7 @@ def test_app_registers_the_gates_for_heavy_stages(tmp_path: Path) -> None:
         data_dir=tmp_path / "data",
         watch=[WatchConfig(path=tmp_path / "drop")],
         schedule=ScheduleConfig(work_hours=closed, maintenance_at=""),
+        people=PeopleConfig(enabled=False),
     )
     config.library.root = tmp_path / "library"
     (tmp_path / "drop").mkdir()
@@ -153,6 +154,7 @@ def schedule_config(tmp_path: Path, **schedule: Any) -> Config:
         data_dir=tmp_path / "data",
         engine=EngineConfig(rescan_minutes=30.0),
         schedule=replace(ScheduleConfig(), **schedule),
+        people=PeopleConfig(enabled=False),  # its re-clustering job: tests/test_people_store.py
     )
 
 

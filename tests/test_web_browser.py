@@ -297,6 +297,47 @@ def test_renaming_a_keyword_on_the_keywords_page_rewrites_the_files(page: Any, e
     engine.wait_idle(len(PHOTOS) + 1)
 
 
+def test_excluding_a_keyword_and_adding_a_synonym_hold_across_tagging_again(page: Any, engine: Engine) -> None:
+    [best] = engine.query(  # the photo with the most automatic keywords left after the tests before
+        "SELECT files.path, files.id FROM keywords JOIN files ON files.id = keywords.file_id"
+        " WHERE source = 'auto' GROUP BY files.id ORDER BY COUNT(*) DESC, files.id LIMIT 1"
+    )
+    photo, number = Path(best["path"]), best["id"]
+    words = [
+        row["keyword"]
+        for row in engine.query(
+            "SELECT keyword FROM keywords WHERE file_id = ? AND source = 'auto' ORDER BY score DESC", (number,)
+        )
+    ]
+    excluded, meant = words[0], words[1]
+    page.on("dialog", lambda dialog: dialog.accept())  # "Exclude …: remove it from N photo(s)?"
+    page.goto(origin(engine) + "/keywords")
+    page.locator(f'tr[data-keyword="{excluded}"] button.exclude').click()
+    page.wait_for_selector("#vocabulary-list .message")
+    assert f"“{excluded}” excluded" in page.inner_text("#vocabulary-list .message")
+    page.wait_for_selector("#keywords-progress >> text=rewritten.", timeout=60_000)  # the progress line ends
+    row = page.locator(f'tr[data-keyword="{meant}"]')
+    row.locator("select[name=action]").select_option("synonym")
+    row.locator("input[name=replacement]").fill("Tusker")
+    row.locator("form.rename button").click()
+    page.wait_for_selector("#vocabulary-list >> text=is now a synonym of")
+    assert "Tusker → " + meant in page.inner_text("#keyword-rules")
+    wait_for(lambda: excluded.casefold() not in keywords_in_file(photo), 60, message=f"{excluded} gone from the file")
+    engine.wait_idle(len(PHOTOS) + 1)
+
+    tag_runs = len(engine.query("SELECT 1 FROM stage_runs WHERE stage = 'tag'"))
+    os.utime(photo, (photo.stat().st_atime, photo.stat().st_mtime + 120))  # the file changed: tag it again
+    assert engine.cli("scan").returncode == 0
+    wait_for(lambda: len(engine.query("SELECT 1 FROM stage_runs WHERE stage = 'tag'")) > tag_runs, 60, message="tag")
+    engine.wait_idle(len(PHOTOS) + 1)
+    found = keywords_in_file(photo)
+    assert excluded.casefold() not in found and meant.casefold() in found, exif(photo, *KEYWORD_FIELDS)
+    stored = {
+        row["keyword"].casefold() for row in engine.query("SELECT keyword FROM keywords WHERE file_id = ?", (number,))
+    }
+    assert excluded.casefold() not in stored and meant.casefold() in stored
+
+
 def test_a_duplicate_group_side_by_side_and_not_duplicates_from_the_keyboard(page: Any, engine: Engine) -> None:
     listed = json.loads(engine.cli("dupes", "--json").stdout)
     [group] = listed["groups"]
@@ -314,6 +355,59 @@ def test_a_duplicate_group_side_by_side_and_not_duplicates_from_the_keyboard(pag
     assert "not duplicates (remembered)" in page.inner_text("#duplicates-view .message")
     assert "No duplicate groups." in page.inner_text("#duplicates-view")
     assert json.loads(engine.cli("dupes", "--json").stdout)["groups"] == []
+
+
+def test_a_duplicate_trashed_from_the_keyboard_lands_in_the_trash_folder_and_undo_lists_it(
+    browser: Any, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path, "[rename]\nenabled = true\n")
+    filing = Engine(tmp_path, config)
+    filing.drop.mkdir(parents=True)
+    pairs = [
+        "duplicates/HTC Desire.jpg",
+        "duplicates/HTC Desire.webp",
+        "duplicates/Nikon D1X.jpg",
+        "duplicates/Nikon D1X.webp",
+    ]
+    for name in pairs:
+        shutil.copyfile(corpus() / name, filing.drop / Path(name).name)
+    filing.start()
+    try:
+        filing.wait_idle(len(pairs))
+        groups = json.loads(filing.cli("dupes", "--json").stdout)["groups"]
+        assert len(groups) == 2
+        others = {m["file"]: m["path"] for group in groups for m in group["members"] if not m["keeper"]}
+        context, page, errors = logged_in(browser, filing)
+        confirmations: list[str] = []
+        page.on("dialog", lambda dialog: (confirmations.append(dialog.message), dialog.accept()))
+        page.goto(f"{origin(filing)}/duplicates")
+        assert "2 file(s) move" in page.inner_text("#resolve-suggested")
+        first = int(page.get_attribute(".side-by-side", "data-group"))
+        page.keyboard.press("d")  # keep the suggested copy, trash the rest
+        page.wait_for_selector("#duplicates-view .message")
+        assert "trashed 1: 1 file(s) move to the duplicates folder" in page.inner_text("#duplicates-view .message")
+        assert int(page.get_attribute(".side-by-side", "data-group")) != first  # on to the group not decided yet
+        page.click("#resolve-suggested")  # the rest: the confirmation says how many files move
+        page.wait_for_selector("#duplicates-view >> text=trashed 1: 1 file(s) move")
+        assert len(confirmations) == 1 and "1 file(s) move to" in confirmations[0], confirmations
+
+        trash = filing.library / "Duplicates"
+        wait_for(lambda: len(list(trash.rglob("*.webp"))) == 2, 30, message="the trashed copies in the trash folder")
+        filing.wait_idle(len(pairs))
+        moved = sorted(trash.rglob("*.webp"))
+        assert not any(Path(path).exists() for path in others.values())
+        undo = filing.cli("undo", "--all", "--dry-run")
+        for path in moved:
+            assert f"would move back: {path} -> " in undo.stdout, undo.stdout
+        page.reload()
+        assert page.locator("figure.chosen-trash").count() == 1 and page.locator("#resolve-suggested").count() == 0
+        page.keyboard.press("a")  # keep all: the trashed copy is kept now; it stays filed until `undo`
+        page.wait_for_selector("#duplicates-view .message")
+        assert "move it back with `undo`" in page.inner_text("#duplicates-view .message")
+        context.close()
+        assert not errors, errors
+    finally:
+        filing.stop()
 
 
 def test_a_failed_job_is_retried_from_activity(page: Any, engine: Engine) -> None:

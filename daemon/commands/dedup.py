@@ -35,6 +35,18 @@ def add_parsers(sub: Any) -> None:
     dupes.add_argument(
         "--resolve", action="store_true", help="apply the [dedup] action to existing groups (tag or move)"
     )
+    dupes.add_argument("--keep", nargs="+", metavar="PATH", help="keep these copies: never trashed nor tagged")
+    dupes.add_argument(
+        "--trash",
+        nargs="+",
+        metavar="PATH",
+        help="move these copies into the duplicates folder (`image-engine undo` moves them back)",
+    )
+    dupes.add_argument(
+        "--keep-suggested",
+        action="store_true",
+        help="every group not decided yet: keep the suggested copy, trash the others",
+    )
 
 
 def dupes(args: argparse.Namespace) -> int:
@@ -44,6 +56,18 @@ def dupes(args: argparse.Namespace) -> int:
         answer = client.post("/dupes/distinct", {"groups": groups, "paths": paths})
         regrouped = ", ".join(map(str, answer["groups"])) or "none"
         print(f"recorded {answer['pairs']} pair(s) as not duplicates; groups they are in now: {regrouped}")
+        return 0
+    if args.keep or args.trash or args.keep_suggested:
+        body = {
+            "keep": [str(Path(p).resolve()) for p in args.keep or []],
+            "trash": [str(Path(p).resolve()) for p in args.trash or []],
+            "suggested": args.keep_suggested,
+        }
+        answer = client.post("/dupes/choose", body)
+        moving = answer["requeued"].get("rename", 0)
+        print(f"kept {answer['kept']}, trashed {answer['trashed']}: {moving} file(s) move to the duplicates folder")
+        for item in answer["not_applied"]:
+            print(f"  not applied: {item['path']}: {item['why']}")
         return 0
     if args.resolve:
         answer = client.post("/dupes/resolve")

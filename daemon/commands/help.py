@@ -97,6 +97,11 @@ HELP: dict[str, tuple[str, list[str]]] = {
         "Forget a taught keyword and take it off every photo where it was learned (not where you added it).",
         ["image-engine untaught Felix"],
     ),
+    "vocabulary": (
+        "How you judged the model's own keywords in the review app (kept, rejected, untouched) and what the engine "
+        "changed: a keyword rejected often gets a higher threshold, or is no longer proposed.",
+        ["image-engine vocabulary", "image-engine vocabulary --keep tiger", "image-engine vocabulary --all"],
+    ),
     "ui": (
         "Open the review app in the browser through a one-time login link (valid once, for two minutes).",
         ["image-engine ui", "image-engine ui --print-url"],
@@ -108,6 +113,34 @@ HELP: dict[str, tuple[str, list[str]]] = {
     "tray": (
         "Show the tray icon for the running service: its state, pause and resume, rescan, open the folders.",
         ["image-engine tray"],
+    ),
+    "faces": (
+        "Every face found (in one photo, the photos under a folder, or all): its id, box in the upright image's "
+        "pixels, detector score, and the person it belongs to.",
+        ["image-engine faces ~/Pictures/party.jpg", "image-engine faces ~/Pictures/2024 --json"],
+    ),
+    "people": (
+        "The people the faces form: id, name, face count and a sample photo; and your word on them (name, "
+        "merge, split, remove a face). Names are written into the photos (People|Name, PersonInImage, a face region).",
+        ["image-engine people", "image-engine people --json"],
+    ),
+    "people name": (
+        "Name (or rename) a person; their photos get the name written. A name that is already someone's merges them.",
+        ['image-engine people name 3 "Anna"'],
+    ),
+    "people merge": ("The same person: the second's faces join the first.", ["image-engine people merge 3 7"]),
+    "people split": (
+        "These faces are someone else: they leave their person for a new one (or the one named).",
+        ['image-engine people split 41 42 --name "Ben"'],
+    ),
+    "people remove-face": (
+        "Not this person (or not a face): the face leaves its person and is never assigned again by the engine.",
+        ["image-engine people remove-face 41"],
+    ),
+    "people show": ("The photos of a person, by name or id.", ["image-engine people show Anna"]),
+    "people recluster": (
+        "Group the unknown faces now (the engine does it every [people] recluster_minutes when idle).",
+        ["image-engine people recluster"],
     ),
 }
 

@@ -1,6 +1,7 @@
-"""`image-engine teach KEYWORD PATH... | taught | untaught KEYWORD`: keywords learned from the user's examples.
+"""`image-engine teach KEYWORD PATH... | taught | untaught KEYWORD | vocabulary`: what the engine learned from you.
 
-`teach --not PATH...` adds counter-examples; `teach --export FILE` / `--import FILE` move what was taught.
+`teach --not PATH...` adds counter-examples; `teach --export FILE` / `--import FILE` move everything learned (taught
+keywords and the adjustments below); `vocabulary` shows how you judged the model's own keywords and what changed.
 """
 
 from __future__ import annotations
@@ -30,6 +31,14 @@ def add_parsers(sub: Any) -> None:
     taught.add_argument("--json", action="store_true")
     untaught = sub.add_parser("untaught", help="forget a taught keyword and remove it where it was learned")
     untaught.add_argument("keyword")
+    words = sub.add_parser(
+        "vocabulary",
+        help="the model's keywords as you judged them (kept / rejected / untouched); thresholds raised, keywords muted",
+    )
+    words.add_argument("--all", action="store_true", help="every keyword the model proposed, not only judged ones")
+    words.add_argument("--keep", metavar="KEYWORD", help="go on proposing KEYWORD as configured, whatever you rejected")
+    words.add_argument("--adjust", metavar="KEYWORD", help="let your corrections adjust KEYWORD again (undoes --keep)")
+    words.add_argument("--json", action="store_true")
 
 
 def _client(args: argparse.Namespace):  # noqa: ANN202 - lazy import keeps the CLI light
@@ -55,11 +64,14 @@ def teach(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as exc:
             print(f"image-engine: cannot read {args.import_file}: {exc}", file=sys.stderr)
             return base.EXIT_RUNTIME
-        for entry in client.post("/taught/import", data)["keywords"]:
+        answer = client.post("/taught/import", data)
+        for entry in answer["keywords"]:
             print(
                 f"{entry['keyword']}: imported ({entry['examples']} example(s) found here, {entry['not_here']} not);"
                 f" {entry['message']}"
             )
+        if answer.get("vocabulary"):
+            print(f"{answer['vocabulary']} keyword adjustment(s) learned from corrections imported")
         return 0
     if not args.keyword or not (args.paths or args.negative):
         print("image-engine: teach needs a keyword and example photos: teach KEYWORD PATH...", file=sys.stderr)
@@ -108,4 +120,40 @@ def untaught(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS: dict[str, base.Command] = {"teach": teach, "taught": taught, "untaught": untaught}
+def vocabulary(args: argparse.Namespace) -> int:
+    client = _client(args)
+    for keyword, route, said in ((args.keep, "keep", "proposed as configured"), (args.adjust, "adjust", "")):
+        if keyword:
+            answer = client.post(f"/vocabulary/{route}", {"keyword": keyword})
+            print(f"{answer['keyword']}: {said or adjustment_text(answer)}")
+            return 0
+    data = client.get("/vocabulary" + ("?all=1" if args.all else ""))
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    if not data["keywords"]:
+        print("no keyword of the model judged yet: reject or accept keywords on a photo page of the review app")
+        return 0
+    print(f"{'keyword':<24} {'on photos':>9} {'kept':>5} {'rejected':>8} {'untouched':>9}")
+    for entry in data["keywords"]:
+        print(
+            f"{entry['keyword']:<24} {entry['proposed']:>9} {entry['accepted']:>5} {entry['rejected']:>8}"
+            f" {entry['untouched']:>9}"
+        )
+        if entry["adjustment"]:
+            print(f"  {adjustment_text(entry['adjustment'])}")
+    return 0
+
+
+def adjustment_text(adjustment: dict[str, Any]) -> str:
+    if adjustment.get("state") in ("raised", "muted", "kept"):
+        return str(adjustment.get("reason") or adjustment["state"])
+    return "proposed as configured (not rejected often enough to change)"
+
+
+COMMANDS: dict[str, base.Command] = {
+    "teach": teach,
+    "taught": taught,
+    "untaught": untaught,
+    "vocabulary": vocabulary,
+}

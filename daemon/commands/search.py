@@ -13,7 +13,7 @@ from typing import Any
 from daemon.commands import base
 
 SLOW_REQUEST_SECONDS = 300.0  # with CLIP the first search may load the model (framework import + weights)
-FILTERS = ("after", "before", "camera", "folder", "keyword", "category")
+FILTERS = ("after", "before", "camera", "folder", "keyword", "category", "person")
 
 
 def add_parsers(sub: Any) -> None:
@@ -31,6 +31,7 @@ def add_parsers(sub: Any) -> None:
     search.add_argument("--folder", help="only photos under this folder")
     search.add_argument("--keyword", help="only photos with this keyword")
     search.add_argument("--category", help="only photos in this category")
+    search.add_argument("--person", help="only photos of this person (a name given with `people name`)")
     search.add_argument("--limit", type=int, default=20)
     search.add_argument("--json", action="store_true")
 

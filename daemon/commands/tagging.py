@@ -21,6 +21,7 @@ def add_parsers(sub: Any) -> None:
     similar = sub.add_parser("similar", help="photos that look like PATH (stored image embeddings)")
     similar.add_argument("path")
     similar.add_argument("--limit", type=int, default=10)
+    similar.add_argument("--by", choices=("image", "face"), default="image", help="face: photos of the same people")
     similar.add_argument("--json", action="store_true")
     tags = sub.add_parser("tags", help="the keywords, category and facts stored for PATH")
     tags.add_argument("path")
@@ -53,6 +54,11 @@ def models(args: argparse.Namespace) -> int:
     print(f"device: {device} (setting: {data['device_setting']})   batch size: {data['batch_size']}")
     print(f"unloads after {data['idle_unload_seconds']:g} s idle; loaded {data['loads']} time(s) since start")
     print("text search: " + ("yes" if data["text_search"] else 'no (needs backend = "clip")'))
+    adjusted = [k for k in _client(args).get("/vocabulary")["keywords"] if k["adjustment"]]
+    for state, said in (("raised", "threshold raised"), ("muted", "no longer proposed")):
+        names = [k["keyword"] for k in adjusted if k["adjustment"]["state"] == state]
+        if names:
+            print(f"learned from your corrections, {said}: {', '.join(names)} (image-engine vocabulary)")
     return 0
 
 
@@ -69,7 +75,7 @@ def _show_matches(data: dict[str, Any], as_json: bool, what: str) -> int:
 
 
 def similar(args: argparse.Namespace) -> int:
-    query = urlencode({"path": _path(args.path), "limit": args.limit})
+    query = urlencode({"path": _path(args.path), "limit": args.limit, "by": args.by})
     return _show_matches(_client(args).get(f"/similar?{query}"), args.json, "similar photos")
 
 

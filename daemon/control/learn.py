@@ -1,7 +1,8 @@
 """Control API routes of taught keywords: teach from examples, list, untaught, export and import.
 
 POST /teach {"keyword", "paths", "negative"}, GET /taught, POST /untaught {"keyword"}, GET /taught/export,
-POST /taught/import {file contents}.
+POST /taught/import {file contents}; GET /vocabulary[?all=1] (the model's keywords as the user judged them),
+POST /vocabulary/keep {"keyword"} and POST /vocabulary/adjust {"keyword"}.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 from daemon.control.server import Handler
 from daemon.learn import transfer
 from daemon.learn.service import Learner, summary
-from daemon.store import Store, learned
+from daemon.store import Store, feedback, learned
 
 ANSWER_WITHIN_SECONDS = 120.0  # training takes seconds (plus importing scikit-learn once); the library is updated after
 
@@ -68,11 +69,35 @@ def learn_routes(store: Store, learner: Learner) -> dict[tuple[str, str], Handle
     def import_(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
         done = transfer.import_(store.conn, body)
         requests = [learner.submit(entry["keyword"], "apply") for entry in done]
+        requests += [learner.submit(row["keyword"], "vocabulary") for row in body.get("vocabulary") or []]
         for request in requests:
             request.trained.wait(ANSWER_WITHIN_SECONDS)
-        return 200, {"keywords": [{**entry, **summary(store.conn, entry["keyword"])} for entry in done]}
+        return 200, {
+            "keywords": [{**entry, **summary(store.conn, entry["keyword"])} for entry in done],
+            "vocabulary": len(body.get("vocabulary") or []),
+        }
+
+    def vocabulary(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
+        return 200, {"keywords": feedback.statistics(store.conn, every_keyword=query.get("all") in ("1", "true"))}
+
+    def keep(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
+        """The user's word: go on proposing this keyword as configured, whatever the corrections say."""
+        keyword = keyword_of(body)
+        feedback.save_adjustment(store.conn, keyword, "kept", None, 0, 0, "kept as configured: you asked for it")
+        return 200, {"keyword": keyword, "state": "kept"}
+
+    def adjust(query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
+        """Let the corrections adjust this keyword again (undoes `keep`)."""
+        keyword = keyword_of(body)
+        feedback.clear_adjustment(store.conn, keyword)
+        request = learner.submit(keyword, "vocabulary")
+        request.trained.wait(ANSWER_WITHIN_SECONDS)
+        return 200, request.outcome or {"keyword": keyword}
 
     return {
+        ("GET", "/vocabulary"): vocabulary,
+        ("POST", "/vocabulary/keep"): keep,
+        ("POST", "/vocabulary/adjust"): adjust,
         ("POST", "/teach"): teach,
         ("GET", "/taught"): taught,
         ("POST", "/untaught"): untaught,

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 
 from daemon.config import Config
 from daemon.control.client import ApiError, ControlClient, ServiceUnreachable
+from daemon.control.people import ROUTES as PEOPLE_ROUTES
 from daemon.runtime.runlock import RunLock
 from daemon.store import Store
 
@@ -26,7 +27,7 @@ STORE_ONLY = frozenset(
         ("GET", "/rename/journal"),
         ("POST", "/rename/undo"),
     }
-)
+) | frozenset(PEOPLE_ROUTES)
 FIRST_STAGE = "probe"  # where re-queued work starts; the service's pipeline begins there too
 
 
@@ -73,6 +74,7 @@ class StoreOnlyFallback:
 
     def _answer(self, method: str, route: str, query: dict[str, str], body: dict[str, Any]) -> Any:
         from daemon.control.api import core_routes
+        from daemon.control.people import people_routes
         from daemon.control.rename import rename_routes
 
         with store_without_service(self.config) as store:
@@ -80,6 +82,7 @@ class StoreOnlyFallback:
             routes = {
                 **core_routes(_NoEngine(), store, nothing_to_wake),
                 **rename_routes(store, self.config, FIRST_STAGE, nothing_to_wake),
+                **people_routes(store, self.config),
             }
             try:
                 status, payload = routes[(method, route)](query, body)

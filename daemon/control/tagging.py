@@ -47,6 +47,10 @@ def tagging_routes(
             wanted = file_id(query)
         except LookupError as exc:
             return 404, {"error": str(exc)}
+        if query.get("by") == "face":  # [people]: ranked by the faces in it (daemon/people/similar.py)
+            from daemon.people.similar import by_face
+
+            return 200, by_face(store.conn, wanted, limit)
         stored = embeddings.get(store.conn, wanted)
         if stored is None:
             return 409, {"error": f"{query['path']} has no embedding: {not_tagged_because(store, wanted, tagging_on=session() is not None)}"}

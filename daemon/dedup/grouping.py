@@ -6,14 +6,16 @@ No SQL and no I/O: the dedup stage and the dedup recorder feed it facts read fro
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 KEEPER_RULES = ("pixels", "size", "taken", "metadata")
 CAMERA_TIME_SOURCES = ("DateTimeOriginal", "CreateDate")
 # pHash looks at a 32x32 DCT: a smaller image, or one without any gradient (dHash 0: flat), says nothing about content.
 MIN_SIDE = 32
+MIRRORED = 360  # added to a link's rotation (degrees turned counter-clockwise) when the copy is mirrored too
 
 Kind = Literal["exact", "near"]
 
@@ -51,6 +53,7 @@ class Facts:
     metadata: int = 0  # how many of: camera capture time, make, model, GPS
     present: bool = True
     orientation: int | None = None  # EXIF Orientation; None/1 = upright as stored
+    kept: bool = False  # its recorded dedup decision keeps it: filed already, or on its way
 
     @property
     def rotated(self) -> bool:
@@ -87,6 +90,9 @@ class Link:
     dhash: int | None = None
     similarity: float | None = None
     rotation: int = 0
+    # One is a crop of the other, or a screenshot showing it: the inner view's share of the outer's width (> 0: `a`
+    # is the inner one, < 0: `b` is). Found by embedding and confirmed pixel by pixel (dedup/regions.py).
+    contained: float | None = None
 
     def strength(self) -> tuple[int, int, int, float, int, int]:
         """Sort key, strongest first: exact, then closer hashes, then higher similarity."""
@@ -112,8 +118,12 @@ class Link:
             parts.append(f"dHash {self.dhash}")
         if self.similarity is not None:
             parts.append(f"embedding similarity {self.similarity:.3f}")
+        if self.contained is not None:
+            parts.append(f"a crop or screenshot: the smaller view spans {abs(self.contained):.0%} of the other's width")
         if self.rotation:
-            parts.append(f"rotated {self.rotation}°")
+            degrees = self.rotation % MIRRORED
+            turned = f"rotated {degrees}°" if degrees else ""
+            parts.append(turned if self.rotation < MIRRORED else " and ".join(filter(None, ["mirrored", turned])))
         return "near-duplicate (" + ", ".join(parts) + ")"
 
 
@@ -202,6 +212,9 @@ class Plan:
 
     groups: dict[int, Group] = field(default_factory=dict)
     membership: dict[int, int | None] = field(default_factory=dict)
+    # One new identical copy joins a stored group that it leaves as it was (store.dedup.join_plan): only the
+    # newcomer's membership is written, and facts are known for the few files its decision names.
+    joined: int | None = None
 
     def group_of(self, file_id: int) -> Group | None:
         group_id = self.membership.get(file_id)
@@ -219,6 +232,14 @@ def components(
     EXIF must not join the other frame's group: one picture has one capture time)."""
     parent = {member: member for member in members}
     sets = {member: {member} for member in parent}
+    # A component holds at most one camera capture time (links that would bring a second one are skipped), so two
+    # components are apart by time when both have one and they differ: no pair-by-pair check (a group of 200
+    # identical copies made each plan cost 200 x 200 comparisons).
+    clock = {member: facts[member].camera_time if facts and member in facts else None for member in parent}
+    partners: dict[int, set[int]] = {}
+    for x, y in distinct:
+        partners.setdefault(x, set()).add(y)
+        partners.setdefault(y, set()).add(x)
 
     def root(x: int) -> int:
         while parent[x] != x:
@@ -226,10 +247,11 @@ def components(
             x = parent[x]
         return x
 
-    def apart(x: int, y: int) -> bool:
-        if pair(x, y) in distinct:
+    def apart(small: int, large: int) -> bool:
+        if clock[small] and clock[large] and clock[small] != clock[large]:
             return True
-        return facts is not None and x in facts and y in facts and capture_gap(facts[x], facts[y]) is not None
+        members = sets[large]
+        return any(not members.isdisjoint(partners[x]) for x in sets[small] if x in partners)
 
     for link in sorted(links, key=Link.strength):
         if link.a not in parent or link.b not in parent:
@@ -238,10 +260,11 @@ def components(
         if first == second:
             continue
         small, large = (first, second) if len(sets[first]) <= len(sets[second]) else (second, first)
-        if any(apart(x, y) for x in sets[small] for y in sets[large]):
+        if apart(small, large):
             continue
         parent[small] = large
         sets[large] |= sets.pop(small)
+        clock[large] = clock[large] or clock[small]
     return [members for key, members in sets.items() if parent[key] == key]
 
 
@@ -274,17 +297,39 @@ def keeper_key(fact: Facts, rules: list[str]) -> tuple:
             key.append(fact.taken or "9999")
         elif rule == "metadata":
             key.append(-fact.metadata)
-    key.append(fact.id)  # all else equal, the copy the engine saw first
+    key.append((not fact.kept, fact.id))  # all else equal, the copy kept before, else the one the engine saw first
     return tuple(key)
+
+
+def as_content(members: list[Facts], rules: list[str]) -> list[Facts]:
+    """Each member as its content's best copy ranks (same SHA-256 = same content), keeping its own id and `kept`.
+
+    Identical copies differ only in what happened to the files: our own metadata write grows one (files.size
+    follows it, the SHA-256 of the bytes judged does not), a copy dropped later has another mtime. Ranked as they
+    are, the copy judged first and the copy judged last could each name the other as the keeper, and neither was
+    filed; ranked as one content, the copy kept before (else the first seen) wins, in whatever order they come.
+    """
+    keys = {fact.id: keeper_key(fact, rules)[:-1] for fact in members}  # the rules' part, without the tie-break
+    best: dict[str, Facts] = {}
+    for fact in members:
+        if fact.sha256 and (fact.sha256 not in best or keys[fact.id] < keys[best[fact.sha256].id]):
+            best[fact.sha256] = fact
+    return [
+        replace(best[fact.sha256], id=fact.id, path=fact.path, kept=fact.kept, present=fact.present)
+        if fact.sha256 and keys[fact.id] != keys[best[fact.sha256].id]
+        else fact
+        for fact in members
+    ]
 
 
 def choose_keeper(members: list[Facts], rules: list[str]) -> tuple[int, str]:
     """The copy to keep by the rule list, and why in words: the first rule that set it apart from the next best
     copy that is not byte-identical to it (identical copies only differ in when the engine saw them)."""
-    ranked = sorted(members, key=lambda fact: keeper_key(fact, rules))
+    ranked = sorted(as_content(members, rules), key=functools.partial(keeper_key, rules=rules))
     best = ranked[0]
     twins = [fact for fact in ranked[1:] if best.sha256 and fact.sha256 == best.sha256]
-    others = [fact for fact in ranked[1:] if fact not in twins]
+    others = [fact for fact in ranked[1:] if not (best.sha256 and fact.sha256 == best.sha256)]
+    first = "kept before" if any(twin.id < best.id for twin in twins) else "first seen"
     reason = "first seen (the copies are otherwise equal)"
     if others:
         runner_up = others[0]
@@ -293,9 +338,9 @@ def choose_keeper(members: list[Facts], rules: list[str]) -> tuple[int, str]:
                 reason = _why(rule, best, runner_up)
                 break
         if twins:
-            reason += "; of its identical copies, the first seen"
+            reason += f"; of its identical copies, the {first}"
     elif twins:
-        reason = "first seen of identical copies"
+        reason = f"{first} of identical copies"
     return best.id, reason
 
 
@@ -334,8 +379,11 @@ def decide(
     links: Iterable[Link],
     action: str,
     alone: str = "no duplicates found",
+    choice: str | None = None,
 ) -> dict:
-    """The `dedup` result contract for one file (see the brief): what later stages do with it, and why."""
+    """The `dedup` result contract for one file (see the brief): what later stages do with it, and why.
+
+    `choice`: the user's word on this copy ('keep' or 'trash', daemon/store/dedup_choices.py), above the policy."""
     result = {
         "group": None,
         "keeper": True,
@@ -354,7 +402,7 @@ def decide(
         count = len(group.members) - 1
         result["reason"] = f"kept in group {group.id} ({count} other cop{'y' if count == 1 else 'ies'}): "
         result["reason"] += group.keeper_reason
-        return result
+        return chosen(result, choice)
     exact = bool(file.sha256) and file.sha256 == keeper.sha256
     mine = [link for link in links if file.id in (link.a, link.b)]
     direct = [link for link in mine if keeper.id in (link.a, link.b)]
@@ -375,4 +423,16 @@ def decide(
         skip_filing=(exact or bool(twins)) and action != "move",
         move_to_duplicates=action == "move",
     )
+    return chosen(result, choice)
+
+
+def chosen(result: dict, choice: str | None) -> dict:
+    """The decision with the user's choice on top: 'trash' files the copy under the duplicates folder whatever the
+    policy; 'keep' keeps it where it is (no duplicate keyword, no move)."""
+    if choice == "trash":
+        result.update(choice=choice, skip_filing=False, move_to_duplicates=True)
+        result["reason"] = f"trashed by you (filed under the duplicates folder); {result['reason']}"
+    elif choice == "keep":
+        result.update(choice=choice, skip_filing=False, move_to_duplicates=False)
+        result["reason"] = f"kept by you; {result['reason']}"
     return result

@@ -1,6 +1,7 @@
 """Taught keywords for the tag stage: the ready classifiers, reloaded from the store when one changes.
 
-The stage calls `keywords(model, embedding)` for each new photo and adds what comes back with source `learned`.
+The stage calls `keywords(model, embedding)` for each new photo and adds what comes back with source `learned`, and
+`model_keywords(entries)` to drop the model's keywords the user's corrections muted or raised the threshold of.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from daemon.learn.classifier import probability
-from daemon.store import learned
+from daemon.store import feedback, learned
 
 log = logging.getLogger("image_engine.learn")
 
@@ -30,6 +31,7 @@ class LearnedKeywords:
         self._lock = threading.Lock()
         self._generation: str | None = None
         self._ready: list[dict[str, Any]] = []
+        self._adjustments: dict[str, dict[str, Any]] = {}
 
     def keywords(self, model: str, embedding: np.ndarray | None, file_id: int | None = None) -> list[dict[str, Any]]:
         """The taught keywords this embedding earns; never one the user said this photo is not."""
@@ -55,12 +57,28 @@ class LearnedKeywords:
                 )
         return found
 
+    def model_keywords(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The model's keyword entries less those the user's corrections stopped (muted, or scored under a raised
+        threshold); facts (no score) and other sources pass."""
+        self._current()
+        if not self._adjustments:
+            return entries
+        return [entry for entry in entries if not self._stopped(entry)]
+
+    def _stopped(self, entry: dict[str, Any]) -> bool:
+        adjusted = self._adjustments.get(str(entry.get("keyword", "")).casefold())
+        score = entry.get("score")
+        if adjusted is None or entry.get("source", "auto") != "auto" or score is None:
+            return False
+        return adjusted["state"] == "muted" or (adjusted["state"] == "raised" and score < adjusted["threshold"])
+
     def _current(self) -> list[dict[str, Any]]:
         with self._lock:
             try:
                 conn = self._connect()
-                generation = learned.generation(conn)
+                generation = f"{learned.generation(conn)}/{feedback.generation(conn)}"
                 if generation != self._generation:
+                    self._adjustments = feedback.adjustments(conn)
                     self._ready = [c for c in learned.classifiers(conn) if c["state"] == "ready"]
                     for entry in self._ready:
                         labels = learned.examples(conn, entry["keyword"])

@@ -113,6 +113,29 @@ def _between(cut: float, negatives: np.ndarray, above: int) -> float:
     return float(cut) if not len(lower) else float((cut + lower[0]) / 2)
 
 
+def lookalikes(positives: np.ndarray, others: np.ndarray, closest: bool = False) -> np.ndarray:
+    """Which of `others` are as near to an example as the examples are to each other (their nearest example's cosine
+    similarity reaches the examples' median nearest-example one): maybe more photos of the keyword, maybe look-alikes.
+
+    `closest`: only those nearer to an example than the two closest examples are to each other: most likely more
+    photos of the keyword (the same subject, the same series), which the sample must not count as not-KEYWORD."""
+    if len(positives) < 2 or not len(others):
+        return np.zeros(len(others), dtype=bool)
+    units = positives / np.maximum(np.linalg.norm(positives, axis=1, keepdims=True), 1e-12)
+    among = units @ units.T
+    np.fill_diagonal(among, -1.0)
+    nearest = (others / np.maximum(np.linalg.norm(others, axis=1, keepdims=True), 1e-12)) @ units.T
+    bar = float(among.max()) if closest else float(np.median(among.max(axis=1)))
+    return nearest.max(axis=1) >= bar
+
+
+def sample_negatives(positives: np.ndarray, sampled: np.ndarray) -> np.ndarray:
+    """The sampled library photos that count as not-KEYWORD: all but the closest look-alikes of the examples (most
+    likely untaught photos of the keyword; counted against it they made the engine refuse keywords the library has
+    many photos of). The user's counter-examples always count: they are not sampled."""
+    return sampled[~lookalikes(positives, sampled, closest=True)] if len(sampled) else sampled
+
+
 def scores(matrix: np.ndarray, weights: np.ndarray, intercept: float) -> np.ndarray:
     """Decision values (log-odds) for rows of `matrix`."""
     return matrix @ np.asarray(weights, dtype=np.float32) + np.float32(intercept)

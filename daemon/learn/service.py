@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from daemon.learn import classifier
+from daemon.learn import classifier, vocabulary
 from daemon.learn.apply import version_label
-from daemon.store import Store, learned
+from daemon.store import Store, feedback, learned
 
 if TYPE_CHECKING:
     from daemon.pipeline.workers import Control
@@ -32,7 +32,7 @@ CORRECTIONS_EVERY_SECONDS = 5.0  # how often the review app's corrections are lo
 @dataclass
 class Request:
     keyword: str
-    action: str  # "train" | "apply" (the stored classifier, e.g. imported) | "forget"
+    action: str  # "train" | "apply" (the stored classifier, e.g. imported) | "forget" | "vocabulary" (a model keyword)
     trained: threading.Event = field(default_factory=threading.Event)
     outcome: dict[str, Any] = field(default_factory=dict)
 
@@ -110,6 +110,7 @@ class Learner:
         try:
             corrected = learned.corrections_since(self.store.conn)
             corrected |= set(learned.examples_newly_embedded(self.store.conn))
+            judged = feedback.collect(self.store.conn)  # the model's own keywords the user rejected or kept
         except Exception:  # noqa: BLE001 - the learner keeps serving requests
             log.exception("cannot read corrections", extra={"event": "learn_failed"})
             return
@@ -117,11 +118,15 @@ class Learner:
         for keyword in sorted(corrected):
             if keyword not in waiting:
                 self.submit(keyword)
+        for keyword in sorted(judged):
+            self.submit(keyword, "vocabulary")
 
     def _serve(self, request: Request) -> None:
         try:
             if request.action == "forget":
                 self._forget(request)
+            elif request.action == "vocabulary":
+                self._adjust_vocabulary(request)
             elif request.action == "apply":
                 self._apply_stored(request)
             else:
@@ -159,6 +164,8 @@ class Learner:
         # as such would make each retraining contradict the last one.
         leave_out = set(labels) | set(learned.learned_files(conn, keyword))
         _, sampled, others = learned.sample_others(conn, model, leave_out, classifier.NEGATIVE_SAMPLE)
+        alike = int(classifier.lookalikes(positives, sampled).sum()) if len(sampled) else 0
+        sampled = classifier.sample_negatives(positives, sampled)
         weight = others / len(sampled) if len(sampled) else 1.0
         negatives = (
             np.concatenate([m for m in (counter, sampled) if len(m)]) if len(counter) or len(sampled) else counter
@@ -167,7 +174,7 @@ class Learner:
         trained = classifier.train(positives, negatives, weight if not len(counter) else 1.0)
         train_ms = (time.monotonic() - started) * 1000
         would_tag = self._count(model, trained, set(rejected)) if trained.state == "ready" else 0
-        message = describe(keyword, trained, would_tag)
+        message = describe(keyword, trained, would_tag, alike)
         version = learned.save_classifier(
             conn,
             keyword,
@@ -239,9 +246,23 @@ class Learner:
         self._write(keyword, {}, sorted(files), "")
 
     def _write(self, keyword: str, add: dict[int, float], remove: list[int], label: str) -> None:
-        """In chunks, so the tag stage and the API are never kept waiting long; waits while the engine is paused."""
         work: list[tuple[str, int, float]] = [("add", f, s) for f, s in add.items()]
         work += [("remove", f, 0.0) for f in remove]
+
+        def change(chunk: list[tuple[str, int, float]]) -> list[int]:
+            return learned.set_learned(
+                self.store.conn,
+                keyword,
+                {f: s for kind, f, s in chunk if kind == "add"},
+                [f for kind, f, _ in chunk if kind == "remove"],
+                label,
+            )
+
+        self._in_chunks(keyword, work, change)
+
+    def _in_chunks(self, keyword: str, work: list[Any], change: Callable[[list[Any]], list[int]]) -> None:
+        """In chunks, so the tag stage and the API are never kept waiting long; waits while the engine is paused.
+        `change` edits one chunk and returns the photos whose keywords changed (their metadata is written again)."""
         self._set_progress(state="applying", keyword=keyword, done=0, total=len(work))
         for start in range(0, len(work), CHUNK):
             while self.paused() and not self.stop.is_set():
@@ -251,18 +272,47 @@ class Learner:
                 return
             self._set_progress(state="applying")
             chunk = work[start : start + CHUNK]
-            conn = self.store.conn
-            changed = learned.set_learned(
-                conn,
-                keyword,
-                {f: s for kind, f, s in chunk if kind == "add"},
-                [f for kind, f, _ in chunk if kind == "remove"],
-                label,
-            )
+            changed = change(chunk)
             if self.metadata_stage and changed:
-                learned.requeue_metadata(conn, changed, self.metadata_stage)
+                learned.requeue_metadata(self.store.conn, changed, self.metadata_stage)
                 self.wake_workers()
             self._set_progress(done=start + len(chunk))
+
+    # --- the model's own keywords, from the user's corrections ---
+
+    def _adjust_vocabulary(self, request: Request) -> None:
+        """Decide from the verdicts on a model keyword; a raised threshold or a muted keyword also takes the keyword
+        back from the photos the user has not judged (where the engine wrote it)."""
+        conn = self.store.conn
+        keyword = request.keyword
+        current = feedback.adjustment(conn, keyword)
+        verdicts = feedback.verdicts(conn, keyword)
+        if current is not None and (current["state"] == "kept" or not verdicts):
+            decided = current  # the user's "keep proposing it", or one imported from another machine: as it is
+        else:
+            decision = vocabulary.decide(keyword, verdicts)
+            if decision is None:
+                if current is not None:
+                    feedback.clear_adjustment(conn, keyword)
+                request.outcome = {"keyword": keyword, "state": "as configured"}
+                return
+            decided = {"state": decision.state, "threshold": decision.threshold, "reason": decision.reason}
+            if current is None or (current["state"], current["threshold"]) != (decision.state, decision.threshold):
+                feedback.save_adjustment(
+                    conn,
+                    keyword,
+                    decision.state,
+                    decision.threshold,
+                    decision.accepted,
+                    decision.rejected,
+                    decision.reason,
+                )
+                log.info("keyword adjusted", extra={"event": "vocabulary", "detail": f"{keyword}: {decision.reason}"})
+        request.outcome = {"keyword": keyword, **decided}
+        request.trained.set()
+        if decided["state"] in ("raised", "muted"):
+            files = feedback.proposals_to_withdraw(conn, keyword, decided["threshold"])
+            self._in_chunks(keyword, files, lambda chunk: feedback.withdraw(self.store.conn, keyword, chunk))
 
     def _set_progress(self, **values: Any) -> None:
         with self._lock:
@@ -281,8 +331,9 @@ def summary(conn: Any, keyword: str) -> dict[str, Any]:
     return {**info, **learned.counts(conn, keyword)}
 
 
-def describe(keyword: str, trained: classifier.Trained, would_tag: int) -> str:
-    """The sentence `teach` prints."""
+def describe(keyword: str, trained: classifier.Trained, would_tag: int, lookalikes: int = 0) -> str:
+    """The sentence `teach` prints; `lookalikes`: other photos that look as much like the examples as they do each
+    other (they count as not-KEYWORD until the user says: when they are KEYWORD, that is why it refuses)."""
     examples = f"{trained.positives} example{'s' if trained.positives != 1 else ''}"
     if trained.state == "too_few":
         if trained.positives < classifier.MIN_EXAMPLES:
@@ -291,9 +342,15 @@ def describe(keyword: str, trained: classifier.Trained, would_tag: int) -> str:
             )
         return f"{keyword}: {examples}, but too few other tagged photos to compare with; nothing is tagged yet"
     if trained.state == "inconsistent":
+        alike = (
+            f"; {lookalikes} other photo(s) look as much like them as they do each other: if those show {keyword},"
+            " teach them too (else teach them with --not)"
+            if lookalikes
+            else ""
+        )
         return (
             f"{keyword}: {examples}, but they do not set {keyword} apart from other photos (estimated precision at"
-            f" best {trained.best_precision or 0:.2f}); nothing is tagged: check the examples, or add more"
+            f" best {trained.best_precision or 0:.2f}); nothing is tagged: check the examples, or add more{alike}"
         )
     advice = "; add a few more examples to improve" if trained.positives < classifier.WELL_TAUGHT else ""
     return f"{keyword}: {examples}, estimated precision {trained.precision:.2f}, would tag {would_tag} photos{advice}"

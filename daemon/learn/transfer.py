@@ -1,6 +1,7 @@
-"""Taught keywords as a small JSON file: classifiers and examples (by content hash), to move to another machine.
+"""Learned state as a small JSON file: taught keywords (classifiers, examples by content hash) and the thresholds the
+user's corrections raised or the model keywords they muted, to move to another machine.
 
-Import stores each classifier as sent and links the examples it finds here (same content, else same path).
+Import stores each classifier and adjustment as sent and links the examples it finds here (same content, else path).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from daemon.store import learned
+from daemon.store import feedback, learned
 
 FORMAT = "image-engine-taught-keywords"
 VERSION = 1
@@ -40,7 +41,8 @@ def export(conn: sqlite3.Connection, keywords: list[str] | None = None) -> dict[
                 "examples": learned.example_files(conn, info["keyword"]),
             }
         )
-    return {"format": FORMAT, "version": VERSION, "keywords": entries}
+    vocabulary = [] if keywords else feedback.export_rows(conn)
+    return {"format": FORMAT, "version": VERSION, "keywords": entries, "vocabulary": vocabulary}
 
 
 def import_(conn: sqlite3.Connection, data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -78,4 +80,21 @@ def import_(conn: sqlite3.Connection, data: dict[str, Any]) -> list[dict[str, An
             would_tag=int(entry.get("would_tag") or 0),
         )
         done.append({"keyword": keyword, "examples": linked[1], "counter_examples": linked[0], "not_here": missing})
+    for row in data.get("vocabulary") or []:
+        keyword = str(row.get("keyword") or "").strip()
+        state = row.get("state")
+        if not keyword or state not in feedback.STATES:
+            raise ValueError(f"a keyword adjustment needs a keyword and a state ({', '.join(feedback.STATES)}): {row}")
+        threshold = row.get("threshold")
+        if state == "raised" and not isinstance(threshold, (int, float)):
+            raise ValueError(f"{keyword}: a raised threshold needs a number, not {threshold!r}")
+        feedback.save_adjustment(
+            conn,
+            keyword,
+            state,
+            None if threshold is None else float(threshold),
+            int(row.get("accepted") or 0),
+            int(row.get("rejected") or 0),
+            str(row.get("reason") or ""),
+        )
     return done

@@ -11,6 +11,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+from daemon.metadata import people as people_fields
 from daemon.metadata.locations import union_of_locations
 
 FILE_TYPE = "File:FileType"
@@ -63,6 +64,7 @@ READ_TAGS = (
     XP_KEYWORDS,
     EXIF_DESCRIPTION,
     *PLACE_TAGS,
+    *people_fields.READ_TAGS,
 )
 IPTC_KEYWORD_BYTES = 64  # IPTC IIM limits: longer values are truncated by exiftool, so they go to XMP only
 IPTC_CAPTION_BYTES = 2000
@@ -92,6 +94,7 @@ class Wanted:
     user_caption: str | None = None  # the user's own caption (review app): written over any other, never replaced
     user_category: bool = False  # `category` is the user's: the engine's other category paths leave the file
     withdrawn: list[str] = field(default_factory=list)  # the engine takes these back (e.g. `untaught`), any mode
+    people: people_fields.NamedFaces | None = None  # named faces ([people]; daemon/metadata/people.py)
 
     @property
     def empty(self) -> bool:
@@ -104,6 +107,7 @@ class Wanted:
             or self.text is not None
             or self.rejected
             or self.user_caption
+            or (self.people is not None and bool(self.people.faces or self.people.withdrawn))
         )
 
 
@@ -117,6 +121,8 @@ class Options:
     exif_text: bool = True  # EXIF XPKeywords / ImageDescription may be updated (kept in step where present)
     create_exif_text: bool = False  # ... and created (the piexif fallback, for readers without XMP)
     text_description: bool = False  # [ocr] write_description: OCR text also becomes dc:description when empty
+    people_keywords: bool = False  # [people] write_keywords: each name also a flat keyword (dc:subject)
+    people_regions: bool = True  # [people] write_regions: MWG face regions and PersonInImage
 
 
 @dataclass
@@ -126,10 +132,17 @@ class Plan:
     engine_keywords: list[str]  # those the engine wrote (now or before)
     absent: dict[str, set[str]]  # values that must be gone after the write (replace mode)
     iptc_to_utf8: bool = False  # existing IPTC is not UTF-8: re-encode it while writing
+    appends: dict[str, list[str]] = field(default_factory=dict)  # tag -> values added to a list (exiftool +=)
+    present: dict[str, list[str]] = field(default_factory=dict)  # values that must be there after the write
+    removes: dict[str, list[str]] = field(default_factory=dict)  # tag -> values taken out of a list (exiftool -=)
 
     @property
     def fields(self) -> list[str]:
-        return sorted(self.writes)
+        return sorted({*self.writes, *self.appends, *self.removes})
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.writes or self.appends or self.removes)
 
 
 def clean_text(value: Any, multiline: bool = False) -> str:
@@ -187,7 +200,7 @@ def wanted_from(
     model = tag.get("model") or tag.get("backend")
     wanted.model = clean_text(model) if model else None
     duplicate = dedup.get("group") is not None or dedup.get("duplicate_of")
-    if dedup.get("action") == "tag" and duplicate and not dedup.get("keeper"):
+    if dedup.get("action") == "tag" and duplicate and not dedup.get("keeper") and dedup.get("choice") != "keep":
         text = clean_text(dedup_keyword)
         if text:
             wanted.keywords.append(Keyword(text))
@@ -252,6 +265,8 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
     previous = _Previous.read(existing)
     root = clean_hierarchy(options.hierarchy_root)
     wanted_paths = keyword_tree(wanted, root)
+    if wanted.people is not None:
+        wanted_paths.update(people_fields.people_paths(wanted.people))
 
     removed = _removed_keywords(previous, wanted, replace)
     removed_paths = _removed_paths(existing, previous, wanted, wanted_paths, root, replace)
@@ -261,10 +276,13 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
     engine_hierarchy = _add_wanted_paths(
         hierarchy, wanted_paths, existing, previous, removed_paths, wanted.rejected, replace
     )
+    if wanted.people is not None and options.people_keywords:
+        _add_people_keywords(keywords, engine, wanted)
 
     out = _Writes(existing)
     _put_keyword_fields(out, keywords, hierarchy, options)
     _put_place(out, wanted.place)
+    appends, present, removes = _put_people(out, wanted, options)
     engine_caption = _put_caption_and_text(out, wanted, replace, options)
     engine_values = _engine_values(existing, wanted, options, replace, engine, engine_hierarchy, engine_caption)
     _put_engine_record(out, engine_values)
@@ -275,6 +293,9 @@ def make_plan(existing: dict[str, list[str]], wanted: Wanted, options: Options) 
         engine_keywords=[parse_engine_entry(e)[0] for e in engine_values[ENGINE_KEYWORDS]],
         absent=_absent(wanted, replace, removed, removed_paths),
         iptc_to_utf8=IPTC_CHARSET in out.writes and _latin1_iptc(existing),
+        appends=appends,
+        present=present,
+        removes=removes,
     )
 
 
@@ -430,6 +451,37 @@ def _put_keyword_fields(out: _Writes, keywords: list[str], hierarchy: list[str],
     if options.exif_text:
         joined = ";".join(keywords)
         out.put(XP_KEYWORDS, [joined] if joined else [], create=bool(joined) and options.create_exif_text)
+
+
+def _add_people_keywords(keywords: list[str], engine: dict[str, str], wanted: Wanted) -> None:
+    """Each person's name as a flat keyword too ([people] write_keywords), unless the user rejected it."""
+    present = {fold(k) for k in keywords}
+    for name in wanted.people.names if wanted.people else []:
+        key = fold(name)
+        if key not in present and key not in wanted.rejected:
+            keywords.append(name)
+            present.add(key)
+            engine[key] = name
+
+
+def _put_people(
+    out: _Writes, wanted: Wanted, options: Options
+) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[str, list[str]]]:
+    """PersonInImage and the MWG regions of named faces (appended: other tools' regions stay as they are); the
+    regions the engine wrote for faces that lost their name are taken out again."""
+    if wanted.people is None or not options.people_regions:
+        return {}, {}, {}
+    gone = people_fields.region_removals(wanted.people)
+    removes = {people_fields.APPEND_TAG: gone} if gone else {}
+    persons = people_fields.person_in_image(out.existing, wanted.people)
+    if persons is not None:
+        out.put(people_fields.PERSON_IN_IMAGE, persons)
+    writes, regions = people_fields.region_writes(out.existing, wanted.people)
+    for tag, values in writes.items():
+        out.put(tag, values)
+    if not regions:
+        return {}, {}, removes
+    return {people_fields.APPEND_TAG: regions}, {people_fields.MWG_NAMES: wanted.people.names}, removes
 
 
 def _put_place(out: _Writes, place: dict[str, str]) -> None:
@@ -596,6 +648,10 @@ def verify(plan: Plan, readback: dict[str, list[str]]) -> list[str]:
             problems.append(f"{tag} lacks {', '.join(repr(v) for v in missing[:5])}")
         if not values and found:
             problems.append(f"{tag} still has {found[:3]!r}")
+    for tag, values in plan.present.items():
+        missing = [value for value in values if fold(value) not in {fold(v) for v in readback.get(tag, [])}]
+        if missing:
+            problems.append(f"{tag} lacks {', '.join(repr(v) for v in missing[:5])}")
     for tag, gone in plan.absent.items():
         left = [value for value in readback.get(tag, []) if fold(value) in gone]
         if left:

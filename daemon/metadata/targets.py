@@ -152,7 +152,8 @@ def exiftool_command(plan: Plan, target: Target, keep_mtime: bool, backups: bool
     if plan.iptc_to_utf8:
         args += ["-tagsFromFile", "@", "-IPTC:all"]  # exiftool re-encodes the file's Latin-1 IPTC as UTF-8
     # One assignment per tag (its values joined): exiftool's cost grows with the assignments, not the values.
-    joined = not any(LIST_SEPARATOR in value for values in plan.writes.values() for value in values)
+    every = [*plan.writes.values(), *plan.removes.values(), *plan.appends.values()]
+    joined = not any(LIST_SEPARATOR in value for values in every for value in values)
     if joined:
         args += ["-sep", LIST_SEPARATOR]
     for tag, values in plan.writes.items():
@@ -160,6 +161,10 @@ def exiftool_command(plan: Plan, target: Target, keep_mtime: bool, backups: bool
             args.append(f"-{tag}={LIST_SEPARATOR.join(escape(value) for value in values)}")
         else:
             args += [f"-{tag}={escape(value)}" for value in values]
+    for tag, values in plan.removes.items():  # taken out of a list: only an exact match of what the engine wrote
+        args += [f"-{tag}-={escape(value)}" for value in values]
+    for tag, values in plan.appends.items():  # added to a list (MWG regions): what other tools wrote stays
+        args += [f"-{tag}+={escape(value)}" for value in values]
     path = os.fsencode(os.path.abspath(target.path))
     args += [path] if target.exists else ["-o", path]
     return Command(args, target=target.path, creates=not target.exists)

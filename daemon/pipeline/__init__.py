@@ -25,6 +25,7 @@ class Pipeline:
     stages: list[Stage]
     reduced: ReducedCache
     gates: list[Gate] = field(default_factory=list)
+    face_copies: ReducedCache | None = None  # probe's larger copies for the faces stage (daemon/pipeline/faces.py)
 
     @property
     def first(self) -> str:
@@ -71,14 +72,18 @@ class Pipeline:
 
 def build_pipeline(config: Config, store: Store | None = None) -> Pipeline:
     """The stages in flow order; stages that read the store (dedup) are left out when no store is given."""
+    from daemon.people.setup import face_copies_for, faces_stage_for
     from daemon.pipeline.hashing import HashStage
     from daemon.pipeline.places import places_from
     from daemon.pipeline.probe import ProbeStage
     from daemon.pipeline.thumbnails import Thumbnails
 
     reduced = ReducedCache(config.cache_dir)
+    face_copies = face_copies_for(config)
+    probe = ProbeStage(config.engine.reduced_size, config.engine.max_image_pixels, reduced, places_from(config))
+    probe.face_copies = face_copies
     stages: list[Stage] = [
-        ProbeStage(config.engine.reduced_size, config.engine.max_image_pixels, reduced, places_from(config)),
+        probe,
         HashStage(Thumbnails(config.data_dir / "thumbs", config.engine.max_image_pixels)),
     ]
     if config.tagging.enabled:
@@ -90,10 +95,14 @@ def build_pipeline(config: Config, store: Store | None = None) -> Pipeline:
     analyze = build_analyze_stage(config)  # OCR: after tagging, before the metadata stage writes its text
     if analyze is not None:
         stages.append(analyze)
+    faces = faces_stage_for(config, face_copies)  # after analyze, before dedup/rename/metadata write the names
+    if faces is not None:
+        stages.append(faces)
     if config.dedup.enabled and store is not None:
         from daemon.pipeline.dedup import DedupStage
 
-        stages.append(DedupStage(config.dedup, store))
+        thumbs = Thumbnails(config.data_dir / "thumbs", config.engine.max_image_pixels)
+        stages.append(DedupStage(config.dedup, store, thumbs))  # thumbnails: candidates' pixels without a decode
     if config.rename.enabled:
         from daemon.pipeline.rename import RenameStage
 
@@ -101,13 +110,14 @@ def build_pipeline(config: Config, store: Store | None = None) -> Pipeline:
     if config.metadata.enabled:
         from daemon.pipeline.metadata import MetadataStage
 
-        stages.append(
-            MetadataStage(
-                config.metadata,
-                config.dedup.tag_keyword,
-                config.cache_dir / "metadata-guard",
-                places_write=config.places.write,
-                text_description=config.ocr.write_description,
-            )
+        metadata = MetadataStage(
+            config.metadata,
+            config.dedup.tag_keyword,
+            config.cache_dir / "metadata-guard",
+            places_write=config.places.write,
+            text_description=config.ocr.write_description,
         )
-    return Pipeline(stages, reduced)
+        if face_copies is not None:  # named people go into the files too
+            metadata.people = (config.people.write_keywords, config.people.write_regions)
+        stages.append(metadata)
+    return Pipeline(stages, reduced, face_copies=face_copies)

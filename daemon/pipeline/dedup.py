@@ -10,25 +10,30 @@ import logging
 import sqlite3
 import time
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any, TypedDict
 
-import imagehash
 import numpy as np
 from PIL import Image
 
 from daemon.config import DedupConfig
 from daemon.dedup.grouping import Facts, Link, Thresholds, decide, judge
 from daemon.dedup.index import HashIndex, hamming
+from daemon.dedup.orientations import orientation_hashes
+from daemon.dedup.regions import EmbeddingTable, best_candidates, region_links
 from daemon.pipeline import imaging  # noqa: F401 - registers the HEIF opener for capture_subsec
 from daemon.pipeline.base import Stage, WorkItem
 from daemon.pipeline.hashing import hash_input
-from daemon.store import Store, embeddings
+from daemon.pipeline.probe import read_bytes
+from daemon.pipeline.thumbnails import Thumbnails
+from daemon.store import Store, dedup_choices, embeddings
 from daemon.store import dedup as dedup_store
 from daemon.store.queue import Job
 
 log = logging.getLogger("image_engine.dedup")
 TAG_EXIF_IFD, TAG_SUBSEC_ORIGINAL = 0x8769, 0x9291
 MAX_EXACT_LINKS, MAX_NEAR_LINKS = 2, 16
+MAX_PIXELS, REDUCED_SIDE = 200_000_000, 384  # a candidate's pixels for the crop check, as probe reduces them
 
 
 class DedupResult(TypedDict, total=False):
@@ -42,6 +47,7 @@ class DedupResult(TypedDict, total=False):
     action: str
     skip_filing: bool
     move_to_duplicates: bool
+    choice: str | None  # the user's 'keep' / 'trash' (daemon/store/dedup_choices.py), when given
     matches: list[dict[str, Any]]  # file, path, link (the Link as a dict)
 
 
@@ -49,9 +55,10 @@ class DedupStage(Stage):
     name = "dedup"
     pool = "dedup"
 
-    def __init__(self, config: DedupConfig, store: Store):
+    def __init__(self, config: DedupConfig, store: Store, thumbs: Thumbnails | None = None):
         self.config = config
         self.store = store
+        self.thumbs = thumbs
         self.thresholds = Thresholds(
             phash=config.phash_distance,
             dhash=config.dhash_distance,
@@ -61,6 +68,7 @@ class DedupStage(Stage):
         )
         self.rules = list(config.keeper)
         self.index: HashIndex | None = None
+        self.vectors: EmbeddingTable | None = None  # embeddings of the files judged, for crops and screenshots
         dedup_store.set_keeper_rules(store.conn, self.rules)
 
     def hash_index(self) -> HashIndex:
@@ -92,7 +100,15 @@ class DedupStage(Stage):
         if misses:
             alone += "; similar to " + "; ".join(f"{path} but {why}" for path, why in misses[:3])
         result = DedupResult(
-            **decide(known[file_id], plan.group_of(file_id), known, all_links, self.config.action, alone)
+            **decide(
+                known[file_id],
+                plan.group_of(file_id),
+                known,
+                all_links,
+                self.config.action,
+                alone,
+                choice=dedup_choices.of_files(conn, [file_id]).get(file_id),
+            )
         )
         result["matches"] = [
             {"file": link.other(file_id), "path": known[link.other(file_id)].path, "link": asdict(link)}
@@ -103,6 +119,9 @@ class DedupStage(Stage):
             index.add(file_id, me.phash)
         else:
             index.remove(file_id)
+        mine = self.embedding(file_id)
+        if mine is not None and self.vectors is not None and self.vectors.model == mine[0]:
+            self.vectors.add(file_id, mine[1])
         return result
 
     def find(self, item: WorkItem, me: Facts) -> tuple[list[Link], list[tuple[str, str]]]:
@@ -123,10 +142,15 @@ class DedupStage(Stage):
             for candidate, distance in zip(ids.tolist(), distances.tolist(), strict=True):
                 if candidate != me.id and (candidate not in best or distance < best[candidate][0]):
                     best[candidate] = (distance, rotation, dhash)
-        known = dedup_store.facts(conn, best)
+        # Identical copies of this file are linked above already: their facts are not read (a group of 200 copies
+        # put all 200 among the candidates of each new copy).
+        same = dedup_store.with_content(conn, best, me.sha256) if me.sha256 else set()
+        known = dedup_store.facts(conn, set(best) - same)
         mine = self.embedding(me.id)
         linked_contents = {me.sha256}
         for candidate, (distance, rotation, dhash) in sorted(best.items(), key=lambda item: item[1][0]):
+            if candidate in same:
+                continue
             other = known.get(candidate)
             if other is None or not other.present or other.dhash is None:
                 index.remove(candidate)
@@ -145,11 +169,60 @@ class DedupStage(Stage):
                 linked_contents.add(other.sha256)
             elif distance <= self.thresholds.phash:
                 misses.append((other.path, verdict.why))
+        if mine is not None and len(links) < MAX_NEAR_LINKS:
+            for link in self.regions(item, me, mine, set(links) | set(best), linked_contents):
+                links[link.other(me.id)] = link
         return list(links.values()), misses
 
+    def regions(
+        self, item: WorkItem, me: Facts, mine: tuple[str, np.ndarray], seen: set[int], contents: set[str | None]
+    ) -> list[Link]:
+        """Links to files that `me` is a crop of or a screenshot of (or that are crops of `me`): the most similar
+        stored embeddings, confirmed by comparing the pixels."""
+        table = self.embedding_table(mine[0])
+        shortlist = table.shortlist(mine[1], seen | {me.id})
+        stored = {file_id: self.embedding(file_id) for file_id in shortlist}
+        theirs = {file_id: found[1] for file_id, found in stored.items() if found and found[0] == mine[0]}
+        nearest = best_candidates(mine[1], theirs)
+        if not nearest:
+            return []
+        known = dedup_store.facts(self.store.conn, [file_id for file_id, _ in nearest])
+        candidates = [
+            (known[file_id], cosine)
+            for file_id, cosine in nearest
+            if file_id in known and known[file_id].present and known[file_id].sha256 not in contents
+        ]
+        if not candidates:
+            return []
+        try:
+            reduced = item.reduced()
+        except Exception:  # noqa: BLE001 - without the pixels nothing is confirmed
+            return []
+        return region_links(me, reduced, candidates, self.pixels_of)
+
+    def pixels_of(self, other: Facts) -> Image.Image | None:
+        """A reduced copy of a candidate: its thumbnail when the hash stage saved one, else decoded."""
+        if self.thumbs is not None and other.sha256:
+            try:
+                with Image.open(self.thumbs.path(other.sha256, "thumb")) as thumb:
+                    return thumb.convert("RGB")
+            except OSError:
+                pass  # not made (yet), or removed: decode the photo
+        try:
+            image = imaging.open_image(read_bytes(Path(other.path)), Path(other.path), MAX_PIXELS)
+            return imaging.reduce(image, REDUCED_SIDE, other.orientation)
+        except Exception:  # noqa: BLE001 - moved, deleted or unreadable since: not a duplicate we can confirm
+            return None
+
+    def embedding_table(self, model: str) -> EmbeddingTable:
+        if self.vectors is None or self.vectors.model != model:
+            ids, matrix = embeddings.all_for_model(self.store.conn, model)
+            self.vectors = EmbeddingTable(model, ids, matrix)
+        return self.vectors
+
     def rotations(self, item: WorkItem, me: Facts) -> list[tuple[int, int, int]]:
-        """(degrees, pHash, dHash) of the file as stored and turned by 90, 180 and 270 degrees: a copy whose
-        Orientation tag was changed (or whose pixels were turned) is still found."""
+        """(rotation code, pHash, dHash) of the file as stored, turned by 90, 180 and 270 degrees, and mirrored in
+        each of those: a copy whose Orientation tag was dropped or changed, or a mirrored selfie, is still found."""
         assert me.phash is not None and me.dhash is not None
         variants = [(0, me.phash, me.dhash)]
         try:
@@ -160,11 +233,8 @@ class DedupStage(Stage):
                 extra={"event": "dedup_no_pixels", "job": item.job.id, "path": str(item.path), "error": str(exc)},
             )
             return variants
-        grey = hash_input(reduced)  # turning the small grey copy is 30x cheaper than turning the reduced RGB
-        for degrees in (90, 180, 270):
-            small = grey.transpose(_TURN[degrees])
-            variants.append((degrees, int(str(imagehash.phash(small)), 16), int(str(imagehash.dhash(small)), 16)))
-        return variants
+        # All from the small grey hash copy: one resize, then turning 32x32 arrays (imagehash would resize 7 times).
+        return variants + orientation_hashes(hash_input(reduced))[1:]
 
     def embedding(self, file_id: int) -> tuple[str, np.ndarray] | None:
         if not self.thresholds.use_embeddings:
@@ -180,9 +250,6 @@ class DedupStage(Stage):
         a, b = mine[1], other[1]
         norms = float(np.linalg.norm(a) * np.linalg.norm(b))
         return round(float(a @ b) / norms, 4) if norms else None
-
-
-_TURN = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_270}
 
 
 def capture_subsec(path: str) -> str | None:

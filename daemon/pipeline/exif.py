@@ -11,6 +11,7 @@ from typing import Any
 
 from PIL import Image
 
+from daemon.pipeline import exif_fast
 from daemon.pipeline import taken as taken_time
 
 TAG_MAKE, TAG_MODEL, TAG_ORIENTATION, TAG_DATETIME = 0x010F, 0x0110, 0x0112, 0x0132
@@ -18,6 +19,7 @@ TAG_EXIF_IFD, TAG_GPS_IFD = 0x8769, 0x8825
 TAG_DATETIME_ORIGINAL, TAG_CREATE_DATE = 0x9003, 0x9004
 TAG_GPS_TIME, TAG_GPS_DATE = 0x07, 0x1D
 TAG_OFFSET_TIME, TAG_OFFSET_TIME_ORIGINAL = 0x9010, 0x9011
+TAG_LENS_MAKE, TAG_LENS_MODEL = 0xA433, 0xA434
 # XMP dates, by the step of the chain they stand in for when the EXIF one is absent.
 _XMP_DATE = re.compile(
     r"(exif:DateTimeOriginal|photoshop:DateCreated|xmp:CreateDate|xmp:ModifyDate)\s*(?:=\s*[\"']([^\"'<]+)|>([^<]+)<)"
@@ -31,14 +33,7 @@ _XMP_STEP = {
 
 
 def read_facts(image: Image.Image, mtime: float, name: str = "", data: bytes = b"") -> dict[str, Any]:
-    try:
-        exif = image.getexif()
-    except Exception:  # noqa: BLE001 - Pillow raises many types on broken EXIF
-        exif = Image.Exif()
-    try:
-        exif_ifd = exif.get_ifd(TAG_EXIF_IFD)
-    except Exception:  # noqa: BLE001
-        exif_ifd = {}
+    exif, exif_ifd = _tags(image)
     facts: dict[str, Any] = {
         "make": _text(exif.get(TAG_MAKE)),
         "model": _text(exif.get(TAG_MODEL)),
@@ -47,7 +42,25 @@ def read_facts(image: Image.Image, mtime: float, name: str = "", data: bytes = b
     taken = taken_time.resolve(date_candidates(image, exif, exif_ifd, data), name, mtime)
     facts["taken"], facts["taken_source"], facts["taken_note"] = taken.taken, taken.source, taken.note
     facts["gps_lat"], facts["gps_lon"] = _gps(exif)
+    lens = [_text(exif_ifd.get(TAG_LENS_MAKE)), _text(exif_ifd.get(TAG_LENS_MODEL))]
+    facts["lens"] = " ".join(part for part in lens if part) or None  # shown on the review app's photo page
     return facts
+
+
+def _tags(image: Image.Image) -> tuple[Any, Any]:
+    """IFD0 and the Exif IFD: from the plain JPEG Exif block directly (exif_fast), else through Pillow."""
+    fast = exif_fast.read(image)
+    if fast is not None:
+        return fast, fast.get_ifd(TAG_EXIF_IFD)
+    try:
+        exif = image.getexif()
+    except Exception:  # noqa: BLE001 - Pillow raises many types on broken EXIF
+        exif = Image.Exif()
+    try:
+        exif_ifd = exif.get_ifd(TAG_EXIF_IFD)
+    except Exception:  # noqa: BLE001
+        exif_ifd = {}
+    return exif, exif_ifd
 
 
 def date_candidates(

@@ -23,6 +23,7 @@ from daemon.metadata import fallback, quick_read, targets
 from daemon.metadata.failures import name_too_long, short_cause, write_failure
 from daemon.metadata.findings import analyzer_keywords, ocr_text
 from daemon.metadata.guard import Guard
+from daemon.metadata.people import NamedFaces
 from daemon.metadata.plan import (
     FILE_TYPE,
     READ_TAGS,
@@ -90,6 +91,7 @@ class MetadataStage(Stage):
         self.batch_size = config.batch_size
         self.tool = ExifTool(config.exiftool)
         self._warned = False
+        self.people: tuple[bool, bool] | None = None  # [people] (write_keywords, write_regions) when people is on
 
     def close(self) -> None:
         self.tool.close()
@@ -111,6 +113,9 @@ class MetadataStage(Stage):
                 wanted.place = place_fields(item.result("probe").get("place"))
             wanted.text = ocr_text(item.result("analyze"))
             wanted.keywords.extend(analyzer_keywords(item.result("analyze")))
+            if self.people is not None:
+                wanted.people = NamedFaces.from_result(item.result("people"))
+                wanted.withdrawn += wanted.people.withdrawn  # People|Old and the flat keyword the engine wrote
             if item.result("rename").get("deleted"):  # [rename] duplicates = "delete" removed this copy
                 outcomes[index] = _result(
                     item.path, [], verified=False, reason="deleted as a duplicate: nothing to write"
@@ -223,7 +228,7 @@ class MetadataStage(Stage):
             except StageError as exc:
                 outcomes[entry.index] = exc
                 continue
-            if entry.plan.writes:
+            if entry.plan.changes:
                 planned.append(entry)
             else:
                 outcomes[entry.index] = self.success(entry, reason="already up to date")
@@ -279,7 +284,13 @@ class MetadataStage(Stage):
         try:
             readbacks = (
                 self.tool.read_each(
-                    [(entry.target.path, sorted(set(entry.plan.writes) | set(entry.plan.absent))) for entry in doubtful]
+                    [
+                        (
+                            entry.target.path,
+                            sorted(set(entry.plan.writes) | set(entry.plan.absent) | set(entry.plan.present)),
+                        )
+                        for entry in doubtful
+                    ]
                 )
                 if doubtful
                 else []
@@ -341,6 +352,8 @@ class MetadataStage(Stage):
             exif_text=in_place and exif_writable,
             create_exif_text=fallback_mode and exif_writable,
             text_description=self.text_description,
+            people_keywords=bool(self.people and self.people[0]),
+            people_regions=bool(self.people and self.people[1]) and not fallback_mode,
         )
 
     def success(self, entry: _Work, reason: str) -> dict[str, Any]:
@@ -355,7 +368,7 @@ class MetadataStage(Stage):
         if entry.fallback:
             result["fallback"] = entry.target.why
         # Also when up to date with our keywords in the file: a write that a crash kept from being recorded.
-        if not entry.target.sidecar and (plan.writes or plan.engine_keywords):
+        if not entry.target.sidecar and (plan.changes or plan.engine_keywords):
             info = os.stat(entry.target.path)
             result["stat"] = {"size": info.st_size, "mtime_ns": info.st_mtime_ns, "inode": info.st_ino}
         return result

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from daemon.errors import GoneError, PermanentError, RetryableError
 from daemon.pipeline import exif, imaging
@@ -17,6 +17,9 @@ from daemon.pipeline.places import Gazetteer
 from daemon.pipeline.reduced_cache import ReducedCache
 from daemon.store import records
 from daemon.store.queue import Job
+
+if TYPE_CHECKING:
+    from daemon.pipeline.face_copies import FaceCopies
 
 
 class ProbeResult(TypedDict, total=False):
@@ -35,6 +38,7 @@ class ProbeResult(TypedDict, total=False):
     model: str | None
     gps_lat: float | None
     gps_lon: float | None
+    lens: str | None
     place: dict[str, Any] | None  # country, region, city from GPS ([places]; daemon/pipeline/places.py)
 
 
@@ -47,6 +51,7 @@ class ProbeStage(Stage):
         self.max_pixels = max_pixels
         self.cache = cache
         self.places = places
+        self.face_copies: FaceCopies | None = None  # [people]: a larger copy for face detection, same decode
 
     def ready(self) -> bool:
         return self.places is None or self.places.warm
@@ -68,7 +73,10 @@ class ProbeStage(Stage):
         place = self.places.lookup(facts["gps_lat"], facts["gps_lon"]) if self.places else None
         width, height = image.size
         file_format = image.format
-        reduced = imaging.reduce(image, self.reduced_size, facts["orientation"])
+        if self.face_copies is not None:
+            reduced = self.face_copies.keep(item.job.file_id, image, facts["orientation"], self.reduced_size)
+        else:
+            reduced = imaging.reduce(image, self.reduced_size, facts["orientation"])
         self.cache.put(item.job.file_id, reduced)
         item.memory["bytes"] = data
         item.memory["reduced"] = reduced

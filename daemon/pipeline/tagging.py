@@ -108,6 +108,7 @@ class TagStage(Stage):
         if prediction.embedding is not None:
             result[EMBEDDING_KEY] = prediction.embedding
         if self.learned is not None:
+            result["keywords"] = self.learned.model_keywords(result["keywords"])
             result["keywords"] += self.learned.keywords(backend.model_id, prediction.embedding, file_id)
         return result
 

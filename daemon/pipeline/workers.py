@@ -307,6 +307,8 @@ class StageWorker(threading.Thread):
 
     def finish(self, item: WorkItem) -> None:
         self.pipeline.reduced.drop(item.job.file_id)
+        if self.pipeline.face_copies is not None:  # a job that skipped the faces stage (or was re-queued past it)
+            self.pipeline.face_copies.drop(item.job.file_id)
         self.control.work_available.set()  # room for one more past the first stage
         path = queue.take_dirty(self.store.conn, item.job.file_id)
         if path is not None:

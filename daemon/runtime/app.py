@@ -20,6 +20,7 @@ from daemon.config import Config, WatchConfig
 from daemon.control.api import core_routes
 from daemon.control.dedup import dedup_routes
 from daemon.control.learn import learn_routes
+from daemon.control.people import people_routes
 from daemon.control.protocol import Endpoint, Status, ensure_token, write_endpoint
 from daemon.control.rename import rename_routes
 from daemon.control.search import search_routes
@@ -100,10 +101,17 @@ class App:
         return {
             **core_routes(self, self.store, wake),
             **tagging_routes(self.store, self.config.tagging.backend, self.tag_session),
-            **dedup_routes(self.store, self.config.dedup.action, stage_names, wake),
+            **dedup_routes(
+                self.store,
+                self.config.dedup.action,
+                stage_names,
+                wake,
+                str(self.config.library.root / self.config.dedup.folder),
+            ),
             **rename_routes(self.store, self.config, self.pipeline.first, wake),
             **search_routes(self.store, self.tag_session),
             **learn_routes(self.store, self.learner),
+            **people_routes(self.store, self.config),
         }
 
     def tag_session(self) -> ModelSession | None:

@@ -48,6 +48,10 @@ class Schedule:
         if schedule.enabled and schedule.maintenance_at.strip():
             at = parse_clock(schedule.maintenance_at)
             jobs["maintenance"] = ("cron", {"hour": at.hour, "minute": at.minute})
+        from daemon.people.setup import people_enabled
+
+        if schedule.enabled and self.config.people.recluster_minutes > 0 and people_enabled(self.config):
+            jobs["people_recluster"] = ("interval", {"minutes": self.config.people.recluster_minutes})
         return jobs
 
     def start(self) -> None:
@@ -63,7 +67,12 @@ class Schedule:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
             daemon=True,
         )
-        functions = {"rescan": self.rescan, "retry_failed": self.retry_failed, "maintenance": self.maintenance}
+        functions = {
+            "rescan": self.rescan,
+            "retry_failed": self.retry_failed,
+            "maintenance": self.maintenance,
+            "people_recluster": self.people_recluster,
+        }
         for job_id, (trigger, arguments) in wanted.items():
             self.scheduler.add_job(functions[job_id], trigger, id=job_id, name=job_id, **arguments)
         self.scheduler.start()
@@ -98,6 +107,18 @@ class Schedule:
             log.info("retrying failed jobs", extra={"event": "scheduled_retry", "detail": f"{count} job(s)"})
             self.wake()
         return count
+
+    def people_recluster(self) -> dict[str, Any]:
+        """New groups from the unknown faces (daemon/people/service.py), when no job is running."""
+        from daemon.people.service import grouping_of, recluster
+
+        if maintenance.activity(self.store.conn)["running"]:
+            return {"deferred": True}
+        rerun = "metadata" if self.config.metadata.enabled else None
+        report = recluster(self.store.conn, grouping_of(self.config), rerun)
+        if report.get("joined_known"):
+            self.wake()
+        return report
 
     def maintenance(self) -> dict[str, Any]:
         """Nightly housekeeping when no job is running: prune, ANALYZE, VACUUM if the queue is empty."""

@@ -38,20 +38,22 @@ class Filters:
     folder: str | None = None
     keyword: str | None = None
     category: str | None = None
+    person: str | None = None  # a person's name ([people]): only photos with a face of theirs
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> Filters:
         """From the API body; a bad date raises ValueError naming the field and the value."""
         values = {
-            name: _text(data.get(name)) for name in ("after", "before", "camera", "folder", "keyword", "category")
+            name: _text(data.get(name))
+            for name in ("after", "before", "camera", "folder", "keyword", "category", "person")
         }
         for name in ("after", "before"):
             if values[name]:
                 values[name] = _iso_date(name, values[name])
         if values["before"] and len(values["before"]) == 10:
             values["before"] += "T23:59:59"
-        unsupported = [name for name in ("person", "min_quality") if data.get(name) not in (None, "")]
+        unsupported = [name for name in ("min_quality",) if data.get(name) not in (None, "")]
         if unsupported:
             raise ValueError(
                 f"{', '.join(unsupported)}: not available yet (no people or quality analyzer in this engine)"
@@ -59,7 +61,7 @@ class Filters:
         return cls(**values)  # type: ignore[arg-type]
 
     def any(self) -> bool:
-        return any((self.after, self.before, self.camera, self.folder, self.keyword, self.category))
+        return any((self.after, self.before, self.camera, self.folder, self.keyword, self.category, self.person))
 
 
 def match_expression(text: str) -> str | None:

@@ -25,36 +25,43 @@ def correct_keyword(
 
     The latest word on a keyword wins (adding a rejected keyword takes the rejection back, and so on).
     With `rerun`, a finished job runs again from that stage (the metadata stage)."""
+    with transaction(conn):
+        return correct_keyword_within(conn, file_id, keyword, action, by, rerun)
+
+
+def correct_keyword_within(
+    conn: sqlite3.Connection, file_id: int, keyword: str, action: str, by: str = "user", rerun: str | None = None
+) -> str:
+    """`correct_keyword` inside the caller's transaction (the tag recorder applying a keyword rule)."""
     keyword = " ".join(keyword.split())
     if not keyword:
         raise ValueError("the keyword is empty")
     if action not in KINDS:
         raise ValueError(f"action must be reject or add, not {action!r}")
     now = time.time()
-    with transaction(conn):
-        if conn.execute("SELECT 1 FROM files WHERE id = ?", (file_id,)).fetchone() is None:
-            raise LookupError(f"no file with id {file_id}")
+    if conn.execute("SELECT 1 FROM files WHERE id = ?", (file_id,)).fetchone() is None:
+        raise LookupError(f"no file with id {file_id}")
+    conn.execute(
+        "DELETE FROM corrections WHERE file_id = ? AND kind IN ('reject_keyword', 'add_keyword')"
+        " AND value = ? COLLATE NOCASE",
+        (file_id, keyword),
+    )
+    conn.execute(
+        "INSERT INTO corrections (file_id, kind, value, by, at) VALUES (?, ?, ?, ?, ?)",
+        (file_id, KINDS[action], keyword, by, now),
+    )
+    if action == "reject":
+        conn.execute("DELETE FROM keywords WHERE file_id = ? AND keyword = ? COLLATE NOCASE", (file_id, keyword))
+    else:
         conn.execute(
-            "DELETE FROM corrections WHERE file_id = ? AND kind IN ('reject_keyword', 'add_keyword')"
-            " AND value = ? COLLATE NOCASE",
+            "DELETE FROM keywords WHERE file_id = ? AND keyword = ? COLLATE NOCASE AND source = 'user'",
             (file_id, keyword),
         )
         conn.execute(
-            "INSERT INTO corrections (file_id, kind, value, by, at) VALUES (?, ?, ?, ?, ?)",
-            (file_id, KINDS[action], keyword, by, now),
+            "INSERT INTO keywords (file_id, keyword, score, source, model) VALUES (?, ?, NULL, 'user', NULL)",
+            (file_id, keyword),
         )
-        if action == "reject":
-            conn.execute("DELETE FROM keywords WHERE file_id = ? AND keyword = ? COLLATE NOCASE", (file_id, keyword))
-        else:
-            conn.execute(
-                "DELETE FROM keywords WHERE file_id = ? AND keyword = ? COLLATE NOCASE AND source = 'user'",
-                (file_id, keyword),
-            )
-            conn.execute(
-                "INSERT INTO keywords (file_id, keyword, score, source, model) VALUES (?, ?, NULL, 'user', NULL)",
-                (file_id, keyword),
-            )
-        return _publish(conn, file_id, rerun, now)
+    return _publish(conn, file_id, rerun, now)
 
 
 def set_text(
@@ -90,7 +97,7 @@ def _publish(conn: sqlite3.Connection, file_id: int, rerun: str | None, now: flo
 
 def correct_everywhere(
     conn: sqlite3.Connection, keyword: str, replacement: str | None, rerun: str | None = None
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Reject `keyword` on every file that has it and, with `replacement`, add that one instead (rename / merge).
 
     Returns how many files were corrected and how many of them run their metadata stage again."""
@@ -106,7 +113,7 @@ def correct_everywhere(
         if replacement:
             outcome = correct_keyword(conn, file_id, replacement, "add", rerun=rerun)
         requeued += outcome == "requeued"
-    return {"files": len(files), "requeued": requeued}
+    return {"files": len(files), "requeued": requeued, "file_ids": files}
 
 
 def of_file(conn: sqlite3.Connection, file_id: int) -> dict[str, Any]:

@@ -21,9 +21,11 @@ from daemon.dedup.grouping import (
     KEEPER_RULES,
     MIN_SIDE,
     Facts,
+    Group,
     Link,
     Plan,
     choose_keeper,
+    keeper_key,
     pair,
     plan,
 )
@@ -69,7 +71,10 @@ def facts(conn: sqlite3.Connection, file_ids: Iterable[int]) -> dict[int, Facts]
         for row in conn.execute(
             "SELECT files.id, files.path, files.size, files.sha256, files.present, media.width, media.height,"
             " media.taken, media.taken_source, media.phash, media.dhash, media.make, media.model, media.gps_lat,"
-            f" media.orientation FROM files LEFT JOIN media ON media.file_id = files.id WHERE files.id IN ({marks})",
+            " media.orientation, json_extract(results.data, '$.keeper') AS kept FROM files"
+            " LEFT JOIN media ON media.file_id = files.id"
+            " LEFT JOIN results ON results.file_id = files.id AND results.stage = 'dedup'"
+            f" WHERE files.id IN ({marks})",
             chunk,
         ):
             camera_time = row["taken_source"] in CAMERA_TIME_SOURCES
@@ -87,8 +92,15 @@ def facts(conn: sqlite3.Connection, file_ids: Iterable[int]) -> dict[int, Facts]
                 metadata=sum(bool(x) for x in (camera_time, row["make"], row["model"], row["gps_lat"] is not None)),
                 present=bool(row["present"]),
                 orientation=row["orientation"],
+                kept=bool(row["kept"]),
             )
     return found
+
+
+def with_content(conn: sqlite3.Connection, file_ids: Iterable[int], sha256: str) -> set[int]:
+    """Those of `file_ids` that are present and hold exactly this content."""
+    rows = _in(conn, "SELECT id, sha256, present FROM files WHERE id IN ({ids})", file_ids)
+    return {row[0] for row in rows if row[1] == sha256 and row[2]}
 
 
 def exact_twins(conn: sqlite3.Connection, sha256: str, file_id: int) -> list[int]:
@@ -130,7 +142,16 @@ def links_among(conn: sqlite3.Connection, file_ids: Iterable[int]) -> list[Link]
     rows = _in(conn, "SELECT * FROM dedup_links WHERE a IN ({ids}) OR b IN ({ids})", ids, repeat=2)
     unique = {(row["a"], row["b"]): row for row in rows}
     return [
-        Link(row["a"], row["b"], row["kind"], row["phash"], row["dhash"], row["similarity"], row["rotation"])
+        Link(
+            row["a"],
+            row["b"],
+            row["kind"],
+            row["phash"],
+            row["dhash"],
+            row["similarity"],
+            row["rotation"],
+            row["contained"],
+        )
         for (a, b), row in unique.items()
         if a in ids and b in ids
     ]
@@ -180,10 +201,58 @@ def plan_for(
     conn: sqlite3.Connection, file_id: int, new_links: list[Link], rules: list[str]
 ) -> tuple[Plan, dict[int, Facts], list[Link]]:
     """Groups after `file_id` is judged (again): its stored links are replaced by `new_links`."""
+    joined = join_plan(conn, file_id, new_links, rules)
+    if joined is not None:
+        return joined
     affected = affected_by(conn, {file_id} | {link.other(file_id) for link in new_links})
     links = [link for link in links_among(conn, affected) if file_id not in (link.a, link.b)] + new_links
     known = facts(conn, affected)
     return plan(known, links, distinct_among(conn, affected), rules), known, links
+
+
+def join_plan(
+    conn: sqlite3.Connection, file_id: int, new_links: list[Link], rules: list[str]
+) -> tuple[Plan, dict[int, Facts], list[Link]] | None:
+    """The plan when a new identical copy joins a group and changes nothing else in it, read from a few rows;
+    None when that is not certain (then the whole group is planned again).
+
+    A copy of a content already in the group, judged for the first time, linked only within the group, ranking like
+    that copy by every keeper rule and seen after every member, cannot become the keeper nor change its reason:
+    planning the whole group for it made each of 200 identical copies cost 200 files' reads and ranking.
+    """
+    twins = sorted(link.other(file_id) for link in new_links if link.kind == "exact")
+    linked = {link.other(file_id) for link in new_links}
+    if not twins:
+        return None
+    grouped = groups_of(conn, [file_id, *linked])
+    if file_id in grouped or len(grouped) != len(linked) or len(set(grouped.values())) != 1:
+        return None  # new to the engine, and every link within one group: it adds no path between groups
+    if (
+        linked_to(conn, [file_id])
+        or conn.execute("SELECT 1 FROM dedup_distinct WHERE a = ? OR b = ? LIMIT 1", (file_id, file_id)).fetchone()
+    ):
+        return None
+    group_id = grouped[twins[0]]
+    row = conn.execute("SELECT keeper, keeper_reason FROM dedup_groups WHERE id = ?", (group_id,)).fetchone()
+    members = sorted(members_of(conn, [group_id]))
+    if row is None or not members or members[-1] > file_id or members[0] != group_id:
+        return None
+    first_twin = conn.execute(
+        "SELECT MIN(files.id) FROM dedup_members JOIN files ON files.id = dedup_members.file_id"
+        " WHERE dedup_members.group_id = ? AND files.sha256 = (SELECT sha256 FROM files WHERE id = ?)",
+        (group_id, file_id),
+    ).fetchone()[0]
+    known = facts(conn, {file_id, *linked, row["keeper"], *([first_twin] if first_twin else [])})
+    me, twin, keeper = known[file_id], known[twins[0]], known.get(row["keeper"])
+    if keeper is None or not keeper.present or not me.present or me.kept or not me.sha256:
+        return None
+    if twin.sha256 != me.sha256 or twin.camera_time != me.camera_time or not twin.present:
+        return None
+    if keeper_key(me, rules)[:-1] != keeper_key(twin, rules)[:-1]:
+        return None  # it would rank otherwise than the copy it repeats: plan the group
+    group = Group(group_id, [*members, file_id], row["keeper"], row["keeper_reason"])
+    plan = Plan(groups={group_id: group}, membership=dict.fromkeys(group.members, group_id), joined=file_id)
+    return plan, known, list(new_links)
 
 
 def replan(conn: sqlite3.Connection, seeds: set[int], rules: list[str]) -> tuple[Plan, dict[int, Facts], list[Link]]:
@@ -212,9 +281,9 @@ def record_dedup(conn: sqlite3.Connection, job: Job, data: dict[str, Any]) -> No
     conn.execute("DELETE FROM dedup_links WHERE a = ? OR b = ?", (job.file_id, job.file_id))
     now = time.time()
     conn.executemany(
-        "INSERT OR REPLACE INTO dedup_links (a, b, kind, phash, dhash, similarity, rotation, found_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [(x.a, x.b, x.kind, x.phash, x.dhash, x.similarity, x.rotation, now) for x in new_links],
+        "INSERT OR REPLACE INTO dedup_links (a, b, kind, phash, dhash, similarity, rotation, contained, found_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(x.a, x.b, x.kind, x.phash, x.dhash, x.similarity, x.rotation, x.contained, now) for x in new_links],
     )
     write_plan(conn, new_plan, known, rules, newcomer=job.file_id)
 
@@ -227,16 +296,30 @@ def write_plan(
     With a `newcomer` (the file just judged), the keeper before is the one its group would have without it: a
     bigger copy arriving beside a photo that was alone is a change of keeper too.
     """
+    if new_plan.joined is not None:
+        group_id = new_plan.membership[new_plan.joined]
+        conn.execute("INSERT INTO dedup_members (file_id, group_id) VALUES (?, ?)", (new_plan.joined, group_id))
+        return
     now = time.time()
     affected = list(new_plan.membership)
     before = groups_of(conn, affected)
-    old_keepers = {
-        row["id"]: row["keeper"]
-        for row in _in(conn, "SELECT id, keeper FROM dedup_groups WHERE id IN ({ids})", set(before.values()))
+    stored = {
+        row["id"]: (row["keeper"], row["keeper_reason"])
+        for row in _in(
+            conn, "SELECT id, keeper, keeper_reason FROM dedup_groups WHERE id IN ({ids})", set(before.values())
+        )
     }
-    _in(conn, "DELETE FROM dedup_members WHERE file_id IN ({ids})", affected)
+    old_keepers = {group_id: keeper for group_id, (keeper, _) in stored.items()}
+    # Only what changed is written: a copy joining a group of 200 rewrote all 200 memberships before.
+    moved = [file_id for file_id in affected if before.get(file_id) != new_plan.membership[file_id]]
+    _in(conn, "DELETE FROM dedup_members WHERE file_id IN ({ids})", [f for f in moved if f in before])
     stale = set(before.values()) - set(new_plan.groups)
     _in(conn, "DELETE FROM dedup_groups WHERE id IN ({ids})", stale)
+    joining: dict[int, list[int]] = {}
+    for file_id in moved:
+        group_id = new_plan.membership[file_id]
+        if group_id is not None:
+            joining.setdefault(group_id, []).append(file_id)
     for group in new_plan.groups.values():
         if newcomer in group.members:
             rest = [known[m] for m in group.members if m != newcomer]
@@ -259,14 +342,16 @@ def write_plan(
                     f"{known[old].path}: {group.keeper_reason}",
                 },
             )
-        conn.execute(
-            "INSERT INTO dedup_groups (id, keeper, keeper_reason, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (id) DO UPDATE SET keeper = excluded.keeper, keeper_reason = excluded.keeper_reason,"
-            " updated_at = excluded.updated_at",
-            (group.id, group.keeper, group.keeper_reason, now, now),
-        )
+        if stored.get(group.id) != (group.keeper, group.keeper_reason):
+            conn.execute(
+                "INSERT INTO dedup_groups (id, keeper, keeper_reason, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET keeper = excluded.keeper, keeper_reason = excluded.keeper_reason,"
+                " updated_at = excluded.updated_at",
+                (group.id, group.keeper, group.keeper_reason, now, now),
+            )
         conn.executemany(
-            "INSERT INTO dedup_members (file_id, group_id) VALUES (?, ?)", [(m, group.id) for m in group.members]
+            "INSERT INTO dedup_members (file_id, group_id) VALUES (?, ?)",
+            [(m, group.id) for m in joining.get(group.id, [])],
         )
 
 

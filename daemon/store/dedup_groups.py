@@ -11,11 +11,11 @@ import time
 from typing import Any
 
 from daemon.dedup.grouping import Facts, Group, Link, decide, pair
-from daemon.store import dedup
+from daemon.store import dedup, dedup_choices
 from daemon.store.connection import transaction
 
 # What later stages act on; a change in these makes a recorded decision "pending" until `dupes --resolve`.
-POLICY_KEYS = ("keeper", "duplicate_of", "action", "move_to_duplicates")
+POLICY_KEYS = ("keeper", "duplicate_of", "action", "move_to_duplicates", "choice")
 ALL_KEYS = ("group", "kind", *POLICY_KEYS)
 
 
@@ -62,6 +62,7 @@ def list_groups(conn: sqlite3.Connection, action: str) -> list[dict[str, Any]]:
     """Every group: members with paths, sizes and dimensions, which one is kept and why, and pending decisions."""
     groups = _groups(conn)
     decisions = recorded(conn, [m for group, _, _ in groups for m in group.members])
+    choices = dedup_choices.of_files(conn, [m for group, _, _ in groups for m in group.members])
     changes: dict[int, list[dict[str, Any]]] = {}
     for row in conn.execute("SELECT * FROM dedup_keeper_changes ORDER BY id"):
         changes.setdefault(row["group_id"], []).append(dict(row))
@@ -71,7 +72,7 @@ def list_groups(conn: sqlite3.Connection, action: str) -> list[dict[str, Any]]:
         members = []
         for file_id in group.members:
             fact = known[file_id]
-            current = decide(fact, group, known, links, action)
+            current = decide(fact, group, known, links, action, choice=choices.get(file_id))
             before = decisions.get(file_id)
             members.append(
                 {
@@ -86,6 +87,7 @@ def list_groups(conn: sqlite3.Connection, action: str) -> list[dict[str, Any]]:
                     "kind": current["kind"],
                     "reason": current["reason"],
                     "pending": before is None or differs(before, current),
+                    "choice": choices.get(file_id),
                 }
             )
         history = [
@@ -171,10 +173,11 @@ def pending_decisions(conn: sqlite3.Connection, action: str) -> list[tuple[Facts
     groups = _groups(conn)
     grouped: set[int] = set()
     decisions = recorded(conn, [m for group, _, _ in groups for m in group.members])
+    choices = dedup_choices.of_files(conn, [m for group, _, _ in groups for m in group.members])
     for group, known, links in groups:
         for file_id in group.members:
             grouped.add(file_id)
-            current = decide(known[file_id], group, known, links, action)
+            current = decide(known[file_id], group, known, links, action, choice=choices.get(file_id))
             before = decisions.get(file_id)
             if before is not None and differs(before, current, ALL_KEYS) and known[file_id].present:
                 out.append((known[file_id], current, before))

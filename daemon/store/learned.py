@@ -394,5 +394,15 @@ def file_ids_for_paths(conn: sqlite3.Connection, paths: Iterable[str]) -> tuple[
     return found, unknown
 
 
+def paths_of(conn: sqlite3.Connection, file_ids: Iterable[int]) -> list[str]:
+    """Paths of those of `file_ids` that are present, in the order given."""
+    found = []
+    for file_id in file_ids:
+        row = conn.execute("SELECT path FROM files WHERE id = ? AND present = 1", (file_id,)).fetchone()
+        if row is not None:
+            found.append(str(row[0]))
+    return found
+
+
 def total_present(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT COUNT(*) FROM files WHERE present = 1").fetchone()[0])

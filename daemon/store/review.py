@@ -224,6 +224,10 @@ def photo(conn: sqlite3.Connection, file_id: int) -> dict[str, Any] | None:
         k for k in info["tags"]["keywords"] if k["source"] == "user" or k["keyword"].casefold() not in users
     ]
     info["corrections"] = corrections.history(conn, file_id)
+    probed = conn.execute(
+        "SELECT json_extract(data, '$.lens') FROM results WHERE file_id = ? AND stage = 'probe'", (file_id,)
+    ).fetchone()
+    info["lens"] = probed[0] if probed else None
     info["duplicates"] = [
         dict(other)
         for other in conn.execute(

@@ -45,6 +45,12 @@ def _filter_sql(filters: Filters, sep: str) -> tuple[str, list[Any]]:
             "EXISTS (SELECT 1 FROM tagging WHERE tagging.file_id = files.id AND tagging.category = ? COLLATE NOCASE)"
         )
         params.append(filters.category)
+    if filters.person:
+        clauses.append(
+            "EXISTS (SELECT 1 FROM faces JOIN people ON people.id = faces.person_id WHERE faces.file_id = files.id"
+            " AND faces.removed = 0 AND people.name = ? COLLATE NOCASE)"
+        )
+        params.append(" ".join(filters.person.split()))
     return "".join(f" AND {clause}" for clause in clauses), params
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from daemon.store import corrections, embeddings
+from daemon.store import corrections, embeddings, keyword_rules
 from daemon.store.connection import connect
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ EMBEDDING_KEY = "_embedding"  # in-memory only: the worker never writes "_" keys
 
 def record_tag(conn: sqlite3.Connection, job: Job, data: dict[str, Any]) -> None:
     conn.execute("DELETE FROM keywords WHERE file_id = ? AND source IN ('auto', 'learned')", (job.file_id,))
+    keyword_rules.apply_to_tagging(conn, job.file_id, [k["keyword"] for k in data["keywords"]])
     refused = corrections.rejected(conn, job.file_id)  # the user's word: a rejected keyword never comes back
     conn.executemany(
         "INSERT OR REPLACE INTO keywords (file_id, keyword, score, source, model, hierarchy) VALUES (?, ?, ?, ?, ?, ?)",

@@ -154,6 +154,7 @@ class Pages:
             cameras=review.cameras(self.store.conn),
             categories=review.categories(self.store.conn),
             folders=[str(w.path) for w in self.config.watch] + [str(self.config.library.root)],
+            vocabulary=[] if fragment else self.vocabulary(),
         )
 
     # Photo ------------------------------------------------------------------------------------------------

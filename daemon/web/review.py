@@ -43,7 +43,9 @@ class ReviewApp:
         from daemon.web.duplicates import Duplicates
         from daemon.web.keywords import Keywords
         from daemon.web.pages import Pages
+        from daemon.web.people import People
         from daemon.web.search import Search
+        from daemon.web.teach import Teach
 
         self.port = port
         self.store = store
@@ -60,9 +62,13 @@ class ReviewApp:
                 Route("/login", self.login),
                 Mount("/static", app=StaticFiles(directory=str(folder / "static")), name="static"),
                 *self.pages.routes(self.page),
-                *Duplicates(self, routes).routes(self.page),
+                *Duplicates(self, store, routes).routes(self.page),
                 *Keywords(self, store, wake).routes(self.page),
+                *People(self, store, wake, "metadata" if config.metadata.enabled else None, self.pages).routes(
+                    self.page
+                ),
                 *Search(self, store, routes).routes(self.page),
+                *Teach(self, store, routes).routes(self.page),
             ]
         )
 

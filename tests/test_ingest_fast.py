@@ -1,0 +1,71 @@
+"""The ingest fast paths give exactly what the slower general code gives, on every corpus image.
+
+exif_fast reads a JPEG's wanted EXIF tags without Pillow's full unpacking; the perceptual hashes skip imagehash's
+wrappers. Stored hashes and facts must not change with them (dedup compares new hashes with old ones).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import imagehash
+from PIL import Image
+
+from daemon.pipeline import exif, exif_fast
+from daemon.pipeline.hashing import hash_input, perceptual_hashes
+from daemon.pipeline.imaging import reduce
+from tests.support import corpus
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".gif", ".heic", ".avif"}
+
+
+def corpus_images() -> list[Path]:
+    return sorted(p for p in corpus().rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and "broken" not in p.parts)
+
+
+def same(fast: object, pillow: object) -> bool:
+    if isinstance(pillow, tuple):
+        return isinstance(fast, tuple) and len(fast) == len(pillow) and all(map(same, fast, pillow))
+    if isinstance(fast, float):
+        return (math.isnan(fast) and math.isnan(float(pillow))) or fast == float(pillow)  # type: ignore[arg-type]
+    return fast == pillow
+
+
+def test_fast_exif_tags_equal_pillows_on_every_corpus_jpeg() -> None:
+    read_fast = 0
+    for path in corpus_images():
+        with Image.open(path) as image:
+            fast = exif_fast.read(image)
+            if fast is None:
+                continue
+            read_fast += 1
+            pillow = image.getexif()
+            for tag in exif_fast.IFD0_TEXT | {exif_fast.ORIENTATION}:
+                assert same(fast.get(tag), pillow.get(tag)), (path.name, hex(tag), fast.get(tag), pillow.get(tag))
+            for pointer, wanted in (
+                (exif_fast.EXIF_POINTER, exif_fast.EXIF_TEXT),
+                (exif_fast.GPS_POINTER, exif_fast.GPS_TEXT | exif_fast.GPS_TRIPLES),
+            ):
+                ours, theirs = fast.get_ifd(pointer), pillow.get_ifd(pointer)
+                for tag in wanted:
+                    assert same(ours.get(tag), theirs.get(tag)), (path.name, hex(tag), ours.get(tag), theirs.get(tag))
+    assert read_fast >= 95, read_fast  # every corpus JPEG with a plain Exif block (XMP orientation included)
+
+
+def test_facts_with_gps_and_dates_come_through_the_fast_path() -> None:
+    with_gps = 0
+    for path in corpus_images():
+        with Image.open(path) as image:
+            if exif_fast.read(image) is None:
+                continue
+            facts = exif.read_facts(image, 0.0, path.name)
+            with_gps += facts["gps_lat"] is not None
+    assert with_gps >= 3, with_gps
+
+
+def test_perceptual_hashes_equal_imagehash_on_every_corpus_jpeg_and_png() -> None:
+    for path in (p for p in corpus_images() if p.suffix.lower() in {".jpg", ".jpeg", ".png"}):
+        with Image.open(path) as image:
+            small = hash_input(reduce(image, 384, None))
+        assert perceptual_hashes(small) == (str(imagehash.phash(small)), str(imagehash.dhash(small))), path.name
