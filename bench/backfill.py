@@ -34,7 +34,8 @@ from bench.common import REPO, corpus_photos, emit, log
 SIZES = {"2MP": (1632, 1224), "12MP": (4000, 3000)}
 # Config text per executor; "local" is the engine's own worker threads.
 EXECUTORS: dict[str, str] = {"local": ""}
-STAGES_OFF = "[rename]\nenabled = false\n"
+# Filing is not part of a backfill figure; faces (the people extra, on when installed) is its own feature and bench.
+STAGES_OFF = "[rename]\nenabled = false\n[people]\nenabled = false\n"
 
 
 def distinct_jpegs(folder: Path, count: int, size: tuple[int, int], workers: int = 1) -> list[Path]:

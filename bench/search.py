@@ -2,8 +2,9 @@
 
 Figures: time to backfill the index, index bytes per photo, p50/p95/max of two-word queries (top 20: BM25-ranked,
 or the newest when over 2,000 match) in wall time and in this process's CPU time (the shared machine's load average
-is printed: under load the wall time mostly measures waiting for a core), and of the same queries with a date filter,
-against the naive way (LIKE over every field) in the same run.
+is printed: under load the wall time mostly measures waiting for a core), and of the same queries with a date filter;
+each as the backfill left the index and after the nightly maintenance merged it, the engine's way (common terms
+only filter) against the previous way (BM25 over every term), and the naive way (LIKE over every field).
 Usage: python -m bench.search [--rows 1000000] [--queries 200] [--naive 3] [--keep DB]
 """
 
@@ -21,7 +22,7 @@ import numpy as np
 
 from bench.common import emit, log
 from daemon.search.query import Filters, match_expression
-from daemon.store import Store
+from daemon.store import Store, maintenance
 from daemon.store import search as search_store
 from daemon.store.connection import connect, transaction
 from daemon.store.schema import migrate
@@ -146,18 +147,11 @@ def main() -> None:
         conn = Store(db).conn
         pool = RNG.choices(keywords[:400], zipf_weights(400), k=args.queries)
         pairs = [(first, RNG.choice(keywords[:1500])) for first in pool]
-        timings, cpu, hits, filtered = [], [], [], []
-        date_filter = Filters(after="2010-01-01", before="2014-12-31T23:59:59")
-        for first, second in pairs:
-            expression = match_expression(f"{first} {second}")
-            began, began_cpu = time.perf_counter(), time.process_time()
-            found = search_store.full_text(conn, expression, Filters(), 20)
-            timings.append((time.perf_counter() - began) * 1000)
-            cpu.append((time.process_time() - began_cpu) * 1000)
-            hits.append(len(found))
-            began = time.perf_counter()
-            search_store.full_text(conn, expression, date_filter, 20)
-            filtered.append((time.perf_counter() - began) * 1000)
+        as_built = compare(conn, pairs)
+        began = time.perf_counter()
+        maintenance.optimize(conn)  # what the nightly maintenance does: the index merged into one segment
+        merge_s = time.perf_counter() - began
+        merged = compare(conn, pairs)
         naive = []
         for first, second in pairs[: args.naive]:
             began = time.perf_counter()
@@ -169,16 +163,49 @@ def main() -> None:
                 **build,
                 "load_average_1min": round(os.getloadavg()[0], 2),
                 "cpus": os.cpu_count(),
-                "two_word_query": {
-                    **percentiles(timings),
-                    "queries": len(timings),
-                    "median_hits": median(hits) if hits else None,
-                },
-                "two_word_query_cpu_time": percentiles(cpu),
-                "two_word_query_with_date_filter": percentiles(filtered),
+                "as_built": as_built,
+                "maintenance_merge_s": round(merge_s, 1),
+                "after_maintenance_merge": merged,
                 "naive_like_scan": {**percentiles(naive), "queries": len(naive)},
             }
         )
+
+
+def measure(conn, pairs: list[tuple[str, str]]) -> dict[str, object]:
+    """Two-word queries, top 20, without and with a date filter: wall and CPU time."""
+    timings, cpu, hits, filtered = [], [], [], []
+    date_filter = Filters(after="2010-01-01", before="2014-12-31T23:59:59")
+    for first, second in pairs:
+        expression = match_expression(f"{first} {second}")
+        began, began_cpu = time.perf_counter(), time.process_time()
+        found = search_store.full_text(conn, expression, Filters(), 20)
+        timings.append((time.perf_counter() - began) * 1000)
+        cpu.append((time.process_time() - began_cpu) * 1000)
+        hits.append(len(found))
+        began = time.perf_counter()
+        search_store.full_text(conn, expression, date_filter, 20)
+        filtered.append((time.perf_counter() - began) * 1000)
+    return {
+        "two_word_query": {**percentiles(timings), "queries": len(timings), "median_hits": median(hits)},
+        "two_word_query_cpu_time": percentiles(cpu),
+        "two_word_query_with_date_filter": percentiles(filtered),
+    }
+
+
+def compare(conn, pairs: list[tuple[str, str]]) -> dict[str, object]:
+    """The engine's way, then the previous way in the same run: BM25 over every query term, so each query reads
+    the posting lists of its common terms in full (COMMON_SHARE above 1: no term counts as common)."""
+    search_store._COMMON_SEEN.clear()
+    ours = measure(conn, pairs)
+    share = search_store.COMMON_SHARE
+    search_store.COMMON_SHARE = 2.0
+    search_store._COMMON_SEEN.clear()
+    try:
+        previous = measure(conn, pairs)
+    finally:
+        search_store.COMMON_SHARE = share
+        search_store._COMMON_SEEN.clear()
+    return {"common_terms_only_filter": ours, "previous_bm25_over_every_term": previous}
 
 
 if __name__ == "__main__":

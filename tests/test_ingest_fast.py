@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 
 import imagehash
+import pytest
 from PIL import Image
 
 from daemon.pipeline import exif, exif_fast
@@ -53,15 +54,27 @@ def test_fast_exif_tags_equal_pillows_on_every_corpus_jpeg() -> None:
     assert read_fast >= 95, read_fast  # every corpus JPEG with a plain Exif block (XMP orientation included)
 
 
-def test_facts_with_gps_and_dates_come_through_the_fast_path() -> None:
-    with_gps = 0
+def test_every_fact_read_the_fast_way_equals_the_pillow_way_on_every_corpus_jpeg() -> None:
+    with_gps = with_lens = 0
     for path in corpus_images():
         with Image.open(path) as image:
             if exif_fast.read(image) is None:
                 continue
             facts = exif.read_facts(image, 0.0, path.name)
-            with_gps += facts["gps_lat"] is not None
-    assert with_gps >= 3, with_gps
+        with Image.open(path) as image:
+            assert facts == exif.read_facts(image, 0.0, path.name, fast=False), path.name
+        with_gps += facts["gps_lat"] is not None
+        with_lens += facts["lens"] is not None
+    assert with_gps >= 3 and with_lens >= 3, (with_gps, with_lens)
+
+
+def test_a_tag_the_fast_reader_does_not_read_is_a_loud_error() -> None:
+    path = next(p for p in corpus_images() if p.suffix == ".jpg" and "photos" in p.parts)
+    with Image.open(path) as image:
+        tags = exif_fast.read(image)
+    assert tags is not None
+    with pytest.raises(LookupError, match="0x9291"):
+        tags.get_ifd(exif_fast.EXIF_POINTER).get(0x9291)  # SubSecTimeOriginal: not one read_facts uses
 
 
 def test_perceptual_hashes_equal_imagehash_on_every_corpus_jpeg_and_png() -> None:

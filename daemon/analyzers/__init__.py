@@ -1,6 +1,6 @@
 """The analyzer interface: what an analyzer receives (reduced image, EXIF facts, earlier results) and returns.
 
-Built-ins (OCR) implement it; the `analyze` stage (daemon/pipeline/analyze.py) runs every enabled analyzer per photo.
+Built-ins (OCR, quality, sensitive) implement it; the `analyze` stage (daemon/pipeline/analyze.py) runs every enabled analyzer per photo.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ class Region:
 
 @dataclass
 class Findings:
-    """What an analyzer found: keywords with scores, named fields, text, regions."""
+    """What an analyzer found: keywords with scores, named fields, text, regions. A numeric `fields["score"]` is
+    stored as the photo's score for this analyzer (table photo_scores; quality's is `search --min-quality`)."""
 
     keywords: list[dict[str, Any]] = field(default_factory=list)  # {"keyword", "score", "hierarchy"}
     fields: dict[str, Any] = field(default_factory=dict)
@@ -64,6 +65,7 @@ class Analyzer:
     model: str = ""
     device: str = "cpu"
     batch_size: int = 1
+    heavy: bool = True  # runs a model: waits out GPU yield, battery and work hours (numpy-cheap ones say False)
 
     def available(self) -> str | None:
         """None when it can run, else what is missing and how to get it (its photos wait meanwhile)."""

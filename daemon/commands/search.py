@@ -1,4 +1,4 @@
-"""`image-engine search "QUERY" [--after/--before DATE] [--camera] [--folder] [--keyword] [--category]`.
+"""`image-engine search "QUERY" [--after/--before DATE] [--camera] [--folder] [--keyword] [--category] [--min-quality]`.
 
 Asks the running service (POST /search) and prints each match with the fields and words that made it match.
 """
@@ -13,7 +13,7 @@ from typing import Any
 from daemon.commands import base
 
 SLOW_REQUEST_SECONDS = 300.0  # with CLIP the first search may load the model (framework import + weights)
-FILTERS = ("after", "before", "camera", "folder", "keyword", "category", "person")
+FILTERS = ("after", "before", "camera", "folder", "keyword", "category", "person", "min_quality")
 
 
 def add_parsers(sub: Any) -> None:
@@ -32,6 +32,7 @@ def add_parsers(sub: Any) -> None:
     search.add_argument("--keyword", help="only photos with this keyword")
     search.add_argument("--category", help="only photos in this category")
     search.add_argument("--person", help="only photos of this person (a name given with `people name`)")
+    search.add_argument("--min-quality", type=float, help="only photos whose quality score (0..100) is at least this")
     search.add_argument("--limit", type=int, default=20)
     search.add_argument("--json", action="store_true")
 
@@ -50,7 +51,7 @@ def search(args: argparse.Namespace) -> int:
     from daemon.control.client import ControlClient
 
     body: dict[str, Any] = {"text": args.text, "limit": args.limit}
-    body.update({name: getattr(args, name) for name in FILTERS if getattr(args, name)})
+    body.update({name: getattr(args, name) for name in FILTERS if getattr(args, name) is not None})
     if args.folder:
         body["folder"] = str(Path(args.folder).expanduser().absolute())
     data = ControlClient(base.get_config(args).data_dir, timeout=SLOW_REQUEST_SECONDS).post("/search", body)

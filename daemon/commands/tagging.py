@@ -85,6 +85,7 @@ def tags(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2))
         return 0
     show_taken_and_place(data)
+    show_scores(data)
     if not data.get("model"):
         print(f"{args.path}: {data.get('why_not') or 'not tagged yet'}", file=sys.stderr)
         return base.EXIT_RUNTIME
@@ -109,6 +110,17 @@ def tags(args: argparse.Namespace) -> int:
         f" colours {', '.join(data['colours'] or [])}"
     )
     return 0
+
+
+def show_scores(data: dict[str, Any]) -> None:
+    """The analyzers' scores (quality 0..100, sensitive 0..1) and the photo's burst, when it is in one."""
+    for name, score in sorted((data.get("scores") or {}).items()):
+        print(f"{name}: {score:g}")
+    burst = data.get("burst")
+    if burst:
+        best = next(frame for frame in burst["frames"] if frame["file_id"] == burst["best"])
+        mine = "this one" if best["path"] == data["path"] else best["path"]
+        print(f"burst of {len(burst['frames'])} frames; best of burst (highest quality): {mine}")
 
 
 def show_taken_and_place(data: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from daemon.control.server import Handler
 from daemon.ml.devices import imported_frameworks
-from daemon.store import Store, embeddings, outcomes, places, tagging
+from daemon.store import Store, embeddings, outcomes, places, scores, tagging
 
 if TYPE_CHECKING:
     from daemon.ml.session import ModelSession
@@ -67,6 +67,7 @@ def tagging_routes(
         found = {**tagging.tags_of(conn, wanted), **(places.taken_of(conn, wanted) or {})}
         if not found.get("model"):
             found["why_not"] = not_tagged_because(store, wanted, tagging_on=session() is not None)
+        found.update(scores=scores.scores_of(conn, wanted), burst=scores.burst_of(conn, wanted))
         return 200, {"path": query["path"], **found, "place": places.place_of(conn, wanted)}
 
     return {

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-KEEPER_RULES = ("pixels", "size", "taken", "metadata")
+KEEPER_RULES = ("pixels", "size", "taken", "metadata")  # the default order; "best_quality" may be added
 CAMERA_TIME_SOURCES = ("DateTimeOriginal", "CreateDate")
 # pHash looks at a 32x32 DCT: a smaller image, or one without any gradient (dHash 0: flat), says nothing about content.
 MIN_SIDE = 32
@@ -54,6 +54,7 @@ class Facts:
     present: bool = True
     orientation: int | None = None  # EXIF Orientation; None/1 = upright as stored
     kept: bool = False  # its recorded dedup decision keeps it: filed already, or on its way
+    quality: float | None = None  # the quality analyzer's score 0..100 (None: not measured)
 
     @property
     def rotated(self) -> bool:
@@ -297,6 +298,8 @@ def keeper_key(fact: Facts, rules: list[str]) -> tuple:
             key.append(fact.taken or "9999")
         elif rule == "metadata":
             key.append(-fact.metadata)
+        elif rule == "best_quality":
+            key.append(-(fact.quality if fact.quality is not None else -1.0))
     key.append((not fact.kept, fact.id))  # all else equal, the copy kept before, else the one the engine saw first
     return tuple(key)
 
@@ -353,6 +356,9 @@ def _why(rule: str, best: Facts, other: Facts) -> str:
         return f"largest file ({_bytes_apart(best.size, other.size)})"
     if rule == "taken":
         return f"taken earliest ({best.taken} vs {other.taken or 'unknown'})"
+    if rule == "best_quality":
+        theirs = "not measured" if other.quality is None else f"{other.quality:g}"
+        return f"best quality (score {best.quality:g} vs {theirs})"
     return f"most metadata ({best.metadata} of 4 fields vs {other.metadata})"
 
 

@@ -34,3 +34,16 @@ def analyzer_keywords(analyze: dict[str, Any]) -> list[Keyword]:
                     )
                 )
     return found
+
+
+BEST_OF_BURST = ("best of burst", "Photo|Quality|Best of Burst")
+
+
+def burst_marks(burst: dict[str, Any]) -> tuple[list[Keyword], list[str]]:
+    """(keywords to add, keywords to take back) from a frame's burst mark (store/scores.py): the best frame of a
+    burst carries `best of burst`; a frame that lost the mark has it withdrawn (only where the engine wrote it)."""
+    if not burst:
+        return [], []
+    if burst.get("best"):
+        return [Keyword(BEST_OF_BURST[0], None, BEST_OF_BURST[1])], []
+    return [], [BEST_OF_BURST[0]]

@@ -108,6 +108,7 @@ class Wanted:
             or self.rejected
             or self.user_caption
             or (self.people is not None and bool(self.people.faces or self.people.withdrawn))
+            or self.withdrawn  # a keyword to take back (a burst's former best frame) is work too
         )
 
 

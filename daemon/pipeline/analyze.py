@@ -32,6 +32,7 @@ class AnalyzeStage(Stage):
         self.analyzers = analyzers
         self.max_pixels = max_pixels
         self.batch_size = max((analyzer.batch_size for analyzer in analyzers), default=1)
+        self.heavy = any(analyzer.heavy for analyzer in analyzers)  # quality alone is numpy: no GPU/work-hours gate
 
     def available(self) -> str | None:
         for analyzer in self.analyzers:
@@ -87,6 +88,14 @@ class AnalyzeStage(Stage):
 def build_analyze_stage(config: Any) -> AnalyzeStage | None:
     """The stage with the analyzers the config enables (None when none is)."""
     analyzers: list[Analyzer] = []
+    if config.quality.enabled:
+        from daemon.analyzers.quality import QualityAnalyzer
+
+        analyzers.append(QualityAnalyzer())
+    if config.sensitive.enabled:
+        from daemon.analyzers.sensitive import SensitiveAnalyzer
+
+        analyzers.append(SensitiveAnalyzer(config.sensitive))
     if config.ocr.enabled:
         from daemon.analyzers.ocr import OcrAnalyzer
 

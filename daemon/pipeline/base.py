@@ -55,6 +55,7 @@ class Stage:
     pool: str = "cpu"
     batch_size: int = 1
     heavy: bool = False  # uses the GPU or much CPU: subject to GPU yield, battery and work-hours gates
+    one_by_one: bool = False  # each file judged against what the files before it recorded (never a batch)
 
     def available(self) -> str | None:
         """None when the stage can run now, else the reason its jobs wait (model missing, quiet hours)."""

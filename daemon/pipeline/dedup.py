@@ -54,6 +54,7 @@ class DedupResult(TypedDict, total=False):
 class DedupStage(Stage):
     name = "dedup"
     pool = "dedup"
+    one_by_one = True  # copies claimed together must see each other's links: judged and recorded in turn
 
     def __init__(self, config: DedupConfig, store: Store, thumbs: Thumbnails | None = None):
         self.config = config

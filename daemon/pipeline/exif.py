@@ -32,8 +32,11 @@ _XMP_STEP = {
 }
 
 
-def read_facts(image: Image.Image, mtime: float, name: str = "", data: bytes = b"") -> dict[str, Any]:
-    exif, exif_ifd = _tags(image)
+def read_facts(
+    image: Image.Image, mtime: float, name: str = "", data: bytes = b"", fast: bool = True
+) -> dict[str, Any]:
+    """The facts; `fast=False` reads every tag through Pillow (what the fast reader is checked against)."""
+    exif, exif_ifd = _tags(image, fast)
     facts: dict[str, Any] = {
         "make": _text(exif.get(TAG_MAKE)),
         "model": _text(exif.get(TAG_MODEL)),
@@ -47,11 +50,11 @@ def read_facts(image: Image.Image, mtime: float, name: str = "", data: bytes = b
     return facts
 
 
-def _tags(image: Image.Image) -> tuple[Any, Any]:
+def _tags(image: Image.Image, fast: bool = True) -> tuple[Any, Any]:
     """IFD0 and the Exif IFD: from the plain JPEG Exif block directly (exif_fast), else through Pillow."""
-    fast = exif_fast.read(image)
-    if fast is not None:
-        return fast, fast.get_ifd(TAG_EXIF_IFD)
+    tags = exif_fast.read(image) if fast else None
+    if tags is not None:
+        return tags, tags.get_ifd(TAG_EXIF_IFD)
     try:
         exif = image.getexif()
     except Exception:  # noqa: BLE001 - Pillow raises many types on broken EXIF

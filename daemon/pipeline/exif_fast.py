@@ -16,9 +16,11 @@ from PIL import Image
 ASCII, SHORT, LONG, RATIONAL, IFD = 2, 3, 4, 5, 13
 EXIF_POINTER, GPS_POINTER, ORIENTATION = 0x8769, 0x8825, 0x0112
 IFD0_TEXT = frozenset({0x010F, 0x0110, 0x0132})  # Make, Model, ModifyDate
-EXIF_TEXT = frozenset({0x9003, 0x9004, 0x9010, 0x9011})  # DateTimeOriginal, CreateDate, OffsetTime(Original)
+# DateTimeOriginal, CreateDate, OffsetTime, OffsetTimeOriginal, LensMake, LensModel
+EXIF_TEXT = frozenset({0x9003, 0x9004, 0x9010, 0x9011, 0xA433, 0xA434})
 GPS_TEXT = frozenset({1, 3, 0x1D})  # LatitudeRef, LongitudeRef, DateStamp
 GPS_TRIPLES = frozenset({2, 4, 7})  # Latitude, Longitude, TimeStamp
+WANTED_IFDS = {EXIF_POINTER: EXIF_TEXT, GPS_POINTER: GPS_TEXT | GPS_TRIPLES}
 SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}
 
 
@@ -26,15 +28,31 @@ class Unusual(Exception):
     """The block is not the plain case this reader handles: Pillow reads it instead."""
 
 
-class FastExif(dict):
+class Tags(dict):
+    """The tags of one IFD this reader reads. Asking for any other is a programming error, said loudly: a tag
+    read_facts starts to use must be added here too, or it would silently read as absent."""
+
+    def __init__(self, values: dict[int, Any], wanted: frozenset[int]):
+        super().__init__(values)
+        self.wanted = wanted
+
+    def get(self, tag: int, default: Any = None) -> Any:  # type: ignore[override]
+        if tag not in self.wanted:
+            raise LookupError(f"exif_fast does not read tag 0x{tag:04X}: add it to its wanted tags")
+        return super().get(tag, default)
+
+
+class FastExif(Tags):
     """IFD0's wanted tags, with `get_ifd` for the Exif and GPS IFDs: what read_facts asks of a Pillow Exif."""
 
-    def __init__(self, ifd0: dict[int, Any], ifds: dict[int, dict[int, Any]]):
-        super().__init__(ifd0)
+    def __init__(self, ifd0: dict[int, Any], ifds: dict[int, Tags]):
+        super().__init__(ifd0, IFD0_TEXT | {ORIENTATION})
         self.ifds = ifds
 
-    def get_ifd(self, tag: int) -> dict[int, Any]:
-        return self.ifds.get(tag, {})
+    def get_ifd(self, tag: int) -> Tags:
+        if tag not in WANTED_IFDS:
+            raise LookupError(f"exif_fast does not read IFD 0x{tag:04X}")
+        return self.ifds.get(tag) or Tags({}, WANTED_IFDS[tag])
 
 
 def read(image: Image.Image) -> FastExif | None:
@@ -65,12 +83,13 @@ def _parse(tiff: bytes, image: Image.Image) -> FastExif:
         orientation = _xmp_orientation(image)
         if orientation is not None:
             ifd0[ORIENTATION] = orientation
-    ifds: dict[int, dict[int, Any]] = {}
-    for pointer, wanted in ((EXIF_POINTER, EXIF_TEXT), (GPS_POINTER, GPS_TEXT | GPS_TRIPLES)):
+    ifds: dict[int, Tags] = {}
+    for pointer, wanted in WANTED_IFDS.items():
         if pointer in entries:
             offset = _pointer(tiff, endian, entries[pointer])
             sub = _entries(tiff, endian, offset)
-            ifds[pointer] = {tag: _value(tiff, endian, tag, entry) for tag, entry in sub.items() if tag in wanted}
+            values = {tag: _value(tiff, endian, tag, entry) for tag, entry in sub.items() if tag in wanted}
+            ifds[pointer] = Tags(values, wanted)
     return FastExif(ifd0, ifds)
 
 

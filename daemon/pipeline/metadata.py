@@ -21,7 +21,7 @@ from daemon.config import MetadataConfig
 from daemon.errors import PermanentError, RetryableError, StageError, WaitingError
 from daemon.metadata import fallback, quick_read, targets
 from daemon.metadata.failures import name_too_long, short_cause, write_failure
-from daemon.metadata.findings import analyzer_keywords, ocr_text
+from daemon.metadata.findings import analyzer_keywords, burst_marks, ocr_text
 from daemon.metadata.guard import Guard
 from daemon.metadata.people import NamedFaces
 from daemon.metadata.plan import (
@@ -113,6 +113,9 @@ class MetadataStage(Stage):
                 wanted.place = place_fields(item.result("probe").get("place"))
             wanted.text = ocr_text(item.result("analyze"))
             wanted.keywords.extend(analyzer_keywords(item.result("analyze")))
+            best, lost = burst_marks(item.result("burst"))
+            wanted.keywords.extend(best)
+            wanted.withdrawn.extend(lost)
             if self.people is not None:
                 wanted.people = NamedFaces.from_result(item.result("people"))
                 wanted.withdrawn += wanted.people.withdrawn  # People|Old and the flat keyword the engine wrote

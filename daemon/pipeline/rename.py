@@ -12,6 +12,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any, TypedDict
 
+from daemon.analyzers.sensitive import flagged
 from daemon.config import Config
 from daemon.errors import GoneError, PermanentError, RetryableError
 from daemon.pipeline.base import Stage, WorkItem
@@ -85,8 +86,9 @@ class RenameStage(Stage):
             src, item.result("probe"), item.result("hash"), item.result("tag"), self.settings.jpeg_as_jpg
         )
         dedup = item.result("dedup")
+        private = self.config.sensitive.action == "separate" and flagged(item.result("analyze"))
         for _ in range(DECIDE_TRIES):
-            decision = self.planner.decide(conn, src, values, dedup)
+            decision = self.planner.decide(conn, src, values, dedup, private)
             if decision.delete_as_copy_of is not None:
                 if self.settings.dry_run:
                     return decision.result(planned=True, reason=f"dry run: would be {decision.reason}")

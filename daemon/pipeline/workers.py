@@ -190,6 +190,9 @@ class StageWorker(threading.Thread):
             if suspect is not None and len(batch) > 1:  # the engine died while working on it: alone, so a
                 rest += [item for item in batch if item is not suspect]  # second death is blamed on it only
                 batch = [suspect]
+            if stage.one_by_one and len(batch) > 1:
+                rest += batch[1:]
+                batch = batch[:1]
             if self.pipeline.blocked_reason(stage):
                 for item in batch:
                     queue.release(self.store.conn, item.job)

@@ -65,7 +65,10 @@ class Planner:
     def root_of(self, path: Path) -> str:
         return root_of(self.config, path)
 
-    def decide(self, conn: sqlite3.Connection, src: Path, values: dict[str, Any], dedup: dict[str, Any]) -> Decision:
+    def decide(
+        self, conn: sqlite3.Connection, src: Path, values: dict[str, Any], dedup: dict[str, Any], private: bool = False
+    ) -> Decision:
+        """`private`: sensitive content with `[sensitive] action = "separate"`: filed under the private folder."""
         arriving = (watch := self.watch_of(src)) is not None and watch.mode == "drop"
         handling = self.settings.duplicates if arriving else "leave"  # photos already in place are never touched
         if dedup.get("skip_filing"):
@@ -83,6 +86,12 @@ class Planner:
             base, reason = inside(self.library, folder or ["Duplicates"]), "duplicate filed under the duplicates folder"
             if not dedup.get("move_to_duplicates"):
                 reason = f"{why}: filed under the duplicates folder"
+        elif watch is not None and watch.mode == "drop" and private:
+            folder = [legal_name(part) for part in Path(self.config.sensitive.folder).parts if part not in ("/", "\\")]
+            base, reason = (
+                inside(self.library, folder or ["Private"]),
+                "sensitive content: filed under the private folder",
+            )
         elif watch is not None and watch.mode == "drop":
             base, reason = self.library, "filed into the library by the template"
         elif watch is not None:

@@ -39,6 +39,7 @@ class Filters:
     keyword: str | None = None
     category: str | None = None
     person: str | None = None  # a person's name ([people]): only photos with a face of theirs
+    min_quality: float | None = None  # the quality analyzer's score, 0..100
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -53,15 +54,12 @@ class Filters:
                 values[name] = _iso_date(name, values[name])
         if values["before"] and len(values["before"]) == 10:
             values["before"] += "T23:59:59"
-        unsupported = [name for name in ("min_quality",) if data.get(name) not in (None, "")]
-        if unsupported:
-            raise ValueError(
-                f"{', '.join(unsupported)}: not available yet (no people or quality analyzer in this engine)"
-            )
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values, min_quality=_quality(data.get("min_quality")))  # type: ignore[arg-type]
 
     def any(self) -> bool:
-        return any((self.after, self.before, self.camera, self.folder, self.keyword, self.category, self.person))
+        return any((self.after, self.before, self.camera, self.folder, self.keyword, self.category, self.person)) or (
+            self.min_quality is not None
+        )
 
 
 def match_expression(text: str) -> str | None:
@@ -88,9 +86,29 @@ def match_expression(text: str) -> str | None:
     return expression
 
 
+_TERM = re.compile(r'(NOT )?((?:\w+ : )?"[^"]*"\*?)')
+
+
+def positive_terms(expression: str) -> list[str]:
+    """The terms of a `match_expression` result that must match (each quoted, so this reading is exact)."""
+    return [term for negated, term in _TERM.findall(expression) if not negated]
+
+
 def _text(value: object) -> str | None:
     text = str(value).strip() if value not in (None, "") else ""
     return text or None
+
+
+def _quality(value: object) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = -1.0
+    if not 0 <= number <= 100:
+        raise ValueError(f"min_quality: {value!r} is not a quality score (a number from 0 to 100)")
+    return number
 
 
 def _iso_date(name: str, value: str) -> str:

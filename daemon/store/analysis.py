@@ -11,12 +11,15 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from daemon.store import scores
+
 if TYPE_CHECKING:
     from daemon.store.queue import Job
 
 
 def record_analyze(conn: sqlite3.Connection, job: Job, data: Mapping[str, Any]) -> None:
-    """Each analyzer's keywords (source `analyzer:NAME`) and the OCR text; an analyzer that failed keeps its last."""
+    """Each analyzer's keywords (source `analyzer:NAME`), its `score` field (store/scores.py: quality also places the
+    photo in its burst), and the OCR text; an analyzer that failed keeps its last."""
     for name, found in (data.get("analyzers") or {}).items():
         if "error" in found:
             continue
@@ -30,6 +33,11 @@ def record_analyze(conn: sqlite3.Connection, job: Job, data: Mapping[str, Any]) 
                 if k.get("keyword")
             ],
         )
+        score = (found.get("fields") or {}).get("score")
+        if isinstance(score, int | float) and not isinstance(score, bool):
+            scores.record_score(conn, job.file_id, name, score, found.get("model") or "")
+            if name == "quality":
+                scores.update_burst(conn, job.file_id, job.id)
     found = (data.get("analyzers") or {}).get("ocr")
     if found is None or "error" in found:
         return  # OCR off, or it failed this time: what an earlier run read stays

@@ -71,7 +71,9 @@ def facts(conn: sqlite3.Connection, file_ids: Iterable[int]) -> dict[int, Facts]
         for row in conn.execute(
             "SELECT files.id, files.path, files.size, files.sha256, files.present, media.width, media.height,"
             " media.taken, media.taken_source, media.phash, media.dhash, media.make, media.model, media.gps_lat,"
-            " media.orientation, json_extract(results.data, '$.keeper') AS kept FROM files"
+            " media.orientation, json_extract(results.data, '$.keeper') AS kept,"
+            " (SELECT score FROM photo_scores WHERE photo_scores.file_id = files.id"
+            " AND photo_scores.analyzer = 'quality') AS quality FROM files"
             " LEFT JOIN media ON media.file_id = files.id"
             " LEFT JOIN results ON results.file_id = files.id AND results.stage = 'dedup'"
             f" WHERE files.id IN ({marks})",
@@ -93,6 +95,7 @@ def facts(conn: sqlite3.Connection, file_ids: Iterable[int]) -> dict[int, Facts]
                 present=bool(row["present"]),
                 orientation=row["orientation"],
                 kept=bool(row["kept"]),
+                quality=row["quality"],
             )
     return found
 

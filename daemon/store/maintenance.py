@@ -45,7 +45,11 @@ def prune(conn: sqlite3.Connection, before: float) -> dict[str, int]:
 
 
 def optimize(conn: sqlite3.Connection) -> None:
-    """Refresh the query planner's statistics (bounded sampling keeps it quick on large tables)."""
+    """Merge the search index into one segment (a query opens every segment: after a big scan or an upgrade's
+    backfill there are dozens, and the per-result highlight costs 3x more), then refresh the planner's statistics
+    (bounded sampling keeps it quick on large tables)."""
+    with transaction(conn):
+        conn.execute("INSERT INTO search_fts (search_fts) VALUES ('optimize')")
     conn.execute("PRAGMA analysis_limit = 1000")
     conn.execute("ANALYZE")
     conn.execute("PRAGMA optimize")
