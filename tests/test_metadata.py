@@ -377,3 +377,18 @@ def test_exiftool_temp_left_by_an_earlier_engine_is_removed_at_once(tmp_path: Pa
     os.utime(temp, (earlier, earlier))
     targets.clear_stale_temp(photo)
     assert not temp.exists()
+
+
+def test_the_python_reader_leaves_to_exiftool_what_it_does_not_read(tmp_path: Path) -> None:
+    """Face regions and people names, another IPTC block in a trailer, a second XMP packet: exiftool reads them."""
+    from daemon.metadata import quick_read
+
+    plain = copy("labelled/felix_608.jpg", tmp_path, "plain.jpg")
+    assert quick_read.read(plain) is not None
+    person = copy("labelled/felix_608.jpg", tmp_path, "person.jpg")
+    os.system(f"exiftool -q -overwrite_original -XMP-iptcExt:PersonInImage=Ann '{person}'")
+    assert quick_read.read(person) is None
+    source = (corpus() / "photos" / "Canon_PowerShot_S40.jpg").read_bytes()
+    two = tmp_path / "two.jpg"
+    two.write_bytes(source[:2] + xmp_segment("first") + xmp_segment("second") + source[2:])
+    assert quick_read.read(two) is None

@@ -17,6 +17,14 @@ JPEG_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe"})
 READ_CHUNK = 1 << 16
 MAX_HEADER = 16 << 20  # segments before the scan larger than this (huge previews): leave it to exiftool
 XP_KEYWORDS_TAG, IMAGE_DESCRIPTION_TAG = 0x9C9E, 0x010E
+# XMP fields the plan reads that this reader does not: a packet using their namespace goes to exiftool. A field
+# added to READ_TAGS from a group not listed here turns this reader off (every file read by exiftool) until it is.
+UNREAD_NAMESPACES = {
+    "XMP-mwg-rs": "http://www.metadataworkinggroup.com/schemas/regions/",
+    "XMP-iptcExt": "http://iptc.org/std/Iptc4xmpExt/2008-02-29/",
+}
+_UNREAD_GROUPS = {tag.split(":")[0] for tag in plan.READ_TAGS if tag.startswith("XMP-") and tag not in xmp.PROPERTIES}
+ENABLED = set(UNREAD_NAMESPACES) >= _UNREAD_GROUPS
 _URI_VARIANTS = {uri[:-1] if uri.endswith("/") else uri + "/" for uri in xmp.NAMESPACES.values()}
 TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8}
 
@@ -27,7 +35,7 @@ class NotSure(Exception):
 
 def read(path: Path) -> dict[str, list[str]] | None:
     """The READ_TAGS fields as exiftool names them (`XMP-dc:Subject` -> values), or None when not sure."""
-    if path.suffix.lower() not in JPEG_SUFFIXES or has_metadata_trailer(path):
+    if not ENABLED or path.suffix.lower() not in JPEG_SUFFIXES or has_metadata_trailer(path):
         return None  # a trailer (AFCP, FotoStation) may hold a second IPTC block
     try:
         return _read(header_segments(path))
@@ -74,10 +82,14 @@ def _read(segments: list[tuple[int, bytes]]) -> dict[str, list[str]]:
 def _check_packet(meta: ElementTree.Element) -> None:
     """xmp.read knows each namespace by one URI (exiftool also reads e.g. Microsoft's without its last slash), and
     trims simple values and drops blank ones (exiftool keeps them as they are)."""
+    unread = set(UNREAD_NAMESPACES.values())
     for element in meta.iter():
         for name in (element.tag, *element.attrib):
-            if name.startswith("{") and name[1:].partition("}")[0] in _URI_VARIANTS:
+            uri = name[1:].partition("}")[0] if name.startswith("{") else ""
+            if uri in _URI_VARIANTS:
                 raise NotSure("a namespace URI spelled another way")
+            if uri in unread:
+                raise NotSure("fields this reader does not read (face regions, people)")
     names = {xmp._q(prefix, name) for prefix, name, container in xmp.PROPERTIES.values() if container is None}
     for description in meta.iter(xmp._q("rdf", "Description")):
         for key, value in description.attrib.items():

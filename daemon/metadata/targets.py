@@ -133,6 +133,11 @@ def jpeg_damage(path: Path) -> str | None:
             return "is truncated: it ends before its image data"
 
 
+# Splits a list tag's values in one assignment; clean_text and clean_existing remove control characters from every
+# value, so it never occurs inside one.
+LIST_SEPARATOR = "\x1f"
+
+
 def escape(value: str) -> str:
     """C-style escapes for exiftool's -ec: values may hold line breaks, which the argument stream cannot."""
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
@@ -146,8 +151,16 @@ def exiftool_command(plan: Plan, target: Target, keep_mtime: bool, backups: bool
         args.append("-P")
     if plan.iptc_to_utf8:
         args += ["-tagsFromFile", "@", "-IPTC:all"]  # exiftool re-encodes the file's Latin-1 IPTC as UTF-8
+    # One assignment per tag (its values joined): exiftool's cost grows with the assignments, not the values.
+    every = [*plan.writes.values(), *plan.removes.values(), *plan.appends.values()]
+    joined = not any(LIST_SEPARATOR in value for values in every for value in values)
+    if joined:
+        args += ["-sep", LIST_SEPARATOR]
     for tag, values in plan.writes.items():
-        args += [f"-{tag}={escape(value)}" for value in values] if values else [f"-{tag}="]
+        if joined or not values:
+            args.append(f"-{tag}={LIST_SEPARATOR.join(escape(value) for value in values)}")
+        else:
+            args += [f"-{tag}={escape(value)}" for value in values]
     for tag, values in plan.removes.items():  # taken out of a list: only an exact match of what the engine wrote
         args += [f"-{tag}-={escape(value)}" for value in values]
     for tag, values in plan.appends.items():  # added to a list (MWG regions): what other tools wrote stays

@@ -86,7 +86,7 @@ class RenameStage(Stage):
             src, item.result("probe"), item.result("hash"), item.result("tag"), self.settings.jpeg_as_jpg
         )
         dedup = item.result("dedup")
-        private = self.config.sensitive.action == "separate" and flagged(item.result("analyze"))
+        private = self.is_private(item)
         for _ in range(DECIDE_TRIES):
             decision = self.planner.decide(conn, src, values, dedup, private)
             if decision.delete_as_copy_of is not None:
@@ -110,7 +110,9 @@ class RenameStage(Stage):
         rewrote ~15 pages of the journal, files and search index: most of the engine's writes per photo); the
         rest, and any whose move meets a change on disk, go through `run` one by one."""
         batched = len(items) > 1 and not self.settings.dry_run
-        opened = open_batch_intents(self.store.conn, self.planner, self.settings, items) if batched else {}
+        opened = (
+            open_batch_intents(self.store.conn, self.planner, self.settings, items, self.is_private) if batched else {}
+        )
         outcomes: list[dict[str, Any] | BaseException] = []
         for item in items:
             try:
@@ -120,6 +122,10 @@ class RenameStage(Stage):
             except Exception as exc:  # noqa: BLE001 - each item's error is contained and recorded
                 outcomes.append(exc)
         return outcomes
+
+    def is_private(self, item: WorkItem) -> bool:
+        """Sensitive content with `[sensitive] action = "separate"`: filed under the private folder."""
+        return self.config.sensitive.action == "separate" and flagged(item.result("analyze"))
 
     def _moved(self, item: WorkItem, decision: Decision, move_id: int) -> RenameResult:
         info = os.stat(decision.dest, follow_symlinks=False)

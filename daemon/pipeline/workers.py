@@ -193,18 +193,35 @@ class StageWorker(threading.Thread):
             if suspect is not None and len(batch) > 1:  # the engine died while working on it: alone, so a
                 rest += [item for item in batch if item is not suspect]  # second death is blamed on it only
                 batch = [suspect]
-            if stage.one_by_one and len(batch) > 1:
-                rest += batch[1:]
-                batch = batch[:1]
             if self.pipeline.blocked_reason(stage):
                 for item in batch:
                     queue.release(self.store.conn, item.job)
                 working = rest
                 continue
+            if stage.one_by_one and len(batch) > 1:
+                working = rest + self.one_by_one(stage, batch)
+                continue
             started = time.perf_counter()
             outcomes = self.run_batch(stage, batch)
             ms = (time.perf_counter() - started) * 1000 / max(len(batch), 1)
             working = rest + self.settle_batch(stage, batch, outcomes, ms)
+
+    def one_by_one(self, stage: Stage, batch: list[WorkItem]) -> list[WorkItem]:
+        """Each file judged after the ones before it are recorded (in this connection's open transaction, which
+        the stage reads through), all committed together; a file that cannot be recorded is raised after."""
+        carried, trouble = [], None
+        with transaction(self.store.conn):
+            for item in batch:
+                started = time.perf_counter()
+                outcomes = self.run_batch(stage, [item])
+                ms = (time.perf_counter() - started) * 1000
+                try:
+                    carried += self.settle_batch(stage, [item], outcomes, ms)
+                except Exception as exc:  # noqa: BLE001 - its job stays unsettled; the others commit
+                    trouble = trouble or exc
+        if trouble is not None:
+            raise trouble
+        return carried
 
     def settle_batch(
         self, stage: Stage, batch: list[WorkItem], outcomes: list[dict[str, Any] | BaseException], ms: float

@@ -17,6 +17,7 @@ from daemon.store import rename, transaction
 
 if TYPE_CHECKING:
     import sqlite3
+    from collections.abc import Callable
 
     from daemon.config import RenameConfig
     from daemon.pipeline.base import WorkItem
@@ -26,7 +27,11 @@ log = logging.getLogger("image_engine.rename")
 
 
 def open_batch_intents(
-    conn: sqlite3.Connection, planner: Planner, settings: RenameConfig, items: list[WorkItem]
+    conn: sqlite3.Connection,
+    planner: Planner,
+    settings: RenameConfig,
+    items: list[WorkItem],
+    private: Callable[[WorkItem], bool],
 ) -> dict[int, tuple[Decision, int]]:
     """id(item) -> (its decision, its committed intent) for the items that are plain moves. Each intent is a
     savepoint of one transaction, so later decisions see the names earlier ones took; nothing is opened when the
@@ -36,7 +41,7 @@ def open_batch_intents(
         with transaction(conn):
             for item in items:
                 try:
-                    found = _open_one(conn, planner, settings, item)
+                    found = _open_one(conn, planner, settings, item, private(item))
                 except Exception as exc:  # noqa: BLE001 - the one-by-one path meets it again and reports it
                     log.debug("batch intent skipped", extra={"event": "rename_batch_skip", "error": str(exc)})
                     continue
@@ -49,7 +54,7 @@ def open_batch_intents(
 
 
 def _open_one(
-    conn: sqlite3.Connection, planner: Planner, settings: RenameConfig, item: WorkItem
+    conn: sqlite3.Connection, planner: Planner, settings: RenameConfig, item: WorkItem, private: bool
 ) -> tuple[Decision, int] | None:
     job = item.job
     if rename.open_intents(conn, job_id=job.id) or rename.done_move_for_job(conn, job.id) is not None:
@@ -59,7 +64,7 @@ def _open_one(
     values = naming_values(
         item.path, item.result("probe"), item.result("hash"), item.result("tag"), settings.jpeg_as_jpg
     )
-    decision = planner.decide(conn, item.path, values, item.result("dedup"))
+    decision = planner.decide(conn, item.path, values, item.result("dedup"), private)
     if decision.delete_as_copy_of is not None or not decision.move:
         return None
     move_id = rename.open_intent(
