@@ -77,7 +77,10 @@ def render_unit(config: Config, paths: ServicePaths, mode: Mode) -> str:
         ("", "StartLimitBurst=5"),
         ("", ""),
         ("", "[Service]"),
-        ("The engine sends READY=1 once workers, watchers and control API are up (daemon/runtime/notify.py).", "Type=notify"),
+        (
+            "The engine sends READY=1 once workers, watchers and control API are up (daemon/runtime/notify.py).",
+            "Type=notify",
+        ),
         ("Only the engine itself may notify: exiftool and other children cannot change the service state.", ""),
         ("", "NotifyAccess=main"),
         ("The same entry point as `image-engine run`, with the config resolved at install time.", ""),

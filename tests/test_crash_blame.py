@@ -148,4 +148,3 @@ def test_a_file_the_engine_died_on_is_worked_on_alone(tmp_path: Path) -> None:
     assert worker.tick()
     assert stage.batches == [["2.jpg"], ["0.jpg", "1.jpg", "3.jpg"]]
     assert queue.counts(store.conn)["done"] == 4
-

@@ -53,7 +53,9 @@ def tagging_routes(
             return 200, by_face(store.conn, wanted, limit)
         stored = embeddings.get(store.conn, wanted)
         if stored is None:
-            return 409, {"error": f"{query['path']} has no embedding: {not_tagged_because(store, wanted, tagging_on=session() is not None)}"}
+            return 409, {
+                "error": f"{query['path']} has no embedding: {not_tagged_because(store, wanted, tagging_on=session() is not None)}"
+            }
         model, vector = stored
         found = tagging.nearest(store.conn, model, vector, limit, exclude_file=wanted)
         return 200, {"model": model, "results": found}

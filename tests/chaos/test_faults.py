@@ -56,12 +56,16 @@ def exactly_once(engine: Engine, count: int) -> None:
     )
     assert len(rows) == count
     odd = [row["id"] for row in rows if row["jobs"] != 1 or row["done"] != 1]
-    history = engine.query(
-        "SELECT files.id, files.path, files.present, jobs.id AS job, jobs.stage, jobs.state, jobs.error,"
-        " jobs.created_at, jobs.finished_at FROM files JOIN jobs ON jobs.file_id = files.id"
-        f" WHERE files.id IN ({','.join('?' * len(odd))}) ORDER BY files.id, jobs.id",
-        tuple(odd),
-    ) if odd else []
+    history = (
+        engine.query(
+            "SELECT files.id, files.path, files.present, jobs.id AS job, jobs.stage, jobs.state, jobs.error,"
+            " jobs.created_at, jobs.finished_at FROM files JOIN jobs ON jobs.file_id = files.id"
+            f" WHERE files.id IN ({','.join('?' * len(odd))}) ORDER BY files.id, jobs.id",
+            tuple(odd),
+        )
+        if odd
+        else []
+    )
     assert not odd, [tuple(row) for row in history]
 
 
