@@ -143,37 +143,44 @@ class Intake:
 
     def _enqueue_batch(self, entries: list[Pending], now: float) -> None:
         """Queue complete entries in one transaction (each file a savepoint: one that fails stays pending alone,
-        and its error is raised once the others are committed). Doubts are hashed after it, one by one."""
-        doubts, trouble = [], None
+        and its error is raised once the others are committed). Doubts are hashed after it, one by one. A file
+        leaves the pending set only once its row is committed: a commit that fails (a full disk) keeps them all."""
+        doubts, queued, trouble = [], [], None
         with transaction(self.store.conn):
             for entry in entries:
                 try:
-                    if self._settle(entry, now) == "doubt":
-                        doubts.append(entry)
+                    outcome = self._settle(entry, now)
                 except (StoreError, sqlite3.Error, OSError) as exc:
                     trouble = trouble or exc
+                    continue
+                if outcome == "doubt":
+                    doubts.append(entry)
+                elif outcome != "unsettled":
+                    queued.append(entry)
+        self._forget(queued)
         for entry in doubts:
             try:
-                self._settle(entry, now)
+                if self._settle(entry, now) != "unsettled":
+                    self._forget([entry])
             except (StoreError, sqlite3.Error, OSError) as exc:
                 trouble = trouble or exc
         if trouble is not None:
             raise trouble
 
     def _settle(self, entry: Pending, now: float) -> str:
-        """Queue one complete entry (its pending mark goes once the store has it); returns the enqueue outcome."""
-        outcome = ""
-        if entry.kind == "image" and entry.stat is not None:
-            outcome = self.enqueue(entry.path, entry.root, entry.stat)
-            if outcome == "unsettled":
-                entry.state, entry.stat, entry.stable_since = "unknown", None, now
-                return outcome
-            if outcome == "doubt":
-                return outcome
-        with self._lock:
-            if self._pending.get(entry.path) is entry:
-                del self._pending[entry.path]
+        """Queue one complete entry; returns the enqueue outcome ("" for a file that is not queued itself)."""
+        if entry.kind != "image" or entry.stat is None:
+            return ""
+        outcome = self.enqueue(entry.path, entry.root, entry.stat)
+        if outcome == "unsettled":
+            entry.state, entry.stat, entry.stable_since = "unknown", None, now
         return outcome
+
+    def _forget(self, entries: list[Pending]) -> None:
+        with self._lock:
+            for entry in entries:
+                if self._pending.get(entry.path) is entry:
+                    del self._pending[entry.path]
 
     def _is_complete(self, entry: Pending, now: float) -> bool:
         try:
