@@ -285,8 +285,10 @@ def test_burst_of_10000_then_sustained_20000_small_images(engine_factory, ledger
     )
     assert engine.status()["jobs"]["failed"] == 0
     assert stuck_jobs(engine) == 0
-    rss_after_start = samples[1][2]
-    assert max(s[2] for s in samples) < rss_after_start + 150, samples  # flat, not growing with the backlog
+    # Once the first photos are done the stages are warm (gazetteer, decoders, batch buffers): from there the
+    # engine's memory stays flat, not growing with the backlog of 20,000.
+    rss_warm = next(rss for _, done, rss in samples if done > 0)
+    assert max(s[2] for s in samples) < rss_warm + 100, samples
 
 
 def test_files_changing_under_the_engine(engine_factory, ledger) -> None:
