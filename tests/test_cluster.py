@@ -236,7 +236,8 @@ def test_a_worker_node_killed_and_the_owner_killed_mid_run_lose_nothing(cluster:
             1.0,
             "the resumed backfill",
         )
-        assert shown["executor"] == "ray" and shown["nodes"] == 1
+        # Ray keeps listing a killed node as alive until its health check times out: 1 or 2 here, by timing
+        assert shown["executor"] == "ray" and shown["nodes"] in (1, 2)
         states = engine.job_states()
         assert len(states) == len(names) and set(states.values()) == {"done"}, states
         assert recorded_once(engine) == {}
