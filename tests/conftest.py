@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,3 +49,18 @@ def no_leaked_threads() -> Iterator[None]:
         if thread.is_alive():
             leaked.append(thread)
     assert not leaked, f"test leaked threads: {[(t.name, 'daemon' if t.daemon else '') for t in leaked]}"
+
+
+@pytest.fixture
+def engine_app(tmp_path: Path) -> Iterator[Any]:
+    """The engine's App on a fresh config, not started: its routes (control API and review app) for in-process tests."""
+    from daemon.config import load_config
+    from daemon.runtime.app import App
+
+    app = App(load_config(write_config(tmp_path)))
+    try:
+        yield app
+    finally:
+        app.server.socket.close()
+        app.pipeline.close()
+        app.store.close()

@@ -9,32 +9,17 @@ import io
 import json
 import shutil
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from PIL import Image
 
-from daemon.config import load_config
 from daemon.people import service
 from daemon.pipeline.faces import record_faces
 from daemon.runtime.app import App
 from daemon.store import people as people_store
 from daemon.store.connection import transaction
-from tests.support import corpus, write_config
+from tests.support import corpus
 from tests.test_people_store import ANNA, SETTINGS, near
 from tests.test_web_security import logged_in
-
-
-@pytest.fixture
-def engine_app(tmp_path: Path) -> Iterator[App]:
-    app = App(load_config(write_config(tmp_path)))
-    try:
-        yield app
-    finally:
-        app.server.socket.close()
-        app.pipeline.close()
-        app.store.close()
 
 
 def add_photo(app: App, file_id: int, name: str, box: list[float]) -> None:

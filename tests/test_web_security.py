@@ -6,32 +6,15 @@ Origin and missing CSRF token are refused; /v1 stays bearer-only. starlette's Te
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from starlette.testclient import TestClient
 
-from daemon.config import load_config
 from daemon.runtime.app import App
-from tests.support import write_config
 
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
     "x-frame-options": "DENY",
 }
-
-
-@pytest.fixture
-def engine_app(tmp_path: Path) -> Iterator[App]:
-    app = App(load_config(write_config(tmp_path)))
-    try:
-        yield app
-    finally:
-        app.server.socket.close()
-        app.pipeline.close()
-        app.store.close()
 
 
 def client_for(app: App) -> TestClient:
