@@ -125,7 +125,6 @@ class Backfills:
             feeder.error = str(exc)
             log.exception("cluster run failed", extra={"event": "cluster_failed", "error": str(exc)})
         finally:
-            feeder.cluster.close()  # ends this engine's Ray job: its tasks and actors stop
             if self.config.cluster.executor != "ray" or feeder.error:
                 self.control.elsewhere.difference_update(feeder.names)
             self.control.work_available.set()

@@ -36,7 +36,11 @@ class Shape:
 
 
 class RayCluster:
-    """A connection of this engine (the driver) to a Ray cluster; `close` ends its job: tasks and actors stop."""
+    """A connection of this engine (the driver) to a Ray cluster, kept for the life of the process.
+
+    Never `ray.shutdown()` in the engine: if a Ray Data thread still winds down, Ray exits the whole process (a CI
+    run lost the engine that way). Each pipeline's tasks and actors end with its dataset; the next backfill reuses
+    the connection."""
 
     def __init__(self, address: str):
         self.address = address
@@ -79,12 +83,6 @@ class RayCluster:
         alive = [node for node in ray.nodes() if node.get("Alive")]
         resources = ray.cluster_resources()
         return Shape(len(alive), float(resources.get("CPU", 0)), float(resources.get("GPU", 0)))
-
-    def close(self) -> None:
-        import ray
-
-        if ray.is_initialized():
-            ray.shutdown()
 
     def run(self, config: Config, parcels: list[Parcel]) -> Iterator[Parcel]:
         """Parcels with their outcomes, as each batch finishes (any order). Closing the iterator early stops the
