@@ -13,6 +13,7 @@ from typing import TypedDict
 import numpy as np
 from PIL import Image
 
+from daemon.pipeline import lanczos
 from daemon.pipeline.base import Stage, WorkItem
 from daemon.pipeline.probe import read_bytes
 from daemon.pipeline.thumbnails import Thumbnails
@@ -68,10 +69,18 @@ def perceptual_hashes(small: Image.Image) -> tuple[str, str]:
     median) without its wrappers, which cost as much as the hashing itself (bit strings built one bit at a time)."""
     import scipy.fftpack
 
-    pixels = np.asarray(small.resize((32, 32), Image.Resampling.LANCZOS))
+    grey = np.asarray(small)
+    pixels = lanczos.resize(grey, (32, 32))  # Image.resize(LANCZOS), bit for bit, without Pillow's per-call setup
     low = scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=0), axis=1)[:8, :8]
-    steps = np.asarray(small.resize((9, 8), Image.Resampling.LANCZOS))
-    return _hex(low > np.median(low)), _hex(steps[:, 1:] > steps[:, :-1])
+    steps = lanczos.resize(grey, (9, 8))
+    return _hex(low > _median(low)), _hex(steps[:, 1:] > steps[:, :-1])
+
+
+def _median(values: np.ndarray) -> float:
+    """np.median of an even count, bit for bit (the mean of the two middle values), without its generic machinery."""
+    ordered = np.sort(values, axis=None)
+    middle = ordered.size // 2
+    return float((ordered[middle - 1] + ordered[middle]) / 2)
 
 
 def _hex(bits: np.ndarray) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 EARLIEST_YEAR = 1826  # the oldest surviving photograph; anything earlier is a broken clock or a placeholder
@@ -78,15 +79,22 @@ def resolve(candidates: list[tuple[str, str | None]], name: str, mtime: float, n
     """The first trusted date among `candidates` ((source, raw text) in chain order), the name, then the mtime."""
     now = now or dt.datetime.now()
     passed_over: list[str] = []
-    steps: list[tuple[str, dt.datetime | None, str | None]] = [
-        (source, parse_datetime(raw), raw) for source, raw in candidates if raw and raw.strip(" \x00:")
-    ]
-    steps.append(("file name", date_in_name(name), None))
     try:
-        steps.append(("mtime", dt.datetime.fromtimestamp(mtime), None))
+        modified: dt.datetime | None = dt.datetime.fromtimestamp(mtime)
     except (OverflowError, OSError, ValueError):
+        modified = None
         passed_over.append("mtime is not a date")
-    for source, when, raw in steps:
+
+    def steps() -> Iterator[tuple[str, dt.datetime | None, str | None]]:
+        """Parsed only as far as the chain goes (strptime is most of the cost): the first trusted date ends it."""
+        for source, raw in candidates:
+            if raw and raw.strip(" \x00:"):
+                yield source, parse_datetime(raw), raw
+        yield "file name", date_in_name(name), None
+        if modified is not None:
+            yield "mtime", modified, None
+
+    for source, when, raw in steps():
         if when is None:
             if raw is not None:
                 passed_over.append(f"{source} {raw.strip()!r} is not a date")
