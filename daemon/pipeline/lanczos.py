@@ -82,21 +82,25 @@ def bands(in_size: int, out_size: int) -> tuple[tuple[slice, slice, np.ndarray],
 
 
 def _settle(sums: np.ndarray) -> np.ndarray:
-    """clip8: add the rounding half, shift down by PRECISION_BITS (a floor), clip to 0..255; stays float64."""
-    return np.clip(np.floor((sums + HALF) / SCALE), 0.0, 255.0)
+    """clip8, in place: add the rounding half, shift down by PRECISION_BITS (a floor), clip to 0..255; float64."""
+    sums += HALF
+    sums *= 1.0 / SCALE  # a power of two: exact, as the shift is
+    np.floor(sums, out=sums)
+    np.minimum(sums, 255.0, out=sums)
+    return np.maximum(sums, 0.0, out=sums)
 
 
 def _horizontal(pixels: np.ndarray, out_width: int) -> np.ndarray:
-    sums = np.zeros((pixels.shape[0], out_width))
+    sums = np.empty((pixels.shape[0], out_width))
     for inputs, outputs, block in bands(pixels.shape[1], out_width):
-        sums[:, outputs] = pixels[:, inputs] @ block
+        np.matmul(pixels[:, inputs], block, out=sums[:, outputs])
     return _settle(sums)
 
 
 def _vertical(pixels: np.ndarray, out_height: int) -> np.ndarray:
-    sums = np.zeros((out_height, pixels.shape[1]))
+    sums = np.empty((out_height, pixels.shape[1]))
     for inputs, outputs, block in bands(pixels.shape[0], out_height):
-        sums[outputs, :] = block.T @ pixels[inputs, :]
+        np.matmul(block.T, pixels[inputs, :], out=sums[outputs, :])
     return _settle(sums)
 
 
