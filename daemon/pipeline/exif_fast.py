@@ -114,11 +114,10 @@ def _entries(tiff: bytes, endian: str, offset: int) -> dict[int, tuple[int, int,
     if end > len(tiff):
         raise Unusual
     entries = {}
-    for start in range(offset + 2, end, 12):
-        tag, kind, number = struct.unpack(endian + "HHL", tiff[start : start + 8])
+    for tag, kind, number, field in struct.iter_unpack(endian + "HHL4s", tiff[offset + 2 : end]):
         if kind not in SIZES or tag in entries:
             raise Unusual  # Pillow skips unknown types and keeps the last of a repeated tag: let it
-        entries[tag] = (kind, number, tiff[start + 8 : start + 12])
+        entries[tag] = (kind, number, field)
     return entries
 
 

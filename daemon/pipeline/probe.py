@@ -66,10 +66,11 @@ class ProbeStage(Stage):
         records.record_probe(conn, job, result)
 
     def run(self, item: WorkItem) -> ProbeResult:  # type: ignore[override]
+        path = item.path  # a new Path on each access
         data = source_bytes(item)
-        mtime = item.memory["mtime"] if "mtime" in item.memory else os.stat(item.path).st_mtime
-        image = imaging.open_image(data, item.path, self.max_pixels)
-        facts = exif.read_facts(image, mtime, item.path.name, data)
+        mtime = item.memory["mtime"] if "mtime" in item.memory else os.stat(path).st_mtime
+        image = imaging.open_image(data, path, self.max_pixels)
+        facts = exif.read_facts(image, mtime, path.name, data)
         place = self.places.lookup(facts["gps_lat"], facts["gps_lon"]) if self.places else None
         width, height = image.size
         file_format = image.format
