@@ -23,6 +23,7 @@ from PIL import Image
 
 from bench.common import emit, log, make_jpegs
 from bench.timing import interleaved, ratio
+from daemon.pipeline import imaging
 from daemon.pipeline.base import WorkItem
 from daemon.pipeline.hashing import HashStage
 from daemon.pipeline.imaging import draft_box
@@ -50,10 +51,20 @@ def floor(path: Path) -> None:
 
 
 def decode_scale(path: Path) -> str:
+    """The floor's DCT scale, after checking that it decodes to the very size the engine's reduce() gives (before
+    orientation): a floor at another scale would make the ratio meaningless, as an earlier 1/4-vs-1/8 one did."""
     with Image.open(path) as image:
         full = image.size
         image.draft("RGB", draft_box(full, REDUCED))
-        return f"1/{full[0] // image.size[0]}"
+        image.load()
+        floor_size = image.size
+    with Image.open(path) as image:
+        engine_size = imaging.reduce(image, REDUCED, None).size
+    if floor_size != engine_size:
+        raise SystemExit(
+            f"{path.name}: the floor decodes to {floor_size}, the engine to {engine_size}: not the same work"
+        )
+    return f"1/{full[0] // floor_size[0]}"
 
 
 def engine_stages(cache: Path) -> tuple[ProbeStage, HashStage]:
