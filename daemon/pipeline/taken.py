@@ -19,6 +19,8 @@ CHAIN = ("DateTimeOriginal", "CreateDate", "GPSDateStamp", "ModifyDate", "file n
 
 _LAYOUTS = ("%Y:%m:%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y:%m:%d %H:%M", "%Y-%m-%dT%H:%M")
 _DATE_ONLY = ("%Y:%m:%d", "%Y-%m-%d")
+_EXIF_LAYOUT = re.compile(r"[0-9]{4}:[0-9]{2}:[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
+_EXIF_FIELDS = ((0, 4), (5, 2), (8, 2), (11, 2), (14, 2), (17, 2))
 # IMG_20190704_123456, PXL_20210101_123456789, VID-20200101-WA0001, Screenshot 2021-03-02 at 10.11.12,
 # signal-2022-05-06-101112, 2019-07-04 12.34.56: a year 1826-2099, month, day, then optionally the time.
 _NAME_DATE = re.compile(
@@ -39,6 +41,11 @@ def parse_datetime(text: str | None) -> dt.datetime | None:
     if not text:
         return None
     text = text.strip().split("\x00", 1)[0]
+    if _EXIF_LAYOUT.fullmatch(text):  # the usual "YYYY:MM:DD HH:MM:SS": what strptime gives, for a tenth of its cost
+        try:
+            return dt.datetime(*(int(text[start : start + length]) for start, length in _EXIF_FIELDS))
+        except ValueError:
+            pass  # 2019:02:30 and the like: the general path below decides, as before
     head = re.sub(r"(\.\d+)?(Z|[+-]\d\d:?\d\d)?$", "", text[:32])
     for layout in _LAYOUTS:
         for piece in (head, text[:19]):
