@@ -5,6 +5,7 @@ Kept in memory up to a byte budget; the least recently used spill to JPEG files,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections import OrderedDict
@@ -51,10 +52,14 @@ class ReducedCache:
     def drop(self, file_id: int) -> None:
         with self._lock:
             self._forget(file_id)
-        self.path(file_id).unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):  # a string path: three Path joins were a third of this call
+            os.unlink(self._spill_name(file_id))
 
     def path(self, file_id: int) -> Path:
-        return self.folder / "reduced" / f"{file_id % 256:02x}" / f"{file_id}.jpg"
+        return Path(self._spill_name(file_id))
+
+    def _spill_name(self, file_id: int) -> str:
+        return os.path.join(self.folder, "reduced", f"{file_id % 256:02x}", f"{file_id}.jpg")
 
     def _forget(self, file_id: int) -> None:
         image = self._images.pop(file_id, None)
