@@ -64,7 +64,7 @@ def weights(in_size: int, out_size: int) -> np.ndarray:
     return matrix
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=256)
 def bands(in_size: int, out_size: int) -> tuple[tuple[slice, slice, np.ndarray], ...]:
     """`weights` cut into blocks of BAND outputs and the inputs they reach: (inputs, outputs, block). Products of
     these small blocks skip the zeros and stay under the size where OpenBLAS starts threads (which, on a busy
