@@ -2,8 +2,9 @@
 
 Compares, in one run on the same files and taking turns (ABC ABC ..., medians; wall and CPU time): the naive way
 (full decode, imagehash on the full image), the floor (a bare decode at exactly the scale the engine asks for: the
-draft box by aspect ratio: 1/8 for 12 MP, 1/4 for 2 MP; checked against the engine's reduce()), the engine's own stage code, and 2 workers (processes,
-threads). `ours_vs_floor` is the share of the bare decode's rate the whole probe + hash keeps.
+draft box by aspect ratio, 1/8 for 12 MP and 1/4 for 2 MP, draft mode; checked against the engine's reduce()), the
+engine's own stage code, and 2 workers (processes, threads). `ours_vs_floor` is the share of the bare decode's rate
+the whole probe + hash keeps.
 Usage: python -m bench.ingest [--count 24] [--rounds 5]
 """
 
