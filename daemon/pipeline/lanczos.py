@@ -22,7 +22,7 @@ PRECISION_BITS = 32 - 8 - 2
 HALF = float(1 << (PRECISION_BITS - 1))
 SCALE = float(1 << PRECISION_BITS)
 SUPPORT = 3.0
-BAND = 8  # outputs per block of a pass
+ONE_THREAD_PRODUCT = 65536 * 4  # OpenBLAS runs a product of fewer multiply-adds than this on one thread
 # Planning a size (its coefficients in Python, its pass order from Pillow) costs ~2.5 ms: a size is planned once it has
 # been met this often, so a library of odd sizes (crops, screenshots) keeps Pillow's cost rather than paying that.
 PLAN_AFTER = 8
@@ -65,19 +65,23 @@ def weights(in_size: int, out_size: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=256)
-def bands(in_size: int, out_size: int) -> tuple[tuple[slice, slice, np.ndarray], ...]:
-    """`weights` cut into blocks of BAND outputs and the inputs they reach: (inputs, outputs, block). Products of
-    these small blocks skip the zeros and stay under the size where OpenBLAS starts threads (which, on a busy
-    machine, made one resize cost 20 times more CPU)."""
+def bands(in_size: int, out_size: int, other_size: int) -> tuple[tuple[slice, slice, np.ndarray], ...]:
+    """`weights` cut into as few blocks of outputs as keep each product (other_size x inputs x outputs) under the size
+    where OpenBLAS starts threads (on a busy machine threads made one resize cost 20 times more CPU): (inputs,
+    outputs, block), the block holding only the inputs its outputs reach."""
     matrix = weights(in_size, out_size)
-    blocks = []
-    for start in range(0, out_size, BAND):
-        outputs = slice(start, min(start + BAND, out_size))
-        used = np.flatnonzero(matrix[:, outputs].any(axis=1))
-        inputs = slice(int(used[0]), int(used[-1]) + 1) if used.size else slice(0, 0)
-        block = np.ascontiguousarray(matrix[inputs, outputs])
-        block.setflags(write=False)
-        blocks.append((inputs, outputs, block))
+    for pieces in range(1, out_size + 1):
+        width = -(-out_size // pieces)
+        blocks = []
+        for start in range(0, out_size, width):
+            outputs = slice(start, min(start + width, out_size))
+            used = np.flatnonzero(matrix[:, outputs].any(axis=1))
+            inputs = slice(int(used[0]), int(used[-1]) + 1) if used.size else slice(0, 0)
+            block = np.ascontiguousarray(matrix[inputs, outputs])
+            block.setflags(write=False)
+            blocks.append((inputs, outputs, block))
+        if max(other_size * block.size for _, _, block in blocks) < ONE_THREAD_PRODUCT:
+            break
     return tuple(blocks)
 
 
@@ -92,14 +96,14 @@ def _settle(sums: np.ndarray) -> np.ndarray:
 
 def _horizontal(pixels: np.ndarray, out_width: int) -> np.ndarray:
     sums = np.empty((pixels.shape[0], out_width))
-    for inputs, outputs, block in bands(pixels.shape[1], out_width):
+    for inputs, outputs, block in bands(pixels.shape[1], out_width, pixels.shape[0]):
         np.matmul(pixels[:, inputs], block, out=sums[:, outputs])
     return _settle(sums)
 
 
 def _vertical(pixels: np.ndarray, out_height: int) -> np.ndarray:
     sums = np.empty((out_height, pixels.shape[1]))
-    for inputs, outputs, block in bands(pixels.shape[0], out_height):
+    for inputs, outputs, block in bands(pixels.shape[0], out_height, pixels.shape[1]):
         np.matmul(block.T, pixels[inputs, :], out=sums[outputs, :])
     return _settle(sums)
 
