@@ -54,8 +54,9 @@ def test_one_batch_gives_every_kind_of_arrival_its_own_outcome(
     os.rename(known["moved_from.jpg"], folder / "moved_to.jpg")  # we saw only this end of the move
     doubt = known["doubt.jpg"]
     doubt.write_bytes(doubt.read_bytes().replace(b"known", b"KNOWN"))  # same size, new mtime, other content
-    for index in range(5):
-        (folder / f"new_{index}.jpg").write_bytes(b"\xff\xd8 new " + bytes([index]))
+    odd = ['new_3 "quoted" \\ back\tslash.jpg', "new_4\nline ünï 写真 \u2028.jpg"]  # JSON must escape these
+    for index, name in enumerate(["new_0.jpg", "new_1.jpg", "new_2.jpg", *odd]):
+        (folder / name).write_bytes(b"\xff\xd8 new " + bytes([index]))
     (folder / "new_0.xmp").write_text("<x:xmpmeta/>")  # a sidecar: settles with its photo, gets no job
     undecodable = os.fsdecode(os.fsencode(str(folder)) + b"/\xff\xfe.jpg")
     shutil.copyfile(folder / "new_1.jpg", os.fsencode(undecodable))
@@ -72,7 +73,8 @@ def test_one_batch_gives_every_kind_of_arrival_its_own_outcome(
     assert after["moved_to.jpg"] == before["moved_from.jpg"] and "moved_from.jpg" not in after  # one row, moved
     for name in ("changed.jpg", "doubt.jpg"):  # a new version: a new job; the old one keeps its outcome
         assert after[name][0] == before[name][0] and after[name][1][1] == "queued" and len(after[name]) == 2
-    assert all(after[f"new_{index}.jpg"][0][1] == "queued" for index in range(5))
+    new = sorted(name for name in after if name.startswith("new_"))
+    assert new == ["new_0.jpg", "new_1.jpg", "new_2.jpg", *odd] and all(after[name][0][1] == "queued" for name in new)
     assert "new_0.xmp" not in after and len(after) == 9
     assert store.conn.execute("SELECT COUNT(*) FROM files WHERE path LIKE '%.xmp'").fetchone()[0] == 0
 
