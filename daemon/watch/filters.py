@@ -43,18 +43,18 @@ TEMP_SUFFIXES = frozenset({".part", ".crdownload", ".tmp", ".temp", ".partial", 
 
 
 def is_ignored(path: PurePath | str, patterns: list[str] | tuple[str, ...] = ()) -> bool:
-    folder, name = os.path.split(path)
-    if not name:  # a path that ends in a separator: PurePath knows its name
-        folder, name = str(PurePath(path).parent), PurePath(path).name
-    return _name_ignored(name, patterns) or _folder_ignored(folder)
+    folder, name = _split(path)
+    return _name_ignored(name, _suffix(name), patterns) or _folder_ignored(folder)
 
 
 def kind_of(path: PurePath | str, patterns: list[str] | tuple[str, ...] = ()) -> str | None:
     """'image' (gets a job), 'companion' (moves with its photo), or None (ignored). Works on the string: the
     intake classifies every file of a 100,000-file copy (a PurePath each cost more than queuing the file)."""
-    if is_ignored(path, patterns):
+    folder, name = _split(path)
+    suffix = _suffix(name)
+    if _name_ignored(name, suffix, patterns) or _folder_ignored(folder):
         return None
-    suffix = _suffix(os.path.basename(path) or PurePath(path).name).lower()
+    suffix = suffix.lower()
     if suffix in IMAGE_SUFFIXES:
         return "image"
     if suffix in COMPANION_SUFFIXES:
@@ -69,12 +69,19 @@ def group_key(path: PurePath | str) -> tuple[str, str]:
     return folder, stem
 
 
-def _name_ignored(name: str, patterns: list[str] | tuple[str, ...]) -> bool:
-    if not name or name.startswith(".") or name.startswith("~$"):
+def _split(path: PurePath | str) -> tuple[str, str]:
+    folder, name = os.path.split(path)
+    if not name:  # a path that ends in a separator: PurePath knows its name
+        return str(PurePath(path).parent), PurePath(path).name
+    return folder, name
+
+
+def _name_ignored(name: str, suffix: str, patterns: list[str] | tuple[str, ...]) -> bool:
+    if not name or name.startswith((".", "~$")):
         return True
     if "_exiftool_tmp" in name or name.endswith("_original"):
         return True
-    if _suffix(name).lower() in TEMP_SUFFIXES:
+    if suffix.lower() in TEMP_SUFFIXES:
         return True
     return any(fnmatch.fnmatch(name, pattern) for pattern in patterns)
 
