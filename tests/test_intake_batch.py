@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -104,4 +105,26 @@ def test_a_name_that_is_not_utf8_fails_nobody_else_in_its_batch(tmp_path: Path) 
     paths = [row[0] for row in store.conn.execute("SELECT path FROM files ORDER BY id")]
     assert paths == [str(tmp_path / "a.jpg"), str(tmp_path / "c.jpg")]
     assert queue.counts(store.conn)["queued"] == 2 and intake.pending_count() == 0
+    store.close()
+
+
+def test_a_database_that_fills_up_mid_batch_loses_no_file(tmp_path: Path) -> None:
+    store = Store(tmp_path / "engine.db")
+    intake = Intake(store, "probe", settle_seconds=1.0, ignore=[])
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    for index in range(300):
+        (folder / f"{index:04d} {'long name ' * 10}.jpg").write_bytes(b"\xff\xd8" + index.to_bytes(2, "big"))
+    pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
+    store.conn.execute(f"PRAGMA max_page_count = {pages + 3}")  # SQLite's own "database or disk is full"
+    for path in sorted(folder.iterdir()):
+        intake.submit(str(path), str(folder), closed=True)
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        intake.settle_once()
+    committed = store.conn.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+    assert 0 < committed < 300 and intake.pending_count() == 300 - committed  # what did not fit is still pending
+    store.conn.execute("PRAGMA max_page_count = 1000000")  # space again
+    intake.settle_once()
+    assert intake.pending_count() == 0 and queue.counts(store.conn)["queued"] == 300
+    assert store.conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 300  # each file queued once
     store.close()

@@ -60,12 +60,16 @@ def enqueue_many(
                 with transaction(conn):  # a savepoint: a failure undoes only these inserts
                     jobs = _insert_fresh(conn, [arrivals[index] for index in fresh], first_stage, now)
             except sqlite3.Error:
+                if not conn.in_transaction:
+                    raise  # SQLite undid the whole batch by itself (a full disk): nothing is queued, all stay pending
                 one_by_one = looked  # each file alone: the one that cannot be inserted fails by itself
             else:
                 for index, job in zip(fresh, jobs, strict=True):
                     results[index] = Enqueued("new", job)
         for index in one_by_one:
-            results[index] = _enqueue_one(conn, arrivals[index], first_stage, now)
+            result = results[index] = _enqueue_one(conn, arrivals[index], first_stage, now)
+            if result.error is not None and not conn.in_transaction:
+                raise result.error  # the whole batch undone (see above): none of it may leave the pending set
     return [result or Enqueued("", error=StoreError("not queued")) for result in results]
 
 
