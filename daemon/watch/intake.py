@@ -32,7 +32,7 @@ INTAKE_BATCH = 500  # files queued per transaction
 GATHER_SECONDS = 0.2
 
 
-@dataclass
+@dataclass(slots=True)
 class Pending:
     path: str
     root: str
@@ -71,12 +71,17 @@ class Intake:
 
     def submit(self, path: str, root: str, *, closed: bool = False, writing: bool = False) -> None:
         """Note a path seen by a watcher or a scan; never blocks on I/O."""
-        kind = kind_of(path, self.ignore)
-        if kind is None or not self._storable(path):
-            return
+        kind = None
+        if path not in self._pending:  # a copy reports a file two or three times: only the first is classified
+            kind = kind_of(path, self.ignore)
+            if kind is None or not self._storable(path):
+                return
         with self._lock:
             entry = self._pending.get(path)
             if entry is None:
+                kind = kind or kind_of(path, self.ignore)  # it was queued since the look above
+                if kind is None:
+                    return
                 entry = Pending(
                     path, root, kind, group_key(path), state="unknown", stat=None, stable_since=self.clock()
                 )
