@@ -169,8 +169,10 @@ class Intake:
         """Queue complete entries in one transaction (`enqueue_many`): a file that cannot be queued stays pending
         alone, and its error is raised once the others are committed. Doubts are hashed after it, one by one. A file
         leaves the pending set only once its row is committed: a commit that fails (a full disk) keeps them all."""
-        photos = [entry for entry in entries if entry.kind == "image" and entry.stat is not None]
-        settled = [entry for entry in entries if not (entry.kind == "image" and entry.stat is not None)]
+        photos: list[Pending] = []
+        settled: list[Pending] = []  # companions leave with their photos' batch: they get no job of their own
+        for entry in entries:
+            (photos if entry.kind == "image" and entry.stat is not None else settled).append(entry)
         doubts, trouble = [], None
         for entry, result in zip(photos, self.enqueue_many(photos), strict=True):
             if result.error is not None:
@@ -197,7 +199,7 @@ class Intake:
         assert len(arrivals) == len(entries), "only entries with a look (stat) are complete"
         results = enqueue_many(self.store.conn, arrivals, self.first_stage)
         for arrival, result in zip(arrivals, results, strict=True):
-            self._told(arrival.path, result.outcome, result.job)
+            self._log_outcome(arrival.path, result.outcome, result.job)
         if any(result.outcome in ("new", "changed") for result in results):
             self.on_enqueued()
         return results
@@ -248,7 +250,7 @@ class Intake:
     def enqueue(self, path: str, root: str, stat: FileStat) -> str:
         """Queue one file, hashing it when its size is known and its mtime is not (a doubt)."""
         outcome = queue.enqueue(self.store.conn, path, root, stat, self.first_stage, restat=True)
-        if outcome == "doubt":
+        if outcome == "doubt" and not self.store.conn.in_transaction:  # never hash under the write lock
             try:
                 digest = sha256_file(path)
             except OSError:
@@ -257,12 +259,12 @@ class Intake:
                 self.store.conn, path, root, stat, self.first_stage, content_sha256=digest, restat=True
             )
         job = queue.active_job_of(self.store.conn, path) if outcome in ("new", "changed") else None
-        self._told(path, outcome, job)
+        self._log_outcome(path, outcome, job)
         if outcome in ("new", "changed"):
             self.on_enqueued()
         return outcome
 
-    def _told(self, path: str, outcome: str, job: int | None) -> None:
+    def _log_outcome(self, path: str, outcome: str, job: int | None) -> None:
         if outcome in ("new", "changed"):
             log.info("queued", extra={"event": "queued", "job": job, "path": path, "detail": outcome})
         elif outcome == "moved":
