@@ -91,11 +91,20 @@ def _fresh_indexes(conn: sqlite3.Connection, arrivals: list[Arrival], indexes: l
     unknown = [index for index in indexes if arrivals[index].path not in known]
     inodes = json.dumps(sorted({arrivals[index].stat.inode for index in unknown}))
     same_file = {tuple(row) for row in conn.execute(_SAME_INODES, (inodes,))}
-    return [index for index in unknown if _identity(arrivals[index].stat) not in same_file]
+    return [
+        index
+        for index in unknown
+        if _identity(arrivals[index].stat) not in same_file and _fits(_identity(arrivals[index].stat))
+    ]
 
 
 def _identity(stat: FileStat) -> tuple[int, int, int]:
     return stat.inode, stat.size, stat.mtime_ns
+
+
+def _fits(numbers: tuple[int, ...]) -> bool:
+    """SQLite integers are signed 64-bit; JSON would turn a larger inode into a rounded REAL (`enqueue` says so)."""
+    return all(-(2**63) <= number < 2**63 for number in numbers)
 
 
 def _insert_fresh(conn: sqlite3.Connection, arrivals: list[Arrival], first_stage: str, now: float) -> list[int]:
@@ -114,6 +123,8 @@ def _enqueue_one(conn: sqlite3.Connection, arrival: Arrival, first_stage: str, n
         outcome = enqueue(conn, arrival.path, arrival.root, arrival.stat, first_stage, now=now)
     except (StoreError, sqlite3.Error) as exc:
         return Enqueued("", error=exc)
+    except OverflowError as exc:  # an inode past SQLite's 64-bit integers (seen on some network filesystems)
+        return Enqueued("", error=StoreError(f"cannot queue {arrival.path!r}: {exc}"))
     job = active_job_of(conn, arrival.path) if outcome in ("new", "changed") else None
     return Enqueued(outcome, job)
 
