@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 FIELDS = ("event", "job", "path", "source", "dest", "stage", "ms", "error", "detail")
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)  # json.dumps with options builds one per call
 
 
 class JsonFormatter(logging.Formatter):
@@ -33,7 +34,7 @@ class JsonFormatter(logging.Formatter):
                 line[key] = value
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
-        text = json.dumps(line, ensure_ascii=False, default=str)
+        text = _ENCODER.encode(line)
         record._json_line = text
         return text
 
