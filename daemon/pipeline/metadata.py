@@ -24,17 +24,9 @@ from daemon.metadata.failures import name_too_long, short_cause, write_failure
 from daemon.metadata.findings import analyzer_keywords, burst_marks, ocr_text
 from daemon.metadata.guard import Guard
 from daemon.metadata.people import NamedFaces
-from daemon.metadata.plan import (
-    FILE_TYPE,
-    READ_TAGS,
-    Options,
-    Plan,
-    Wanted,
-    make_plan,
-    place_fields,
-    verify,
-    wanted_from,
-)
+from daemon.metadata.plan import Options, Plan, make_plan, verify
+from daemon.metadata.tag_names import FILE_TYPE, READ_TAGS
+from daemon.metadata.wanted import Wanted, place_fields, wanted_from
 from daemon.pipeline.base import Stage, WorkItem
 from daemon.store import metadata as metadata_store
 from daemon.store.queue import Job
