@@ -362,8 +362,9 @@ class MetadataStage(Stage):
         result.update(sidecar=entry.target.sidecar, keywords=plan.keywords, engine_keywords=plan.engine_keywords)
         if entry.fallback:
             result["fallback"] = entry.target.why
-        # Also when up to date with our keywords in the file: a write that a crash kept from being recorded.
-        if not entry.target.sidecar and (plan.changes or plan.engine_keywords):
+        # Also when up to date with our keywords in the file, or after the engine died at this stage before (touched):
+        # a write that a crash kept from being recorded, whatever it wrote (a category alone, a place).
+        if not entry.target.sidecar and (plan.changes or plan.engine_keywords or entry.item.job.touched):
             info = os.stat(entry.target.path)
             result["stat"] = {"size": info.st_size, "mtime_ns": info.st_mtime_ns, "inode": info.st_ino}
         return result
