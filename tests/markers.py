@@ -22,6 +22,7 @@ E2E_FILES = frozenset(
     {
         "test_cli_config_anywhere.py",
         "test_crash.py",
+        "test_guard_leftovers.py",
         "test_people.py",
         "test_service.py",
         "test_service_tmp.py",
