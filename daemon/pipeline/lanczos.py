@@ -2,7 +2,7 @@
 
 Why: Pillow rebuilds its filter on every call and loops tap by tap; the perceptual hashes resize every photo to 32x32
 and 9x8, and that cost more than the hashing itself. Here the coefficients are Pillow's own (the same double
-arithmetic, rounded to the same 22-bit integers), cached per size, and each pass is one float64 matrix product: every
+arithmetic, rounded to the same 22-bit integers), cached per size, and each pass is a few float64 matrix products: every
 product and partial sum is an integer below 2**53, so the sums are exact in any order; the rounding and clipping are
 Pillow's (src/libImaging/Resample.c: precompute_coeffs, normalize_coeffs_8bpc, clip8). Which pass goes first depends
 on the Pillow version (13 runs the vertical one first when the height shrinks much more than the width), so the order
