@@ -25,7 +25,7 @@ from daemon.pipeline.imaging import reduce
 from daemon.store import Store, files, queue, transaction
 
 log = logging.getLogger("image_engine.worker")
-SMALL_STAGE_CLAIM = 16  # files claimed together for one-file-at-a-time stages when the backlog allows
+SMALL_STAGE_CLAIM = 64  # files claimed together for one-file-at-a-time stages when the backlog allows
 # ... but only once the engine has run this long: a death counts against every file claimed, and an engine dying
 # again and again (a crash loop) must blame one file at a time, as before, not fail sixteen innocent ones.
 BATCH_AFTER_SECONDS = 10.0
