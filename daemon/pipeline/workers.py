@@ -142,20 +142,22 @@ class StageWorker(threading.Thread):
         return True
 
     def gather(self, runnable: list[str]) -> None:
-        """Less than a full claim is queued: wait (GATHER_SECONDS at most) while more is coming: files still
-        arriving at the first stage, or jobs queued or running at the stages before these."""
+        """Less than a full claim is queued: wait (GATHER_SECONDS at most) while more is coming (jobs queued or
+        running at the stages before these)."""
         if self.batch_size == 1 and time.monotonic() - self.started < BATCH_AFTER_SECONDS:
             return  # one file at a time now anyway
         full = self.batch_size if self.batch_size > 1 else SMALL_STAGE_CLAIM * self.peers
         names = [stage.name for stage in self.pipeline.stages]
         earlier = names[: min(names.index(name) for name in runnable)]
+        if not earlier:
+            return  # the first stage: files arrive when they arrive (intake batches them), no wait for them
         deadline = time.monotonic() + GATHER_SECONDS
         conn = self.store.conn
         while not self.control.stop.is_set() and time.monotonic() < deadline:
             queued = queue.count_active(conn, runnable, cap=full, states=("queued",))
             if queued == 0 or queued >= full:
                 return
-            if earlier and not queue.count_active(conn, earlier, cap=1, states=("queued", "running")):
+            if not queue.count_active(conn, earlier, cap=1, states=("queued", "running")):
                 return  # nothing more is on its way
             self.control.stop.wait(0.05)
 
