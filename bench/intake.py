@@ -3,6 +3,7 @@
 Each way runs in its own process on a fresh database: every path is handed to the real `Intake` as a closed file
 (what inotify reports after a copy), then `settle_once` runs until nothing is pending. "old" is the engine at git
 OLD_REF (one transaction per file), "new" this checkout (a transaction per INTAKE_BATCH files); rounds alternate.
+"new_logged" is "new" with the engine's own log (a JSON line per queued file to its rotating file, as at INFO).
 Usage: python -m bench.intake [--count 100000] [--old-count 10000] [--rounds 2]
 """
 
@@ -27,6 +28,9 @@ from pathlib import Path
 from daemon.store import Store
 from daemon.watch.intake import Intake
 folder, db, count = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+if sys.argv[4:] == ["logged"]:
+    from daemon.runtime.logs import setup_logging
+    setup_logging(db.with_suffix(".log"), console=False)
 paths = sorted(str(p) for p in folder.iterdir())[:count]
 store = Store(db)
 intake = Intake(store, "probe", settle_seconds=1.0, ignore=[])
@@ -47,12 +51,14 @@ def make_files(folder: Path, count: int) -> None:
         (folder / f"IMG_{index:06d}.jpg").write_bytes(b"\xff\xd8\xff\xe0" + index.to_bytes(4, "big"))
 
 
-def one_run(code: Path, folder: Path, db: Path, count: int) -> dict[str, Any]:
+def one_run(code: Path, folder: Path, db: Path, count: int, logged: bool = False) -> dict[str, Any]:
     db.unlink(missing_ok=True)
     for suffix in ("-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
+    for old_log in db.parent.glob(f"{db.stem}.log*"):
+        old_log.unlink()
     result = subprocess.run(
-        [sys.executable, "-c", CHILD, str(folder), str(db), str(count)],
+        [sys.executable, "-c", CHILD, str(folder), str(db), str(count), *(["logged"] if logged else [])],
         cwd=code,
         env={**os.environ, "PYTHONPATH": str(code)},
         capture_output=True,
@@ -79,12 +85,14 @@ def main() -> None:
         log(f"making {args.count} files")
         make_files(root / "drop", args.count)
         old_code = extract(args.old_ref, root / "old-code")
-        rates: dict[str, list[float]] = {"old": [], "new": []}
-        cpu: dict[str, list[float]] = {"old": [], "new": []}
+        ways = ("old", "new", "new_logged")
+        rates: dict[str, list[float]] = {way: [] for way in ways}
+        cpu: dict[str, list[float]] = {way: [] for way in ways}
         for round_ in range(args.rounds):
-            for way in ("old", "new") if round_ % 2 == 0 else ("new", "old"):
+            for way in ways if round_ % 2 == 0 else ways[::-1]:
                 count = figures["old_files"] if way == "old" else args.count
-                run = one_run(old_code if way == "old" else REPO, root / "drop", root / f"{way}.db", count)
+                code = old_code if way == "old" else REPO
+                run = one_run(code, root / "drop", root / f"{way}.db", count, logged=way == "new_logged")
                 assert run["queued"] == count, run
                 rates[way].append(run["files"] / run["seconds"])
                 cpu[way].append(run["cpu_seconds"] * 1e6 / run["files"])

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bench.common import corpus_photos, emit, log
 from daemon.config import MetadataConfig
-from daemon.metadata.plan import SUBJECT
+from daemon.metadata.tag_names import SUBJECT
 from daemon.pipeline.base import WorkItem
 from daemon.pipeline.metadata import MetadataStage
 from daemon.store.queue import Job

@@ -4,5 +4,5 @@
 # Markers (unit, integration, e2e, chaos, slow, desktop) are applied in tests/markers.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+.venv/bin/python -m pytest -q -p no:cacheprovider --durations=25 "$@"
 .venv/bin/ruff check .

@@ -23,6 +23,9 @@ PHOTOS = [
     "photos/Sony DSC-HX5V (2).jpg",
     "photos/Canon EOS 7D.jpg",
     "faces/obama.jpg",
+    "faces/Keanu_Reeves_(15290511881).jpg",
+    "faces/1024px-Flickr_-_Josh_Jensen_-_Keanu_Reeves.jpg",
+    "faces/1024px-Flickr_-_Bucajack_-_Keanu_Reeves_-_TIFF_09.jpg",
     "labelled/african_elephants.jpg",
     "labelled/skimage_coffee.png",
     "labelled/felix_101.jpg",
@@ -49,11 +52,12 @@ def main(out: Path) -> None:
             shutil.copyfile(CORPUS / name, folder / "drop" / Path(name).name)
         settings = (
             f'[tagging]\nbackend = "onnx"\nmodel = "{squeezenet}/SqueezeNet_fp16.onnx"\n'
-            f'labels = "{squeezenet}/Labels.txt"\n[rename]\nenabled = true\n'
+            f'labels = "{squeezenet}/Labels.txt"\n[rename]\nenabled = true\n[people]\nenabled = true\n'
         )
         engine = Engine(folder, write_config(folder, settings)).start()
         try:
             engine.wait_idle(len(PHOTOS) - 1, timeout=300)
+            engine.cli("people", "recluster")  # group the faces now rather than when idle for a while
             link = engine.cli("ui", "--print-url").stdout.strip()
             base = link.split("/login")[0]
             photo = engine.query("SELECT id FROM files WHERE path LIKE '%apple iphone 4%' COLLATE NOCASE")[0]["id"]
@@ -65,6 +69,8 @@ def main(out: Path) -> None:
                 ("photo", f"/photo/{photo}"),
                 ("keywords", "/keywords"),
                 ("duplicates", "/duplicates"),
+                ("people", "/people"),
+                ("teach", "/teach"),
                 ("search", f"/search?q={keyword[0]['keyword']}" if keyword else "/search"),
             ]
             with sync_playwright() as driver:

@@ -22,6 +22,7 @@ E2E_FILES = frozenset(
     {
         "test_cli_config_anywhere.py",
         "test_crash.py",
+        "test_guard_leftovers.py",
         "test_people.py",
         "test_service.py",
         "test_service_tmp.py",
@@ -38,6 +39,14 @@ SLOW_FIXTURES = frozenset({"imagenet", "corpus_predictions"})
 SLOW_TESTS = frozenset(
     {
         "test_ingest_fast.py::test_perceptual_hashes_equal_imagehash_on_every_corpus_jpeg_and_png",
+        "test_status_today_and_tags_api.py::test_done_today_counts_from_local_midnight",
+        "test_messages.py::test_dupes_shows_the_real_difference_prefers_upright_and_says_what_resolve_would_do",
+        "test_messages.py::test_a_metadata_write_that_fails_says_the_cause_once_and_what_to_do",
+        "test_reconcile.py::test_scan_waits_for_the_intake_and_finds_what_went_missing",
+        "test_messages.py::test_tags_and_similar_on_a_file_that_failed_say_it_failed_and_why",
+        "test_analyzers.py::test_an_enabled_plugin_that_is_not_installed_makes_photos_wait_and_says_why",
+        "test_gpu.py::test_gpu_gate_holds_heavy_jobs_waiting_then_runs_them",
+        "test_schedule.py::test_work_hours_gate_holds_heavy_jobs_and_light_ones_run",
         "test_messages.py::test_the_library_is_watched_edits_are_read_again_and_deletions_marked",
         "test_messages.py::test_a_second_copy_of_a_filed_photo_says_so_and_follows_rename_duplicates",
         "test_messages.py::test_a_listing_piped_into_head_ends_quietly",

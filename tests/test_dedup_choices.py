@@ -7,7 +7,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from daemon.metadata.plan import wanted_from
+from daemon.metadata.wanted import wanted_from
 from tests.dedup_support import dedup_section, make_variant
 from tests.support import corpus, wait_for
 from tests.test_dedup_service import FILING, PHOTO, dedup_result, drop, dupes, files_by_id, staged

@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from daemon.learn.classifier import choose_threshold, scores, train
-from daemon.metadata.plan import ENGINE_KEYWORDS, SUBJECT, Options, Wanted, make_plan
+from daemon.metadata.plan import Options, make_plan
+from daemon.metadata.tag_names import ENGINE_KEYWORDS, SUBJECT
+from daemon.metadata.wanted import Wanted
 from tests.support import Engine, copy_in, corpus, exiftool_json, wait_for
 
 TAUGHT = "Panthera"

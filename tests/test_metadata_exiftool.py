@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from daemon.metadata.guard import Guard
-from daemon.metadata.plan import READ_TAGS
+from daemon.metadata.tag_names import READ_TAGS
 from daemon.tools.exiftool import Command, ExifTool, temp_file_of
 from tests.metadata_support import copy, exif_many, item, keywords_of, make_stage, sha, tag_result
 

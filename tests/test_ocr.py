@@ -9,7 +9,9 @@ import json
 import shutil
 
 from daemon.analyzers import Analyzer, Findings, Photo
-from daemon.metadata.plan import DESCRIPTION, ENGINE_TEXT, Options, Wanted, make_plan
+from daemon.metadata.plan import Options, make_plan
+from daemon.metadata.tag_names import DESCRIPTION, ENGINE_TEXT
+from daemon.metadata.wanted import Wanted
 from tests.metadata_support import exif
 from tests.support import Engine, corpus
 

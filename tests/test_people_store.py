@@ -112,3 +112,33 @@ def test_reclustering_is_scheduled_when_people_is_on(tmp_path: Path) -> None:
         assert "people_recluster" not in off.wanted()
     finally:
         on.store.close()
+
+
+def test_two_faces_in_one_photo_never_become_one_person(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.sqlite")
+    try:
+        for file_id in range(1, 6):
+            add_file(store, file_id)
+        crowd = record(store, 1, [near(BEN), near(BEN), near(BEN)])  # three alike faces in one photo
+        (other,) = record(store, 2, [near(BEN)])
+        report = service.recluster(store.conn, SETTINGS, rerun=None)
+        people = {person_of(store, face) for face in [*crowd, other]} - {None}
+        assert report["new_people"] == 1 and len(people) == 1
+        assert sum(person_of(store, face) is not None for face in crowd) == 1  # one of the three, not all
+        assert person_of(store, other) in people
+
+        ben = people.pop()
+        anna_faces = record(store, 3, [near(ANNA), near(ANNA)])  # Anna twice in one photo, and once elsewhere
+        (anna_alone,) = record(store, 4, [near(ANNA)])
+        service.recluster(store.conn, SETTINGS, rerun=None)
+        anna = person_of(store, anna_alone)
+        assert anna not in (None, ben) and [person_of(store, face) for face in anna_faces].count(anna) == 1
+
+        (late,) = record(store, 5, [near(ANNA)])  # joins Anna on arrival; a crowd clustering later cannot add to
+        assert person_of(store, late) == anna  # a photo that already shows her
+        for file_id in (1, 3):
+            shown = [f["person_id"] for f in faces_store.list_faces(store.conn) if f["path"] == f"/p/{file_id}.jpg"]
+            named = [p for p in shown if p is not None]
+            assert len(named) == len(set(named)), f"photo {file_id}: one person twice: {shown}"
+    finally:
+        store.close()

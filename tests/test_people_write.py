@@ -11,7 +11,9 @@ from pathlib import Path
 
 from daemon.config import PeopleConfig
 from daemon.metadata.people import NamedFaces
-from daemon.metadata.plan import HIERARCHY, SUBJECT, Options, Wanted, make_plan
+from daemon.metadata.plan import Options, make_plan
+from daemon.metadata.tag_names import HIERARCHY, SUBJECT
+from daemon.metadata.wanted import Wanted
 from daemon.ml.faces import FaceModels
 from daemon.people import regions
 from daemon.pipeline.base import WorkItem

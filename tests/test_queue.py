@@ -230,14 +230,14 @@ def test_intake_settles_again_a_file_that_changed_after_its_look(tmp_path: Path)
     intake = Intake(store, "probe", settle_seconds=0.2, ignore=[])
     photo = tmp_path / "a.jpg"
     photo.write_bytes(b"\xff\xd8 first")
-    look_then_write = intake.enqueue
+    look_then_write = intake.enqueue_many
 
-    def written_after_the_look(path: str, root: str, stat: FileStat) -> str:
+    def written_after_the_look(entries: list) -> list:
         photo.write_bytes(b"\xff\xd8 written again after the intake looked")
-        intake.enqueue = look_then_write  # type: ignore[method-assign]
-        return look_then_write(path, root, stat)
+        intake.enqueue_many = look_then_write  # type: ignore[method-assign]
+        return look_then_write(entries)
 
-    intake.enqueue = written_after_the_look  # type: ignore[method-assign]
+    intake.enqueue_many = written_after_the_look  # type: ignore[method-assign]
     intake.submit(str(photo), str(tmp_path), closed=True)
     intake.settle_once()
     assert intake.pending_count() == 1 and queue.counts(store.conn)["queued"] == 0

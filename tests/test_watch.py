@@ -31,6 +31,20 @@ def test_filters_ignore_temp_and_partial_files() -> None:
     assert kind_of(Path("/p/IMG_1.CR2")) == "image"
     assert kind_of(Path("/p/IMG_1.xmp")) == "companion"
     assert group_key(Path("/p/IMG_1.CR2")) == group_key(Path("/p/IMG_1.jpg")) == group_key(Path("/p/img_1.CR2.xmp"))
+    # The intake hands the watcher's strings straight in: the same answers as for paths.
+    names = [
+        *ignored,
+        ".thumbnails/x.jpg",
+        "a/.b/c.jpg",
+        "a/../c.jpg",
+        "IMG_1.JPG",
+        "IMG_1.xmp",
+        ".jpg",
+        "x.",
+        "new\nline.jpg",
+    ]
+    assert [kind_of(f"/p/{name}") for name in names] == [kind_of(Path("/p") / name) for name in names]
+    assert group_key("/p/IMG_1.CR2") == group_key("/p/img_1.CR2.xmp") == group_key(Path("/p/IMG_1.jpg"))
 
 
 def test_slow_chunked_copy_is_processed_once_after_it_is_whole(engine_factory) -> None:

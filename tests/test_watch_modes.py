@@ -135,3 +135,32 @@ def test_intake_is_thread_safe_under_a_burst(tmp_path: Path) -> None:
     assert store.conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 300
     os.remove(paths[0])
     store.close()
+
+
+def test_a_folder_made_while_the_watch_starts_is_watched_not_taken_for_a_lack_of_inotify_watches(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """The rename stage files a photo into a new folder just as the library's watch starts: the count of folders
+    then has one more than the watches placed a moment before. Once seemed "watches ran out" and polled for good."""
+    import daemon.watch.observer as observer
+
+    library = tmp_path / "library"
+    (library / "2024").mkdir(parents=True)
+    counted = observer.count_folders
+
+    def filed_meanwhile(root: Path, recursive: bool, ignore: list[str]) -> int:
+        (library / "2024" / "12").mkdir(exist_ok=True)  # a photo's new folder, made after the watches were placed
+        return counted(root, recursive, ignore)
+
+    monkeypatch.setattr(observer, "count_folders", filed_meanwhile)
+    store = Store(tmp_path / "db.sqlite")
+    manager = observer.WatchManager(
+        [WatchConfig(path=library)], Intake(store, "probe", settle_seconds=0.2, ignore=[]), store, []
+    )
+    manager.start()
+    try:
+        [root] = manager.roots
+        assert not root.polling, root.reason
+    finally:
+        manager.stop()
+        store.close()

@@ -73,25 +73,49 @@ def test_intake_queues_a_copy_in_one_transaction_and_a_file_that_fails_stays_pen
     folder.mkdir()
     for index in range(30):
         (folder / f"{index:02d}.jpg").write_bytes(b"\xff\xd8" + bytes([index]))
-    real_enqueue = intake.enqueue
-    commits_seen = []
-
-    def enqueue(path: str, root: str, stat: FileStat) -> str:
-        commits_seen.append(store.conn.in_transaction)
-        if path.endswith("07.jpg"):
-            raise sqlite3.OperationalError("disk I/O error on this one")
-        return real_enqueue(path, root, stat)
-
-    intake.enqueue = enqueue  # type: ignore[method-assign]
+    # The fault is SQLite's own: this one file's row cannot be inserted (as a constraint or an I/O error would).
+    store.conn.execute(
+        "CREATE TRIGGER refuse_07 BEFORE INSERT ON files WHEN NEW.path LIKE '%07.jpg'"
+        " BEGIN SELECT RAISE(ABORT, 'this file cannot be recorded'); END"
+    )
+    statements: list[str] = []
+    store.conn.set_trace_callback(statements.append)
     try:
         for path in sorted(folder.iterdir()):
             intake.submit(str(path), str(folder), closed=True)
-        with pytest.raises(sqlite3.OperationalError):
+        with pytest.raises(sqlite3.IntegrityError, match="this file cannot be recorded"):
             intake.settle_once()
-        assert all(commits_seen), "every file was queued inside the batch's transaction"
+        assert statements.count("BEGIN IMMEDIATE") == 1 and statements.count("COMMIT") == 1, "one transaction"
         assert queue.counts(store.conn)["queued"] == 29 and intake.pending_count() == 1
-        intake.enqueue = real_enqueue  # type: ignore[method-assign]
+        store.conn.execute("DROP TRIGGER refuse_07")
         intake.settle_once()
         assert queue.counts(store.conn)["queued"] == 30 and intake.pending_count() == 0
     finally:
+        store.conn.set_trace_callback(None)
+        store.close()
+
+
+def test_a_copy_is_queued_in_a_few_statements_not_a_few_per_file(tmp_path: Path) -> None:
+    store = Store(tmp_path / "engine.db")
+    intake = Intake(store, "probe", settle_seconds=1.0, ignore=[])
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    for index in range(200):
+        (folder / f"{index:03d}.jpg").write_bytes(b"\xff\xd8" + index.to_bytes(2, "big"))
+    statements: list[str] = []
+    store.conn.set_trace_callback(statements.append)
+    try:
+        for path in sorted(folder.iterdir()):
+            intake.submit(str(path), str(folder), closed=True)
+        intake.settle_once()
+        assert queue.counts(store.conn)["queued"] == 200 and intake.pending_count() == 0
+        assert len(statements) < 20, statements  # was 7 per file: a savepoint, two lookups, two inserts, a log query
+        rows = store.conn.execute(
+            "SELECT files.path, jobs.fingerprint, jobs.stage FROM jobs JOIN files ON files.id = jobs.file_id"
+            " ORDER BY jobs.id"
+        ).fetchall()
+        assert [row[0] for row in rows] == [str(path) for path in sorted(folder.iterdir())]  # claimed in copy order
+        assert all(row[1] == stat_of(Path(row[0])).fingerprint and row[2] == "probe" for row in rows)
+    finally:
+        store.conn.set_trace_callback(None)
         store.close()

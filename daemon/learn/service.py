@@ -101,6 +101,8 @@ class Learner:
                         if not self._requests:
                             break
                         request = self._requests.pop(0)
+                        # busy from the moment it leaves the queue: status never shows idle with work in hand
+                        self._progress = {"state": "starting", "keyword": request.keyword}
                     self._serve(request)
         finally:
             self.store.release_thread()

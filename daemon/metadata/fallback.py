@@ -9,7 +9,7 @@ import struct
 
 import piexif
 
-from daemon.metadata import plan, xmp
+from daemon.metadata import tag_names, xmp
 
 XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
 EXTENDED_XMP_HEADER = b"http://ns.adobe.com/xmp/extension/\x00"
@@ -67,7 +67,7 @@ def read(data: bytes) -> tuple[dict[str, list[str]], bool]:
         tags = xmp.read(xmp.parse(packets[0] if packets else None))
     except xmp.XmpError as exc:
         raise FallbackError(str(exc)) from None
-    tags[plan.FILE_TYPE] = ["JPEG"]
+    tags[tag_names.FILE_TYPE] = ["JPEG"]
     for marker, payload in segments:
         if marker == APP13 and payload.startswith(PHOTOSHOP_HEADER):
             for tag, values in _iptc(payload[len(PHOTOSHOP_HEADER) :]).items():
@@ -79,11 +79,11 @@ def read(data: bytes) -> tuple[dict[str, list[str]], bool]:
         zeroth = loaded["0th"]
         if piexif.ImageIFD.XPKeywords in zeroth:
             raw = bytes(zeroth[piexif.ImageIFD.XPKeywords])
-            tags[plan.XP_KEYWORDS] = [raw.decode("utf-16-le", "replace").rstrip("\x00")]
+            tags[tag_names.XP_KEYWORDS] = [raw.decode("utf-16-le", "replace").rstrip("\x00")]
         if piexif.ImageIFD.ImageDescription in zeroth:
             raw = zeroth[piexif.ImageIFD.ImageDescription]
             text = raw.decode("latin-1") if isinstance(raw, bytes) else str(raw)
-            tags[plan.EXIF_DESCRIPTION] = [text.rstrip("\x00")]
+            tags[tag_names.EXIF_DESCRIPTION] = [text.rstrip("\x00")]
         # piexif rewrites the whole EXIF block: maker notes hold offsets it cannot fix, so leave those alone.
         exif_writable = piexif.ExifIFD.MakerNote not in loaded.get("Exif", {})
         if exif_writable and exif:
@@ -118,12 +118,12 @@ def _iptc(resources: bytes) -> dict[str, list[str]]:
         position += 5 + size
     utf8 = any(r == 1 and d == 90 and v == b"\x1b%G" for r, d, v in records)
     tags: dict[str, list[str]] = {}
-    names = {(2, 25): plan.IPTC_KEYWORDS, (2, 120): plan.IPTC_CAPTION}
+    names = {(2, 25): tag_names.IPTC_KEYWORDS, (2, 120): tag_names.IPTC_CAPTION}
     for record, dataset, value in records:
         if (record, dataset) in names:
             tags.setdefault(names[record, dataset], []).append(value.decode("utf-8" if utf8 else "latin-1", "replace"))
     if records:
-        tags[plan.IPTC_CHARSET] = ["UTF8" if utf8 else ""]
+        tags[tag_names.IPTC_CHARSET] = ["UTF8" if utf8 else ""]
     return tags
 
 
@@ -136,14 +136,16 @@ def apply(data: bytes, writes: dict[str, list[str]]) -> bytes:
     packet = xmp.serialize(meta)
     if len(packet) > MAX_XMP_PACKET:
         raise FallbackError("its XMP would not fit in one JPEG segment")
-    exif_writes = {tag: values for tag, values in writes.items() if tag in (plan.XP_KEYWORDS, plan.EXIF_DESCRIPTION)}
+    exif_writes = {
+        tag: values for tag, values in writes.items() if tag in (tag_names.XP_KEYWORDS, tag_names.EXIF_DESCRIPTION)
+    }
     exif_at = next((i for i, (m, p) in enumerate(segments) if m == APP1 and p.startswith(EXIF_HEADER)), None)
     if exif_writes:
         loaded = piexif.load(segments[exif_at][1]) if exif_at is not None else {"0th": {}}
         zeroth = loaded.setdefault("0th", {})
         for tag, key, encode in (
-            (plan.XP_KEYWORDS, piexif.ImageIFD.XPKeywords, lambda v: v.encode("utf-16-le") + b"\x00\x00"),
-            (plan.EXIF_DESCRIPTION, piexif.ImageIFD.ImageDescription, lambda v: v.encode("ascii")),
+            (tag_names.XP_KEYWORDS, piexif.ImageIFD.XPKeywords, lambda v: v.encode("utf-16-le") + b"\x00\x00"),
+            (tag_names.EXIF_DESCRIPTION, piexif.ImageIFD.ImageDescription, lambda v: v.encode("ascii")),
         ):
             if tag in exif_writes:
                 zeroth.pop(key, None)

@@ -1,13 +1,14 @@
 """What the analyze stage found, as the metadata stage wants it: OCR text and every analyzer's keywords.
 
-Read from the stage's result (absent = nothing), cleaned the way plan.py cleans the tagger's.
+Read from the stage's result (absent = nothing), cleaned the way text.py cleans the tagger's.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from daemon.metadata.plan import Keyword, clean_hierarchy, clean_text
+from daemon.metadata.text import clean_hierarchy, clean_text
+from daemon.metadata.wanted import Keyword
 
 
 def ocr_text(analyze: dict[str, Any]) -> str | None:

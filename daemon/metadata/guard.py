@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 log = logging.getLogger("image_engine.metadata")
+SCRATCH = "metadata-guard"  # the folder of kept originals, under the engine's cache folder
 
 
 class Guard:
@@ -78,6 +79,26 @@ class Guard:
         if self.kept is not None:
             self.kept.unlink(missing_ok=True)
             self.kept = None
+
+
+def clear_leftovers(scratch: Path) -> int:
+    """Remove the originals kept by writes a killed engine never finished; call only while no write runs (start-up).
+
+    Nothing needs them: exiftool renames its new file over the photo, so the photo was replaced whole or not at all,
+    and the job's next run reads what is there. Left alone, every kill during a write kept one more copy for good."""
+    removed = 0
+    for leftover in scratch.glob("*") if scratch.is_dir() else ():
+        try:
+            leftover.unlink()
+            removed += 1
+        except OSError as exc:
+            log.warning(
+                "cannot remove a kept original",
+                extra={"event": "guard_leftover", "path": str(leftover), "error": str(exc)},
+            )
+    if removed:
+        log.info("kept originals of interrupted writes removed", extra={"event": "guard_cleared", "detail": removed})
+    return removed
 
 
 def _same_file(first: Path, second: Path) -> bool:

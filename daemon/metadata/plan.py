@@ -6,110 +6,43 @@ Fields are exiftool tag names (`XMP-dc:Subject`); values are lists. A user's key
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
 from daemon.metadata import people as people_fields
 from daemon.metadata.locations import union_of_locations
-
-FILE_TYPE = "File:FileType"
-SUBJECT = "XMP-dc:Subject"
-IPTC_KEYWORDS = "IPTC:Keywords"
-HIERARCHY = "XMP-lr:HierarchicalSubject"
-TAGS_LIST = "XMP-digiKam:TagsList"
-LAST_KEYWORD = "XMP-microsoft:LastKeywordXMP"
-XP_KEYWORDS = "IFD0:XPKeywords"
-DESCRIPTION = "XMP-dc:Description"
-IPTC_CAPTION = "IPTC:Caption-Abstract"
-EXIF_DESCRIPTION = "IFD0:ImageDescription"
-IPTC_CHARSET = "IPTC:CodedCharacterSet"
-ENGINE_KEYWORDS = "XMP-imageengine:ImageEngineKeywords"
-ENGINE_HIERARCHY = "XMP-imageengine:ImageEngineHierarchy"
-ENGINE_CATEGORY = "XMP-imageengine:ImageEngineCategory"
-ENGINE_CAPTION = "XMP-imageengine:ImageEngineCaption"
-ENGINE_MODEL = "XMP-imageengine:ImageEngineModel"
-ENGINE_VERSION = "XMP-imageengine:ImageEngineVersion"
-# The place from GPS ([places] write): written only where the file has no value of its own.
-PLACE_TAGS = {
-    "XMP-photoshop:City": "city",
-    "XMP-photoshop:State": "region",
-    "XMP-photoshop:Country": "country",
-    "XMP-iptcCore:CountryCode": "country_code",
-    "XMP-iptcCore:Location": "city",
-}
-ENGINE_TEXT = "XMP-imageengine:ImageEngineText"
-
-# What is read before planning (-a: every copy, e.g. two XMP blocks, is seen). Named tags cost exiftool less
-# than whole groups; all of IPTC is read to tell Latin-1 text from UTF-8 (see _latin1_iptc).
-ENGINE_TAGS = (
-    ENGINE_KEYWORDS,
-    ENGINE_HIERARCHY,
-    ENGINE_CATEGORY,
-    ENGINE_CAPTION,
-    ENGINE_MODEL,
-    ENGINE_VERSION,
-    ENGINE_TEXT,
-)
-READ_TAGS = (
-    FILE_TYPE,
-    SUBJECT,
+from daemon.metadata.tag_names import (
     DESCRIPTION,
-    HIERARCHY,
-    TAGS_LIST,
-    LAST_KEYWORD,
-    *ENGINE_TAGS,
-    "IPTC:all",
-    XP_KEYWORDS,
+    ENGINE_CAPTION,
+    ENGINE_CATEGORY,
+    ENGINE_HIERARCHY,
+    ENGINE_KEYWORDS,
+    ENGINE_MODEL,
+    ENGINE_TEXT,
+    ENGINE_VERSION,
     EXIF_DESCRIPTION,
-    *PLACE_TAGS,
-    *people_fields.READ_TAGS,
+    HIERARCHY,
+    IPTC_CAPTION,
+    IPTC_CAPTION_BYTES,
+    IPTC_CHARSET,
+    IPTC_KEYWORD_BYTES,
+    IPTC_KEYWORDS,
+    LAST_KEYWORD,
+    SUBJECT,
+    TAGS_LIST,
+    XP_KEYWORDS,
 )
-IPTC_KEYWORD_BYTES = 64  # IPTC IIM limits: longer values are truncated by exiftool, so they go to XMP only
-IPTC_CAPTION_BYTES = 2000
-SLASH = "\u2215"  # stands for a '/' inside one level of a '/'-separated hierarchy
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-
-
-@dataclass(frozen=True)
-class Keyword:
-    text: str
-    score: float | None = None
-    hierarchy: str | None = None
-
-
-@dataclass
-class Wanted:
-    """What the engine wants in the file, from the `tag` and `dedup` results."""
-
-    keywords: list[Keyword] = field(default_factory=list)
-    category: str | None = None
-    caption: str | None = None
-    model: str | None = None
-    tagged: bool = False  # a tag result exists: in `replace` mode, old engine keywords it lacks are removed
-    place: dict[str, str] = field(default_factory=dict)  # PLACE_TAGS tag -> value
-    text: str | None = None  # text OCR read in the image ("" = read, none found; None = not analysed)
-    rejected: set[str] = field(default_factory=set)  # folded keywords the user rejected: removed in every mode
-    user_caption: str | None = None  # the user's own caption (review app): written over any other, never replaced
-    user_category: bool = False  # `category` is the user's: the engine's other category paths leave the file
-    withdrawn: list[str] = field(default_factory=list)  # the engine takes these back (e.g. `untaught`), any mode
-    people: people_fields.NamedFaces | None = None  # named faces ([people]; daemon/metadata/people.py)
-
-    @property
-    def empty(self) -> bool:
-        return not (
-            self.keywords
-            or self.category
-            or self.caption
-            or self.tagged
-            or self.place
-            or self.text is not None
-            or self.rejected
-            or self.user_caption
-            or (self.people is not None and bool(self.people.faces or self.people.withdrawn))
-            or self.withdrawn  # a keyword to take back (a burst's former best frame) is work too
-        )
+from daemon.metadata.text import (
+    SLASH,
+    clean_existing,
+    clean_existing_path,
+    clean_hierarchy,
+    engine_entry,
+    fold,
+    parse_engine_entry,
+    unique,
+)
+from daemon.metadata.wanted import Wanted
 
 
 @dataclass
@@ -144,108 +77,6 @@ class Plan:
     @property
     def changes(self) -> bool:
         return bool(self.writes or self.appends or self.removes)
-
-
-def clean_text(value: Any, multiline: bool = False) -> str:
-    """Text safe for XMP and IPTC: NFC, no control characters, single spaces (line breaks kept if `multiline`)."""
-    text = unicodedata.normalize("NFC", str(value))
-    text = _XML_INVALID.sub(" ", text)
-    if multiline:
-        lines = [" ".join(line.split()) for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-        return "\n".join(lines).strip()
-    return " ".join(text.split())
-
-
-def clean_existing(value: str) -> str:
-    """A value the file already has, changed as little as possible: only what XMP cannot hold goes."""
-    return _XML_INVALID.sub(" ", value).replace("\r", " ").replace("\n", " ").replace("\t", " ").strip()
-
-
-def clean_existing_path(value: str) -> str:
-    return "|".join(part.strip() for part in clean_existing(value).split("|") if part.strip())
-
-
-def clean_hierarchy(value: str | None) -> str | None:
-    if not value:
-        return None
-    parts = [clean_text(part) for part in str(value).split("|")]
-    parts = [part for part in parts if part]
-    return "|".join(parts) or None
-
-
-def wanted_from(
-    tag: dict[str, Any], dedup: dict[str, Any], dedup_keyword: str, corrections: dict[str, Any] | None = None
-) -> Wanted:
-    """Read the stage inputs (absent = empty): tag keywords/category/caption, the duplicate keyword, and the
-    user's corrections (keywords rejected and added in the review app: the user's word wins)."""
-    corrections = corrections or {}
-    wanted = Wanted(tagged=bool(tag), rejected={fold(clean_text(k)) for k in corrections.get("rejected") or []})
-    added = [{"keyword": k} for k in corrections.get("added") or []]
-    wanted.user_caption = clean_text(corrections.get("caption") or "", multiline=True) or None
-    for entry in [*(tag.get("keywords") or []), *added]:
-        if isinstance(entry, str):
-            entry = {"keyword": entry}
-        text = clean_text(entry.get("keyword") or "")
-        if not text or fold(text) in wanted.rejected:
-            continue
-        score = entry.get("score")
-        wanted.keywords.append(
-            Keyword(
-                text, float(score) if isinstance(score, int | float) else None, clean_hierarchy(entry.get("hierarchy"))
-            )
-        )
-    wanted.withdrawn = [clean_text(text) for text in tag.get("withdrawn") or [] if clean_text(text)]
-    wanted.category = clean_text(corrections.get("category") or tag.get("category") or "") or None  # user's first
-    wanted.user_category = bool(corrections.get("category"))
-    wanted.caption = clean_text(tag.get("caption") or "", multiline=True) or None
-    model = tag.get("model") or tag.get("backend")
-    wanted.model = clean_text(model) if model else None
-    duplicate = dedup.get("group") is not None or dedup.get("duplicate_of")
-    if dedup.get("action") == "tag" and duplicate and not dedup.get("keeper") and dedup.get("choice") != "keep":
-        text = clean_text(dedup_keyword)
-        if text:
-            wanted.keywords.append(Keyword(text))
-    return wanted
-
-
-def place_fields(place: dict[str, Any] | None) -> dict[str, str]:
-    """The probe's place as the XMP tags that hold it (empty without a place)."""
-    if not place:
-        return {}
-    fields = {tag: clean_text(place.get(key) or "") for tag, key in PLACE_TAGS.items()}
-    return {tag: value for tag, value in fields.items() if value}
-
-
-def fold(text: str) -> str:
-    """The comparison key: case-insensitive, and blind to Unicode composition (é vs e + combining accent)."""
-    return unicodedata.normalize("NFC", text).casefold()
-
-
-def unique(values: list[str]) -> list[str]:
-    """De-duplicated case-insensitively, first spelling and order kept."""
-    seen: set[str] = set()
-    result = []
-    for value in values:
-        key = fold(value)
-        if value and key not in seen:
-            seen.add(key)
-            result.append(value)
-    return result
-
-
-def parse_engine_entry(entry: str) -> tuple[str, float | None]:
-    """'dog=0.91' -> ('dog', 0.91); an entry without a numeric score is all keyword."""
-    text, sep, tail = entry.rpartition("=")
-    if sep and text:
-        try:
-            return text, float(tail)
-        except ValueError:
-            pass
-    return entry, None
-
-
-def engine_entry(text: str, score: float | None) -> str:
-    return text if score is None else f"{text}={score:.3f}"
 
 
 def _rejected_path(rejected: set[str]) -> Any:

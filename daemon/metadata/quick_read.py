@@ -10,7 +10,7 @@ import struct
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
-from daemon.metadata import fallback, plan, xmp
+from daemon.metadata import fallback, tag_names, xmp
 from daemon.tools.trailers import has_metadata_trailer
 
 JPEG_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe"})
@@ -23,7 +23,9 @@ UNREAD_NAMESPACES = {
     "XMP-mwg-rs": "http://www.metadataworkinggroup.com/schemas/regions/",
     "XMP-iptcExt": "http://iptc.org/std/Iptc4xmpExt/2008-02-29/",
 }
-_UNREAD_GROUPS = {tag.split(":")[0] for tag in plan.READ_TAGS if tag.startswith("XMP-") and tag not in xmp.PROPERTIES}
+_UNREAD_GROUPS = {
+    tag.split(":")[0] for tag in tag_names.READ_TAGS if tag.startswith("XMP-") and tag not in xmp.PROPERTIES
+}
 ENABLED = set(UNREAD_NAMESPACES) >= _UNREAD_GROUPS
 _URI_VARIANTS = {uri[:-1] if uri.endswith("/") else uri + "/" for uri in xmp.NAMESPACES.values()}
 TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8}
@@ -65,7 +67,7 @@ def _read(segments: list[tuple[int, bytes]]) -> dict[str, list[str]]:
     meta = xmp.parse(packets[0] if packets else None)
     _check_packet(meta)
     tags = xmp.read(meta)
-    tags[plan.FILE_TYPE] = ["JPEG"]
+    tags[tag_names.FILE_TYPE] = ["JPEG"]
     iptc_blocks = [p for m, p in segments if m == fallback.APP13 and p.startswith(fallback.PHOTOSHOP_HEADER)]
     if len(iptc_blocks) > 1:
         raise NotSure("IPTC split over several segments")
@@ -124,8 +126,8 @@ def _iptc(resources: bytes) -> dict[str, list[str]]:
     if any(charset != b"\x1b%G" for charset in charsets):
         raise NotSure("an IPTC character set other than UTF-8")
     utf8 = bool(charsets)
-    tags: dict[str, list[str]] = {plan.IPTC_CHARSET: ["UTF8"] * len(charsets)} if charsets else {}
-    names = {(2, 25): plan.IPTC_KEYWORDS, (2, 120): plan.IPTC_CAPTION}
+    tags: dict[str, list[str]] = {tag_names.IPTC_CHARSET: ["UTF8"] * len(charsets)} if charsets else {}
+    names = {(2, 25): tag_names.IPTC_KEYWORDS, (2, 120): tag_names.IPTC_CAPTION}
     for record, dataset, value in records:
         if record != 2 or dataset == 0:  # envelope and binary record-version fields
             continue
@@ -173,12 +175,12 @@ def _ifd0_text(tiff: bytes) -> dict[str, list[str]]:
         if tag == XP_KEYWORDS_TAG:
             if kind != 1 or size % 2:
                 raise NotSure("XPKeywords of an odd type")
-            tags[plan.XP_KEYWORDS] = [_as_xml_reads(value.decode("utf-16-le").rstrip("\x00"))]
+            tags[tag_names.XP_KEYWORDS] = [_as_xml_reads(value.decode("utf-16-le").rstrip("\x00"))]
         else:
             text = value.split(b"\x00", 1)[0]
             if kind != 2 or not text.isascii():
                 raise NotSure("ImageDescription exiftool may read otherwise")
-            tags[plan.EXIF_DESCRIPTION] = [_as_xml_reads(text.decode("ascii"))]
+            tags[tag_names.EXIF_DESCRIPTION] = [_as_xml_reads(text.decode("ascii"))]
     return tags
 
 

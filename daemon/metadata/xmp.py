@@ -9,7 +9,7 @@ import contextlib
 import io
 import xml.etree.ElementTree as ElementTree
 
-from daemon.metadata import plan
+from daemon.metadata import tag_names
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -26,23 +26,23 @@ NAMESPACES = {
 }
 # exiftool tag -> (namespace prefix, property, container or None for a simple value)
 PROPERTIES = {
-    plan.SUBJECT: ("dc", "subject", "Bag"),
-    plan.DESCRIPTION: ("dc", "description", "Alt"),
-    plan.HIERARCHY: ("lr", "hierarchicalSubject", "Bag"),
-    plan.TAGS_LIST: ("digiKam", "TagsList", "Seq"),
-    plan.LAST_KEYWORD: ("MicrosoftPhoto", "LastKeywordXMP", "Bag"),
-    plan.ENGINE_KEYWORDS: ("imageengine", "Keywords", "Bag"),
-    plan.ENGINE_HIERARCHY: ("imageengine", "Hierarchy", "Bag"),
-    plan.ENGINE_CATEGORY: ("imageengine", "Category", None),
-    plan.ENGINE_CAPTION: ("imageengine", "Caption", None),
-    plan.ENGINE_MODEL: ("imageengine", "Model", None),
-    plan.ENGINE_VERSION: ("imageengine", "Version", None),
+    tag_names.SUBJECT: ("dc", "subject", "Bag"),
+    tag_names.DESCRIPTION: ("dc", "description", "Alt"),
+    tag_names.HIERARCHY: ("lr", "hierarchicalSubject", "Bag"),
+    tag_names.TAGS_LIST: ("digiKam", "TagsList", "Seq"),
+    tag_names.LAST_KEYWORD: ("MicrosoftPhoto", "LastKeywordXMP", "Bag"),
+    tag_names.ENGINE_KEYWORDS: ("imageengine", "Keywords", "Bag"),
+    tag_names.ENGINE_HIERARCHY: ("imageengine", "Hierarchy", "Bag"),
+    tag_names.ENGINE_CATEGORY: ("imageengine", "Category", None),
+    tag_names.ENGINE_CAPTION: ("imageengine", "Caption", None),
+    tag_names.ENGINE_MODEL: ("imageengine", "Model", None),
+    tag_names.ENGINE_VERSION: ("imageengine", "Version", None),
     "XMP-photoshop:City": ("photoshop", "City", None),
     "XMP-photoshop:State": ("photoshop", "State", None),
     "XMP-photoshop:Country": ("photoshop", "Country", None),
     "XMP-iptcCore:CountryCode": ("Iptc4xmpCore", "CountryCode", None),
     "XMP-iptcCore:Location": ("Iptc4xmpCore", "Location", None),
-    plan.ENGINE_TEXT: ("imageengine", "Text", None),
+    tag_names.ENGINE_TEXT: ("imageengine", "Text", None),
 }
 PACKET_ID = "W5M0MpCehiHzreSzNTczkc9d"
 PADDING = (" " * 99 + "\n") * 20  # room for in-place edits by other tools, as the XMP spec recommends

@@ -30,3 +30,18 @@ def clusters(embeddings: np.ndarray, max_distance: float, min_faces: int) -> lis
         if label >= 0:
             groups.setdefault(int(label), []).append(index)
     return sorted(groups.values(), key=len, reverse=True)
+
+
+def one_per_photo(group: list[int], files: list[int], embeddings: np.ndarray, taken: set[int]) -> list[int]:
+    """The group's faces with at most one per photo, the one nearest the group's centre; none from a photo in `taken`
+    (it shows that person already). Two faces in one photo are two people, however alike they look: without this,
+    small blurred faces in a crowd chain into one "person"."""
+    centre = embeddings[group].mean(axis=0)
+    kept: dict[int, tuple[float, int]] = {}
+    for index in group:
+        if files[index] in taken:
+            continue
+        distance = float(np.linalg.norm(embeddings[index] - centre))
+        if files[index] not in kept or distance < kept[files[index]][0]:
+            kept[files[index]] = (distance, index)
+    return sorted(index for _, index in kept.values())

@@ -60,22 +60,29 @@ def recluster(conn: sqlite3.Connection, settings: Grouping, rerun: str | None) -
     """Groups among the unknown faces: each joins a known person it is close to, or becomes a new (unnamed) one.
     Faces in people already, and faces the user removed, are never touched."""
     started = time.perf_counter()
-    face_ids, embeddings = faces_store.unknown_faces(conn)
-    groups = grouping.clusters(embeddings, settings.cluster_distance, settings.min_faces)
-    formed, joined, touched = 0, 0, set()
+    face_ids, files, embeddings = faces_store.unknown_faces(conn)
+    clustered = grouping.clusters(embeddings, settings.cluster_distance, settings.min_faces)
+    formed, joined, touched, grouped = 0, 0, set(), 0
     with transaction(conn):
         person_ids, centroids = faces_store.person_centroids(conn)
-        for group in groups:
-            centre = embeddings[group].mean(axis=0, keepdims=True)
+        for cluster in clustered:
+            centre = embeddings[cluster].mean(axis=0, keepdims=True)
             match = grouping.nearest(centre, centroids, settings.match_distance)[0]
             if match is not None:
                 person = person_ids[match]
+                group = grouping.one_per_photo(cluster, files, embeddings, faces_store.files_with_person(conn, person))
+                if not group:
+                    continue
                 joined += 1
                 if people_store.get(conn, person)["name"]:  # type: ignore[index]
-                    touched |= {faces_store.face(conn, face_ids[i])["file_id"] for i in group}  # type: ignore[index]
+                    touched |= {files[i] for i in group}
             else:
+                group = grouping.one_per_photo(cluster, files, embeddings, set())
+                if len(group) < settings.min_faces:  # the faces of one or two crowded photos: no person yet
+                    continue
                 person = people_store.create(conn)
                 formed += 1
+            grouped += len(group)
             for index in group:
                 faces_store.assign_if_unknown(conn, face_ids[index], person, "cluster")
         forgotten = people_store.forget_empty(conn)
@@ -83,7 +90,7 @@ def recluster(conn: sqlite3.Connection, settings: Grouping, rerun: str | None) -
             faces_store.publish(conn, file_id, rerun)
     report = {
         "unknown_before": len(face_ids),
-        "grouped": sum(len(g) for g in groups),
+        "grouped": grouped,
         "new_people": formed,
         "joined_known": joined,
         "forgotten": forgotten,

@@ -108,12 +108,13 @@ def build_pipeline(config: Config, store: Store | None = None) -> Pipeline:
 
         stages.append(RenameStage(config, [stage.name for stage in stages]))  # after dedup, before metadata
     if config.metadata.enabled:
+        from daemon.metadata import guard
         from daemon.pipeline.metadata import MetadataStage
 
         metadata = MetadataStage(
             config.metadata,
             config.dedup.tag_keyword,
-            config.cache_dir / "metadata-guard",
+            config.cache_dir / guard.SCRATCH,
             places_write=config.places.write,
             text_description=config.ocr.write_description,
         )

@@ -24,17 +24,9 @@ from daemon.metadata.failures import name_too_long, short_cause, write_failure
 from daemon.metadata.findings import analyzer_keywords, burst_marks, ocr_text
 from daemon.metadata.guard import Guard
 from daemon.metadata.people import NamedFaces
-from daemon.metadata.plan import (
-    FILE_TYPE,
-    READ_TAGS,
-    Options,
-    Plan,
-    Wanted,
-    make_plan,
-    place_fields,
-    verify,
-    wanted_from,
-)
+from daemon.metadata.plan import Options, Plan, make_plan, verify
+from daemon.metadata.tag_names import FILE_TYPE, READ_TAGS
+from daemon.metadata.wanted import Wanted, place_fields, wanted_from
 from daemon.pipeline.base import Stage, WorkItem
 from daemon.store import metadata as metadata_store
 from daemon.store.queue import Job
@@ -370,8 +362,9 @@ class MetadataStage(Stage):
         result.update(sidecar=entry.target.sidecar, keywords=plan.keywords, engine_keywords=plan.engine_keywords)
         if entry.fallback:
             result["fallback"] = entry.target.why
-        # Also when up to date with our keywords in the file: a write that a crash kept from being recorded.
-        if not entry.target.sidecar and (plan.changes or plan.engine_keywords):
+        # Also when up to date with our keywords in the file, or after the engine died at this stage before (touched):
+        # a write that a crash kept from being recorded, whatever it wrote (a category alone, a place).
+        if not entry.target.sidecar and (plan.changes or plan.engine_keywords or entry.item.job.touched):
             info = os.stat(entry.target.path)
             result["stat"] = {"size": info.st_size, "mtime_ns": info.st_mtime_ns, "inode": info.st_ino}
         return result

@@ -150,9 +150,11 @@ class App:
         orphans = queue.recover_orphans(self.store.conn)
         if orphans:
             log.warning("resuming interrupted jobs", extra={"event": "recovered", "detail": f"{orphans} job(s)"})
+        from daemon.metadata.guard import SCRATCH, clear_leftovers
         from daemon.rename.startup import settle_on_start
 
         settle_on_start(self.store.conn, self.config)  # interrupted moves, before any worker runs
+        clear_leftovers(self.config.cache_dir / SCRATCH)  # originals kept by writes a kill interrupted
         self.server.start()
         self.intake.start()
         self.gpu.start()

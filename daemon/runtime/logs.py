@@ -13,10 +13,15 @@ import sys
 from pathlib import Path
 
 FIELDS = ("event", "job", "path", "source", "dest", "stage", "ms", "error", "detail")
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)  # json.dumps with options builds one per call
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        # One record reaches two handlers, and the file's rollover check formats it too: format it once.
+        cached = getattr(record, "_json_line", None)
+        if cached is not None:
+            return cached
         line = {
             "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
@@ -29,7 +34,22 @@ class JsonFormatter(logging.Formatter):
                 line[key] = value
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
-        return json.dumps(line, ensure_ascii=False, default=str)
+        text = _ENCODER.encode(line)
+        record._json_line = text
+        return text
+
+
+class LogFile(logging.handlers.RotatingFileHandler):
+    """The stdlib's rotating file, less two stats of the log file for every line (its check for a log that is not a
+    regular file: ours always is one); a line per queued file at 5,000 files/s made them a third of the intake."""
+
+    def shouldRollover(self, record: logging.LogRecord) -> bool:  # noqa: N802 - the stdlib's name
+        if self.stream is None:
+            self.stream = self._open()
+        if self.maxBytes <= 0:
+            return False
+        self.stream.seek(0, 2)  # another writer may have appended (as the stdlib does)
+        return self.stream.tell() + len(self.format(record)) + 1 >= self.maxBytes
 
 
 class HumanFormatter(logging.Formatter):
@@ -49,6 +69,10 @@ class HumanFormatter(logging.Formatter):
 def setup_logging(
     log_path: Path | None, level: str = "info", max_bytes: int = 10_000_000, backups: int = 5, console: bool = True
 ) -> None:
+    # No formatter of ours shows the caller's file, line or process: the logging HOWTO's "Optimization" switches
+    # (finding the caller walks the stack on every record).
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logProcesses = logging.logMultiprocessing = False
     root = logging.getLogger("image_engine")
     root.setLevel(level.upper())
     root.propagate = False
@@ -57,9 +81,7 @@ def setup_logging(
         handler.close()
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.handlers.RotatingFileHandler(
-            log_path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
-        )
+        file_handler = LogFile(log_path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
         file_handler.setFormatter(JsonFormatter())
         root.addHandler(file_handler)
     if console:

@@ -118,15 +118,25 @@ def person_centroids(conn: sqlite3.Connection) -> tuple[list[int], np.ndarray]:
     return ids, np.stack([np.mean(sums[i], axis=0) for i in ids]).astype(np.float32)
 
 
-def unknown_faces(conn: sqlite3.Connection) -> tuple[list[int], np.ndarray]:
-    """Faces in no person that the user did not take out of one: what re-clustering groups."""
+def unknown_faces(conn: sqlite3.Connection) -> tuple[list[int], list[int], np.ndarray]:
+    """(face ids, their photos' file ids, embeddings as rows) of the faces in no person that the user did not take
+    out of one: what re-clustering groups."""
     rows = conn.execute(
-        "SELECT faces.id, faces.embedding FROM faces JOIN files ON files.id = faces.file_id WHERE person_id IS NULL"
-        " AND removed = 0 AND embedding IS NOT NULL AND files.present = 1 ORDER BY faces.id"
+        "SELECT faces.id, faces.file_id, faces.embedding FROM faces JOIN files ON files.id = faces.file_id"
+        " WHERE person_id IS NULL AND removed = 0 AND embedding IS NOT NULL AND files.present = 1 ORDER BY faces.id"
     ).fetchall()
     if not rows:
-        return [], np.zeros((0, 128), dtype=np.float32)
-    return [row[0] for row in rows], np.stack([_vector(row[1]) for row in rows]).astype(np.float32)
+        return [], [], np.zeros((0, 128), dtype=np.float32)
+    return (
+        [row[0] for row in rows],
+        [row[1] for row in rows],
+        np.stack([_vector(row[2]) for row in rows]).astype(np.float32),
+    )
+
+
+def files_with_person(conn: sqlite3.Connection, person_id: int) -> set[int]:
+    """The photos that already show this person."""
+    return {row[0] for row in conn.execute("SELECT DISTINCT file_id FROM faces WHERE person_id = ?", (person_id,))}
 
 
 def all_embeddings(conn: sqlite3.Connection) -> dict[int, np.ndarray]:

@@ -18,6 +18,9 @@ from daemon.store.connection import transaction
 ACTIVE_STATES = ("queued", "running", "waiting")
 JOB_STATES = ("queued", "running", "done", "failed", "waiting")
 MAX_CLAIMS = 10  # the engine died this many times while working on a file at one stage: the file fails
+# Stages that rewrite the file in place. A job the engine died in there may have rewritten it already (the write
+# landed, its record did not): a change seen before the job runs again waits for it, as one seen while it runs does.
+REWRITING_STAGES = ("metadata",)
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,8 @@ def _enqueue_known_path(
     content_sha256: str | None,
     now: float,
 ) -> str:
-    """A path the store knows: unchanged, doubt, deferred (its job runs), or changed (a new job)."""
+    """A path the store knows: unchanged, doubt, deferred (its job runs, or died rewriting it), or changed (a new
+    job)."""
     file_id = row["id"]
     same = row["size"] == stat.size and row["mtime_ns"] == stat.mtime_ns
     if not same and row["size"] == stat.size and row["sha256"] and content_sha256 is None:
@@ -143,7 +147,12 @@ def _enqueue_known_path(
             return "unchanged"
         _insert_job(conn, file_id, stat.fingerprint, first_stage, now)
         return "new"
-    running = conn.execute("SELECT 1 FROM jobs WHERE file_id = ? AND state = 'running'", (file_id,)).fetchone()
+    marks = ",".join("?" * len(REWRITING_STAGES))
+    running = conn.execute(
+        "SELECT 1 FROM jobs WHERE file_id = ? AND (state = 'running' OR (state IN ('queued', 'waiting')"
+        f" AND stage IN ({marks}) AND touched > 0))",
+        (file_id, *REWRITING_STAGES),
+    ).fetchone()
     if running:
         conn.execute("UPDATE files SET dirty = 1 WHERE id = ?", (file_id,))
         return "deferred"

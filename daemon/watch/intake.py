@@ -17,7 +17,8 @@ from pathlib import Path
 
 from daemon.errors import StoreError
 from daemon.pipeline.hashing import sha256_file
-from daemon.store import Store, files, queue, transaction
+from daemon.store import Store, files, queue
+from daemon.store.enqueue_batch import Arrival, Enqueued, enqueue_many
 from daemon.store.queue import FileStat
 from daemon.watch.filters import group_key, kind_of
 
@@ -31,11 +32,12 @@ INTAKE_BATCH = 500  # files queued per transaction
 GATHER_SECONDS = 0.2
 
 
-@dataclass
+@dataclass(slots=True)
 class Pending:
     path: str
     root: str
     kind: str
+    group: tuple[str, str]  # filters.group_key: the files that settle together
     state: str  # "closed" (complete now), "writing" (wait for close), "unknown" (wait for stability)
     stat: FileStat | None
     stable_since: float
@@ -60,6 +62,7 @@ class Intake:
         self.on_enqueued = on_enqueued
         self.clock = clock
         self._pending: dict[str, Pending] = {}
+        self._refused: set[str] = set()  # names that cannot be stored, said once each
         self.max_pending_from_scan = MAX_PENDING_FROM_SCAN
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -68,19 +71,41 @@ class Intake:
 
     def submit(self, path: str, root: str, *, closed: bool = False, writing: bool = False) -> None:
         """Note a path seen by a watcher or a scan; never blocks on I/O."""
-        kind = kind_of(Path(path), self.ignore)
-        if kind is None:
-            return
+        kind = None
+        if path not in self._pending:  # a copy reports a file two or three times: only the first is classified
+            kind = kind_of(path, self.ignore)
+            if kind is None or not self._storable(path):
+                return
         with self._lock:
             entry = self._pending.get(path)
             if entry is None:
-                entry = Pending(path, root, kind, state="unknown", stat=None, stable_since=self.clock())
+                kind = kind or kind_of(path, self.ignore)  # it was queued since the look above
+                if kind is None:
+                    return
+                entry = Pending(
+                    path, root, kind, group_key(path), state="unknown", stat=None, stable_since=self.clock()
+                )
                 self._pending[path] = entry
             if closed:
                 entry.state = "closed"
             elif writing:
                 entry.state = "writing"
-        self._wake.set()
+        if not self._wake.is_set():  # a copy submits each file two or three times: set costs a lock and a notify
+            self._wake.set()
+
+    def _storable(self, path: str) -> bool:
+        """A name that is not valid UTF-8 (undecodable bytes) cannot be stored: said once, and left alone."""
+        try:
+            path.encode("utf-8")
+        except UnicodeEncodeError:
+            if path not in self._refused:
+                self._refused.add(path)
+                log.error(
+                    "cannot queue a file whose name is not valid UTF-8: rename it",
+                    extra={"event": "intake_error", "path": path, "error": "file name is not valid UTF-8"},
+                )
+            return False
+        return True
 
     def wait_for_room(self) -> None:
         """Back-pressure for scans (never for watch handlers): wait while too many paths are settling."""
@@ -130,11 +155,10 @@ class Intake:
         with self._lock:
             entries = list(self._pending.values())
         for entry in entries:
-            key = group_key(Path(entry.path))
             if self._is_complete(entry, now):
-                ready.setdefault(key, []).append(entry)
+                ready.setdefault(entry.group, []).append(entry)
             elif entry.path in self._pending:
-                waiting_groups.add(key)
+                waiting_groups.add(entry.group)
         complete = [entry for key, members in ready.items() if key not in waiting_groups for entry in members]
         for start in range(0, len(complete), INTAKE_BATCH):
             self._enqueue_batch(complete[start : start + INTAKE_BATCH], now)
@@ -142,22 +166,24 @@ class Intake:
             return 0.05 if self._pending else 1.0
 
     def _enqueue_batch(self, entries: list[Pending], now: float) -> None:
-        """Queue complete entries in one transaction (each file a savepoint: one that fails stays pending alone,
-        and its error is raised once the others are committed). Doubts are hashed after it, one by one. A file
+        """Queue complete entries in one transaction (`enqueue_many`): a file that cannot be queued stays pending
+        alone, and its error is raised once the others are committed. Doubts are hashed after it, one by one. A file
         leaves the pending set only once its row is committed: a commit that fails (a full disk) keeps them all."""
-        doubts, queued, trouble = [], [], None
-        with transaction(self.store.conn):
-            for entry in entries:
-                try:
-                    outcome = self._settle(entry, now)
-                except (StoreError, sqlite3.Error, OSError) as exc:
-                    trouble = trouble or exc
-                    continue
-                if outcome == "doubt":
-                    doubts.append(entry)
-                elif outcome != "unsettled":
-                    queued.append(entry)
-        self._forget(queued)
+        photos: list[Pending] = []
+        settled: list[Pending] = []  # companions leave with their photos' batch: they get no job of their own
+        for entry in entries:
+            (photos if entry.kind == "image" and entry.stat is not None else settled).append(entry)
+        doubts, trouble = [], None
+        for entry, result in zip(photos, self.enqueue_many(photos), strict=True):
+            if result.error is not None:
+                trouble = trouble or result.error
+            elif result.outcome == "doubt":
+                doubts.append(entry)
+            elif result.outcome == "unsettled":
+                entry.state, entry.stat, entry.stable_since = "unknown", None, now
+            else:
+                settled.append(entry)
+        self._forget(settled)
         for entry in doubts:
             try:
                 if self._settle(entry, now) != "unsettled":
@@ -167,10 +193,20 @@ class Intake:
         if trouble is not None:
             raise trouble
 
+    def enqueue_many(self, entries: list[Pending]) -> list[Enqueued]:
+        """Queue complete photos in one transaction; one result each, once committed (doubts wait: `enqueue`)."""
+        arrivals = [Arrival(entry.path, entry.root, entry.stat) for entry in entries if entry.stat is not None]
+        assert len(arrivals) == len(entries), "only entries with a look (stat) are complete"
+        results = enqueue_many(self.store.conn, arrivals, self.first_stage)
+        for arrival, result in zip(arrivals, results, strict=True):
+            self._log_outcome(arrival.path, result.outcome, result.job)
+        if any(result.outcome in ("new", "changed") for result in results):
+            self.on_enqueued()
+        return results
+
     def _settle(self, entry: Pending, now: float) -> str:
-        """Queue one complete entry; returns the enqueue outcome ("" for a file that is not queued itself)."""
-        if entry.kind != "image" or entry.stat is None:
-            return ""
+        """Queue one complete photo on its own (a doubt: hashed outside any transaction); returns the outcome."""
+        assert entry.stat is not None
         outcome = self.enqueue(entry.path, entry.root, entry.stat)
         if outcome == "unsettled":
             entry.state, entry.stat, entry.stable_since = "unknown", None, now
@@ -212,9 +248,9 @@ class Intake:
         return time.time() - result.st_mtime > max(self.settle_seconds, 0.5) * 2
 
     def enqueue(self, path: str, root: str, stat: FileStat) -> str:
-        """Queue one file; inside a batch's transaction a doubt is returned as such (hashing waits for the commit)."""
+        """Queue one file, hashing it when its size is known and its mtime is not (a doubt)."""
         outcome = queue.enqueue(self.store.conn, path, root, stat, self.first_stage, restat=True)
-        if outcome == "doubt" and not self.store.conn.in_transaction:
+        if outcome == "doubt" and not self.store.conn.in_transaction:  # never hash under the write lock
             try:
                 digest = sha256_file(path)
             except OSError:
@@ -222,13 +258,17 @@ class Intake:
             outcome = queue.enqueue(
                 self.store.conn, path, root, stat, self.first_stage, content_sha256=digest, restat=True
             )
+        job = queue.active_job_of(self.store.conn, path) if outcome in ("new", "changed") else None
+        self._log_outcome(path, outcome, job)
         if outcome in ("new", "changed"):
-            job = queue.active_job_of(self.store.conn, path)
-            log.info("queued", extra={"event": "queued", "job": job, "path": path, "detail": outcome})
             self.on_enqueued()
+        return outcome
+
+    def _log_outcome(self, path: str, outcome: str, job: int | None) -> None:
+        if outcome in ("new", "changed"):
+            log.info("queued", extra={"event": "queued", "job": job, "path": path, "detail": outcome})
         elif outcome == "moved":
             log.info("file moved", extra={"event": "moved", "path": path})
-        return outcome
 
     def recheck(self, path: str) -> None:
         """A file changed while its job ran: look at it again once its job has finished."""

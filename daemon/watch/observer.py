@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -259,6 +260,11 @@ class WatchManager:
         if before is not None and after is not None and observer.__class__.__name__ == "InotifyObserver":
             folders = count_folders(watch.path, watch.recursive, self.ignore)
             placed = after - before
+            if placed < folders:  # or a folder made meanwhile (a photo filed): watchdog watches it on its event
+                time.sleep(0.5)
+                now = own_inotify_watches()
+                placed = placed if now is None else now - before
+                folders = count_folders(watch.path, watch.recursive, self.ignore)
             if placed < folders:
                 observer.stop()
                 return self._polling(

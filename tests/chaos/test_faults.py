@@ -102,6 +102,7 @@ def pipeline_checks(engine: Engine, originals: dict[str, Path], ledger) -> None:
     assert not problems and not litter, (problems[:20], litter)
 
 
+@pytest.mark.timeout(900)  # 20 restarts of the engine: 260-290 s on a loaded 2-core machine, near the 300 s default
 def test_twenty_kill_9_while_300_photos_flow(engine_factory, ledger, tmp_path: Path) -> None:
     pool = small_copies(tmp_path / "small")
     engine: Engine = engine_factory(full_pipeline(), start=False)
@@ -119,7 +120,7 @@ def test_twenty_kill_9_while_300_photos_flow(engine_factory, ledger, tmp_path: P
         engine.stop(signal.SIGKILL)
         ledger.faults_injected += 1
         engine.start()
-    engine.wait_idle(300, timeout=240)
+    engine.wait_idle(300, timeout=600)
     failed = engine.query(
         "SELECT files.path, jobs.stage, jobs.error FROM jobs JOIN files ON files.id = jobs.file_id"
         " WHERE jobs.state = 'failed'"
