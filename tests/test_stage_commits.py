@@ -6,6 +6,8 @@ Real SQLite, real files, the real worker; the commits are counted from the state
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ import pytest
 
 from daemon.config import Config
 from daemon.errors import PermanentError
-from daemon.pipeline import Pipeline
+from daemon.pipeline import Pipeline, gather, workers
 from daemon.pipeline.base import Stage, WorkItem
 from daemon.pipeline.reduced_cache import ReducedCache
 from daemon.pipeline.workers import Control, StageWorker
@@ -99,5 +101,48 @@ def test_a_file_whose_pure_outcome_cannot_be_recorded_is_not_recorded_past_it(tm
         assert sorted(hashed) == ["a.jpg", "c.jpg"]  # bad.jpg's hash was computed but never recorded past probe
         worker.release_unsettled()
         assert queue.counts(store.conn)["queued"] == 1  # given back at probe, where it starts again
+    finally:
+        store.close()
+
+
+class Later(Stage):
+    """A stage after the first, in a pool of its own, taking one file at a time (like dedup)."""
+
+    name, pool = "later", "later"
+
+    def run(self, item: WorkItem) -> dict[str, Any]:
+        return {"seen": True}
+
+
+def test_a_later_stage_waits_for_the_files_still_in_earlier_stages_then_claims_them_together(tmp_path: Path) -> None:
+    store = Store(tmp_path / "engine.db")
+    queued(store, tmp_path, ["a.jpg", "b.jpg", "c.jpg"])
+    first, later = Look(), Later()
+    pipeline = Pipeline([first, later], ReducedCache(tmp_path / "cache"))
+    worker = StageWorker("later", 0, [later], pipeline, store, Config(data_dir=tmp_path), Control(), lambda p: None)
+    worker.started -= workers.BATCH_AFTER_SECONDS  # as if the engine had run a while: claims come in batches
+
+    def advance(count: int) -> None:  # the first stage's worker finishing `count` files
+        for job in queue.claim(store.conn, "first", ["probe"], count, 60):
+            queue.complete(store.conn, job, {"size": 1}, 1.0, "later", 60, keep=False)
+
+    try:
+        advance(1)
+        rest = threading.Timer(0.3, advance, (2,))  # the other two arrive while the later worker waits
+        rest.start()
+        statements: list[str] = []
+        store.conn.set_trace_callback(statements.append)
+        assert worker.tick()
+        store.conn.set_trace_callback(None)
+        rest.join()
+        assert statements.count("COMMIT") == 2  # one claim of all three and one record of them (was 2 + 2)
+        assert queue.counts(store.conn)["done"] == 3
+
+        queued(store, tmp_path, ["d.jpg"])
+        advance(1)
+        started = time.monotonic()
+        assert worker.tick()  # nothing more on its way: no wait
+        assert time.monotonic() - started < gather.GATHER_SECONDS / 2
+        assert queue.counts(store.conn)["done"] == 4
     finally:
         store.close()

@@ -21,6 +21,7 @@ from daemon.config import Config
 from daemon.errors import GoneError, PermanentError, StageError, WaitingError
 from daemon.pipeline import Pipeline, crash_retry
 from daemon.pipeline.base import Stage, WorkItem
+from daemon.pipeline.gather import gather
 from daemon.pipeline.imaging import reduce
 from daemon.store import Store, files, queue, transaction
 
@@ -30,9 +31,6 @@ SMALL_STAGE_CLAIM = 64  # files claimed together for one-file-at-a-time stages w
 # ... but only once the engine has run this long: a death counts against every file claimed, and an engine dying
 # again and again (a crash loop) must blame one file at a time, as before, not fail sixteen innocent ones.
 BATCH_AFTER_SECONDS = 10.0
-# A claim of one file and its recorded outcome cost about as many database pages as a claim of 64: with less than a
-# full claim queued while more is on its way, a worker waits this long at most for the rest.
-GATHER_SECONDS = 1.0
 
 
 class Control:
@@ -142,24 +140,12 @@ class StageWorker(threading.Thread):
         return True
 
     def gather(self, runnable: list[str]) -> None:
-        """Less than a full claim is queued: wait (GATHER_SECONDS at most) while more is coming (jobs queued or
-        running at the stages before these)."""
+        """Wait a little for a fuller claim while earlier stages still work (see gather.py)."""
         if self.batch_size == 1 and time.monotonic() - self.started < BATCH_AFTER_SECONDS:
             return  # one file at a time now anyway
         full = self.batch_size if self.batch_size > 1 else SMALL_STAGE_CLAIM * self.peers
         names = [stage.name for stage in self.pipeline.stages]
-        earlier = names[: min(names.index(name) for name in runnable)]
-        if not earlier:
-            return  # the first stage: files arrive when they arrive (intake batches them), no wait for them
-        deadline = time.monotonic() + GATHER_SECONDS
-        conn = self.store.conn
-        while not self.control.stop.is_set() and time.monotonic() < deadline:
-            queued = queue.count_active(conn, runnable, cap=full, states=("queued",))
-            if queued == 0 or queued >= full:
-                return
-            if not queue.count_active(conn, earlier, cap=1, states=("queued", "running")):
-                return  # nothing more is on its way
-            self.control.stop.wait(0.05)
+        gather(self.store.conn, names, runnable, full, self.control.stop)
 
     @property
     def peers(self) -> int:
