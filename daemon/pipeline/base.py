@@ -56,6 +56,9 @@ class Stage:
     batch_size: int = 1
     heavy: bool = False  # uses the GPU or much CPU: subject to GPU yield, battery and work-hours gates
     one_by_one: bool = False  # each file judged against what the files before it recorded (never a batch)
+    # Changes nothing outside the store (a run again after a crash is harmless): its outcomes are recorded in the
+    # same commit as the next stage's when the same worker runs that one (a commit fewer per batch).
+    pure: bool = False
 
     def available(self) -> str | None:
         """None when the stage can run now, else the reason its jobs wait (model missing, quiet hours)."""

@@ -45,6 +45,7 @@ class ProbeResult(TypedDict, total=False):
 class ProbeStage(Stage):
     name = "probe"
     pool = "cpu"
+    pure = True  # reads the file; the reduced copy stays in this process
 
     def __init__(self, reduced_size: int, max_pixels: int, cache: ReducedCache, places: Gazetteer | None = None):
         self.reduced_size = reduced_size

@@ -21,11 +21,13 @@ from daemon.config import Config
 from daemon.errors import GoneError, PermanentError, StageError, WaitingError
 from daemon.pipeline import Pipeline, crash_retry
 from daemon.pipeline.base import Stage, WorkItem
+from daemon.pipeline.gather import gather
 from daemon.pipeline.imaging import reduce
 from daemon.store import Store, files, queue, transaction
 
 log = logging.getLogger("image_engine.worker")
-SMALL_STAGE_CLAIM = 16  # files claimed together for one-file-at-a-time stages when the backlog allows
+Settle = tuple[Stage, list[WorkItem], list[dict[str, Any] | BaseException], float]  # a stage's batch and outcomes
+SMALL_STAGE_CLAIM = 64  # files claimed together for one-file-at-a-time stages when the backlog allows
 # ... but only once the engine has run this long: a death counts against every file claimed, and an engine dying
 # again and again (a crash loop) must blame one file at a time, as before, not fail sixteen innocent ones.
 BATCH_AFTER_SECONDS = 10.0
@@ -125,6 +127,7 @@ class StageWorker(threading.Thread):
         runnable = self.runnable_stages()
         if not runnable:
             return False
+        self.gather(runnable)
         jobs = queue.claim(
             self.store.conn, self.owner, runnable, self.claim_size(runnable), self.config.engine.lease_seconds
         )
@@ -136,6 +139,19 @@ class StageWorker(threading.Thread):
         self.unsettled = []
         return True
 
+    def gather(self, runnable: list[str]) -> None:
+        """Wait a little for a fuller claim while earlier stages still work (see gather.py)."""
+        if self.batch_size == 1 and time.monotonic() - self.started < BATCH_AFTER_SECONDS:
+            return  # one file at a time now anyway
+        full = self.batch_size if self.batch_size > 1 else SMALL_STAGE_CLAIM * self.peers
+        names = [stage.name for stage in self.pipeline.stages]
+        gather(self.store.conn, names, runnable, full, self.control.stop)
+
+    @property
+    def peers(self) -> int:
+        """Workers of this pool (App gives pools other than cpu one worker)."""
+        return max(1, self.config.engine.workers) if self.pool == "cpu" else 1
+
     def claim_size(self, runnable: list[str]) -> int:
         """The batch size; stages that take one file at a time (probe, hash) still claim a few together when the
         backlog gives every worker of the pool that many, so their outcomes are recorded in one transaction."""
@@ -143,7 +159,7 @@ class StageWorker(threading.Thread):
             return self.batch_size
         if time.monotonic() - self.started < BATCH_AFTER_SECONDS:
             return 1
-        peers = max(1, self.config.engine.workers) if self.pool == "cpu" else 1  # (App gives other pools one worker)
+        peers = self.peers
         backlog = queue.count_active(self.store.conn, runnable, cap=SMALL_STAGE_CLAIM * peers, states=("queued",))
         size = max(1, min(SMALL_STAGE_CLAIM, backlog // peers))
         later = [stage.name for stage in self.pipeline.stages[1:]]
@@ -180,8 +196,10 @@ class StageWorker(threading.Thread):
 
     def process(self, items: list[WorkItem]) -> None:
         working = items
+        pending: list[Settle] = []  # outcomes of a pure stage, recorded in one commit with the next stage's
         while working:
             if self.control.stop.is_set() or self.control.paused:
+                self.settle_batches(pending)
                 for item in working:
                     queue.release(self.store.conn, item.job)
                 return
@@ -193,6 +211,9 @@ class StageWorker(threading.Thread):
             if suspect is not None and len(batch) > 1:  # the engine died while working on it: alone, so a
                 rest += [item for item in batch if item is not suspect]  # second death is blamed on it only
                 batch = [suspect]
+            if self.pipeline.blocked_reason(stage) or stage.one_by_one:
+                self.settle_batches(pending)
+                pending = []
             if self.pipeline.blocked_reason(stage):
                 for item in batch:
                     queue.release(self.store.conn, item.job)
@@ -204,7 +225,49 @@ class StageWorker(threading.Thread):
             started = time.perf_counter()
             outcomes = self.run_batch(stage, batch)
             ms = (time.perf_counter() - started) * 1000 / max(len(batch), 1)
-            working = rest + self.settle_batch(stage, batch, outcomes, ms)
+            if stage.pure and self.pipeline.next_after(stage.name) in self.stage_names:
+                pending.append((stage, batch, outcomes, ms))
+                working = rest + self.carry(stage, batch, outcomes)
+                continue
+            working = rest + self.settle_batches([*pending, (stage, batch, outcomes, ms)])
+            pending = []
+        self.settle_batches(pending)
+
+    def carry(
+        self, stage: Stage, batch: list[WorkItem], outcomes: list[dict[str, Any] | BaseException]
+    ) -> list[WorkItem]:
+        """Items whose pure stage succeeded move on to the next stage in memory; the store learns it with the next
+        stage's outcomes (a crash before that runs the pure stage again)."""
+        carried = []
+        for item, outcome in zip(batch, outcomes, strict=True):
+            if not isinstance(outcome, BaseException):
+                item.memory[f"result:{stage.name}"] = outcome
+                item.job.stage = self.pipeline.next_after(stage.name) or stage.name
+                carried.append(item)
+        return carried
+
+    def settle_batches(self, settles: list[Settle]) -> list[WorkItem]:
+        """Record several stages' outcomes in one transaction, in order; returns the items the last one keeps for
+        their next stage. An item whose earlier outcome could not be recorded is not recorded past it."""
+        if not settles:
+            return []
+        carried: list[WorkItem] = []
+        unrecorded: set[int] = set()
+        trouble: Exception | None = None
+        with transaction(self.store.conn):
+            for stage, batch, outcomes, ms in settles:
+                for item in batch:  # a deferred stage's jobs are still at it in the store
+                    item.job.stage = stage.name
+                kept = [(i, o) for i, o in zip(batch, outcomes, strict=True) if id(i) not in unrecorded]
+                try:
+                    carried = self.settle_batch(stage, [i for i, _ in kept], [o for _, o in kept], ms)
+                except Exception as exc:  # noqa: BLE001 - raised once the others are committed
+                    trouble = trouble or exc
+                    unrecorded |= {id(item) for item, _ in kept if item.job.stage == stage.name}
+                    carried = [item for item, _ in kept if item.job.stage != stage.name]
+        if trouble is not None:
+            raise trouble
+        return carried
 
     def one_by_one(self, stage: Stage, batch: list[WorkItem]) -> list[WorkItem]:
         """Each file judged after the ones before it are recorded (in this connection's open transaction, which

@@ -20,6 +20,10 @@ _WRITE_TURN = threading.RLock()
 # Pages of WAL before SQLite copies them into the database (None: SQLite's 1,000). Set once by the engine for every
 # connection it opens: one connection left at the default would checkpoint for all of them.
 _settings: dict[str, int | None] = {"wal_autocheckpoint": None}
+# Page size of a new database (an existing one keeps its own). A commit writes every page it touched whole, and the
+# engine's commits touch many pages a little: 2 KB pages wrote ~20% fewer bytes per photo than SQLite's 4 KB
+# (bench.writes, 300 photos; 1 KB pages ~30% fewer, but most result rows and embeddings would overflow them).
+PAGE_SIZE = 2048
 
 
 def set_wal_autocheckpoint(pages: int | None) -> None:
@@ -44,6 +48,7 @@ def connect(path: Path, *, readonly: bool = False, wal_autocheckpoint: int | Non
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
         if not readonly:
+            conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # before WAL: only a new, empty database takes it
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             # Sorts, transient indexes and statement journals stay in memory: as temp files they were a third of

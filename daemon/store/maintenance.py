@@ -40,7 +40,15 @@ def prune(conn: sqlite3.Connection, before: float) -> dict[str, int]:
     """Delete events and stage runs recorded before `before` (epoch seconds)."""
     with transaction(conn):
         events = conn.execute("DELETE FROM events WHERE at < ?", (before,)).rowcount
-        runs = conn.execute("DELETE FROM stage_runs WHERE at < ?", (before,)).rowcount
+        # Stage runs are appended in time order: the old ones are the rows before the first one kept (no index on
+        # `at`, which every recorded stage rewrote); a run a few ms out of order waits for the next night.
+        kept = conn.execute("SELECT rowid FROM stage_runs WHERE at >= ? ORDER BY rowid LIMIT 1", (before,)).fetchone()
+        end = (
+            kept[0]
+            if kept is not None
+            else conn.execute("SELECT COALESCE(MAX(rowid), 0) + 1 FROM stage_runs").fetchone()[0]
+        )
+        runs = conn.execute("DELETE FROM stage_runs WHERE rowid < ? AND at < ?", (end, before)).rowcount
     return {"events": events, "stage_runs": runs}
 
 

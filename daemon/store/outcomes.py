@@ -61,7 +61,7 @@ def sidecar_notes(conn: sqlite3.Connection, job_ids: list[int]) -> dict[int, str
 def recent_not_filed(conn: sqlite3.Connection, limit: int = 5, among: int = RECENT_JOBS) -> list[dict[str, Any]]:
     """Photos left unfiled on purpose (a copy of a photo already in the library) among the `among` newest
     finished jobs: path and reason. Bounded, because `status` (and the tray, every few seconds) asks: the newest
-    jobs are read backwards by id (NOT INDEXED: through jobs_claim SQLite would sort every done job first)."""
+    jobs are read backwards by id (NOT INDEXED: through a state index SQLite would sort every done job first)."""
     found: list[dict[str, Any]] = []
     rows = conn.execute(
         "SELECT files.path, results.data"

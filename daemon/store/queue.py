@@ -226,7 +226,7 @@ def claim(
 _CANDIDATES = (
     "SELECT id FROM jobs INDEXED BY jobs_order WHERE state = 'queued' AND stage = ?1 AND not_before <= ?2"
     " ORDER BY id LIMIT ?3",
-    "SELECT id FROM jobs INDEXED BY jobs_claim WHERE state = 'waiting' AND stage = ?1 AND not_before <= ?2"
+    "SELECT id FROM jobs INDEXED BY jobs_waiting WHERE state = 'waiting' AND stage = ?1 AND not_before <= ?2"
     " ORDER BY not_before LIMIT ?3",
     "SELECT id FROM jobs INDEXED BY jobs_order WHERE state = 'running' AND stage = ?1 AND lease_until < ?2 LIMIT ?3",
 )
