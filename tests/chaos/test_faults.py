@@ -380,26 +380,40 @@ def test_exiftool_killed_mid_batch(engine_factory, ledger, tmp_path: Path) -> No
     at_metadata = "SELECT COUNT(*) AS n FROM jobs WHERE stage = 'metadata' AND state IN ('queued', 'running')"
     wait_for(lambda: engine.query(at_metadata)[0]["n"] == len(photos), 60)
     gate.touch()
-    running = "SELECT COUNT(*) AS n FROM jobs WHERE stage = 'metadata' AND state = 'running'"
     killed: list[int] = []
-    # The files worker may have claimed the first photos before the rest arrived (a loaded machine): the kills go
-    # into whichever batch exiftool works on, as long as it holds enough photos to be killed in the middle of.
-    while len(killed) < 2 and engine.query(at_metadata)[0]["n"] >= 8:
+    # exiftool writes each photo to a temp file and renames it over the photo (a new inode): a kill after the first
+    # rename and before the last lands in the middle of a batch, never in exiftool's start-up (a failed start) nor
+    # after the batch (an idle exiftool, restarted only when next needed). A second kill waits for the restarted
+    # exiftool to write again.
+    untouched = {path: path.stat().st_ino for path in (engine.drop / name for name in originals)}
+    written_at_kill = 0
+    deadline = time.monotonic() + 120
+
+    def written_so_far() -> int:
+        return sum(1 for path, inode in untouched.items() if path.stat().st_ino != inode)
+
+    while len(killed) < 2 and time.monotonic() < deadline:
+        written = written_so_far()
         exiftool = exiftool_of(engine)
-        if exiftool is not None and exiftool.pid not in killed and engine.query(running)[0]["n"] >= 8:
-            time.sleep(0.05)  # into the batch: some files written, the rest not yet
+        at_work = exiftool is not None and exiftool.pid not in killed
+        if at_work and written > written_at_kill and len(photos) - written >= 8:
             exiftool.kill()
+            exiftool.wait(10)
             killed.append(exiftool.pid)
+            written_at_kill = (
+                written_so_far()
+            )  # counted once it is dead: what it wrote since the count above is its own
             ledger.faults_injected += 1
-        time.sleep(0.02)
+        if len(photos) - written < 8:
+            break
+        time.sleep(0.01)
     assert killed, "exiftool was never seen at work on the batch"
     ledger.peak_rss_mb = max(ledger.peak_rss_mb, rss_mb(engine))
     engine.wait_idle(len(photos), timeout=120)
     assert engine.status()["jobs"]["failed"] == 0, engine.cli("jobs", "--state", "failed").stdout
     log_text = (engine.data / "logs" / "image-engine.log").read_text()
-    # A kill while exiftool writes is a restart at once; the batch is one exiftool pass now, so a second kill may land
-    # after it, on an idle exiftool, which is restarted only when next needed.
-    assert log_text.count('"event": "exiftool_restart"') >= 1
+    # A kill while exiftool writes is a restart at once (between two batches, a restart when next needed): one each.
+    assert log_text.count('"event": "exiftool_restart"') >= len(killed), killed
     pipeline_checks(engine, originals, ledger)
     written = engine.query("SELECT COUNT(*) AS n FROM metadata_writes WHERE verified = 1")[0]["n"]
     assert written == len(photos)
