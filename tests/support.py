@@ -91,6 +91,7 @@ class Engine:
 
     def start(self, wait: bool = True) -> Engine:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        printed_before = self.log.stat().st_size if self.log.exists() else 0
         self._log_handle = open(self.log, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [*self.prefix, sys.executable, "-m", "daemon", "--config", str(self.config), "run"],
@@ -101,12 +102,16 @@ class Engine:
             start_new_session=True,
         )
         if wait:
-            wait_for(
-                lambda: self.process.poll() is not None or self.cli("status").returncode == 0,
-                30,
-                message="engine start",
-            )
+            # The engine prints its API address once it serves; the CLI is asked only then (each CLI call is a
+            # Python start-up, which would compete with the engine's own).
+            def printed_started() -> bool:
+                with open(self.log, "rb") as printed:
+                    printed.seek(printed_before)
+                    return b"  control API: " in printed.read()
+
+            wait_for(lambda: self.process.poll() is not None or printed_started(), 30, 0.05, "engine start")
             assert self.process.poll() is None, self.log.read_text(errors="replace")
+            wait_for(lambda: self.cli("status").returncode == 0, 30, message="engine answers the CLI")
         return self
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:

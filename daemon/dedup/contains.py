@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.fft
 from PIL import Image
 
 COARSE, FINE = 64, 128  # the outer image's longer side for the two passes
@@ -40,6 +39,8 @@ class Outer:
         self.pixels = np.asarray(image.resize(size, Image.Resampling.BILINEAR), dtype=np.float64)
         self.shape = self.pixels.shape
         self.padded = (2 * self.shape[0], 2 * self.shape[1])
+        import scipy.fft  # ~1 s to import: at the first comparison, not at engine start
+
         self.spectrum = scipy.fft.rfft2(self.pixels, self.padded)
         self.sums = np.pad(self.pixels, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
         self.squares = np.pad(self.pixels**2, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
@@ -52,6 +53,8 @@ class Outer:
         norm = float(np.sqrt((centred * centred).sum()))
         if norm < 1e-3 * centred.size:
             return 0.0  # a flat template matches anything: no evidence
+        import scipy.fft
+
         spectrum = self.spectrum * np.conj(scipy.fft.rfft2(centred, self.padded))
         correlation = scipy.fft.irfft2(spectrum, self.padded)[: oh - th + 1, : ow - tw + 1]
 

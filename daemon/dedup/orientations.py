@@ -7,7 +7,6 @@ like one of these. Turning a 32x32 or 9x8 array costs microseconds; imagehash wo
 from __future__ import annotations
 
 import numpy as np
-import scipy.fftpack
 from PIL import Image
 
 from daemon.dedup.grouping import MIRRORED
@@ -34,6 +33,8 @@ def orientation_hashes(grey: Image.Image) -> list[tuple[int, int, int]]:
     square = np.asarray(grey.resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)
     wide = np.asarray(grey.resize((9, 8), Image.Resampling.LANCZOS), dtype=np.int16)  # rows 8, columns 9
     tall = np.asarray(grey.resize((8, 9), Image.Resampling.LANCZOS), dtype=np.int16)  # turned 90: becomes 8 x 9
+    import scipy.fftpack  # ~1 s to import: at the first photo, not at engine start
+
     squares = np.stack([_turned(square, degrees, mirrored) for degrees, mirrored in VARIANTS])
     low = scipy.fftpack.dct(scipy.fftpack.dct(squares, axis=1), axis=2)[:, :8, :8].reshape(len(VARIANTS), 64)
     phashes = _bits(low > np.median(low, axis=1, keepdims=True))
