@@ -128,3 +128,34 @@ def test_a_database_that_fills_up_mid_batch_loses_no_file(tmp_path: Path) -> Non
     assert intake.pending_count() == 0 and queue.counts(store.conn)["queued"] == 300
     assert store.conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 300  # each file queued once
     store.close()
+
+
+@pytest.mark.parametrize("level", [logging.INFO, logging.DEBUG])
+def test_a_big_batch_says_how_many_files_it_queued_in_one_line_and_each_file_at_debug(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, level: int
+) -> None:
+    store = Store(tmp_path / "engine.db")
+    intake = Intake(store, "probe", settle_seconds=1.0, ignore=[])
+    folder = tmp_path / "card" / "DCIM"
+    folder.mkdir(parents=True)
+    names = [f"IMG_{index:04d}.jpg" for index in range(60)]
+    for index, name in enumerate(names):
+        (folder / name).write_bytes(b"\xff\xd8" + index.to_bytes(2, "big"))
+    caplog.set_level(level, logger="image_engine.intake")
+    for name in names:
+        intake.submit(str(folder / name), str(folder), closed=True)
+    intake.settle_once()
+
+    summaries = [r for r in caplog.records if getattr(r, "event", "") == "queued_many"]
+    assert [(r.levelname, r.getMessage(), r.path) for r in summaries] == [("INFO", "queued 60 files", str(folder))]
+    assert summaries[0].detail == {
+        "new": 60,
+        "changed": 0,
+        "first": str(folder / names[0]),
+        "last": str(folder / names[-1]),
+    }
+    per_file = {(r.path, r.job) for r in caplog.records if getattr(r, "event", "") == "queued"}
+    jobs = {str(folder / name): found[0][0] for name, found in jobs_by_name(store).items()}
+    assert per_file == (set(jobs.items()) if level == logging.DEBUG else set())  # at DEBUG, each names its job
+    assert all(r.levelname == "DEBUG" for r in caplog.records if getattr(r, "event", "") == "queued")
+    store.close()

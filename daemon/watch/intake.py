@@ -27,6 +27,9 @@ LOST_CLOSE_FACTOR = 20
 # A scan waits while this many paths are still settling: every pending path is looked at on each round.
 MAX_PENDING_FROM_SCAN = 5000
 INTAKE_BATCH = 500  # files queued per transaction
+# A batch queuing more files than this says so in one INFO line; each file's line is then at DEBUG (a 100,000-file
+# copy would otherwise spend half its intake writing the log, and push older history out of the rotated files).
+LINES_PER_FILE_UP_TO = 20
 # After a wake-up, the next files of a copy are let in before settling: they are queued in one transaction, and the
 # workers then claim them several at a time (a file queued alone cost ~40 KB of database writes: its own commit).
 GATHER_SECONDS = 0.2
@@ -198,11 +201,36 @@ class Intake:
         arrivals = [Arrival(entry.path, entry.root, entry.stat) for entry in entries if entry.stat is not None]
         assert len(arrivals) == len(entries), "only entries with a look (stat) are complete"
         results = enqueue_many(self.store.conn, arrivals, self.first_stage)
-        for arrival, result in zip(arrivals, results, strict=True):
-            self._log_outcome(arrival.path, result.outcome, result.job)
-        if any(result.outcome in ("new", "changed") for result in results):
+        pairs = list(zip(arrivals, results, strict=True))
+        queued = [(a.path, r.outcome, r.job) for a, r in pairs if r.outcome in ("new", "changed")]
+        for arrival, result in pairs:
+            if result.outcome == "moved":
+                self._log_outcome(arrival.path, result.outcome, result.job)
+        if len(queued) <= LINES_PER_FILE_UP_TO:
+            for path, outcome, job in queued:
+                self._log_outcome(path, outcome, job)
+        else:
+            self._log_many(queued)
+        if queued:
             self.on_enqueued()
         return results
+
+    def _log_many(self, queued: list[tuple[str, str, int | None]]) -> None:
+        paths = [path for path, _, _ in queued]
+        detail = {
+            "new": sum(1 for _, outcome, _ in queued if outcome == "new"),
+            "changed": sum(1 for _, outcome, _ in queued if outcome == "changed"),
+            "first": paths[0],
+            "last": paths[-1],
+        }
+        try:
+            folder = os.path.commonpath(paths)
+        except ValueError:  # paths on two Windows drives
+            folder = ""
+        log.info(f"queued {len(queued)} files", extra={"event": "queued_many", "path": folder, "detail": detail})
+        if log.isEnabledFor(logging.DEBUG):
+            for path, outcome, job in queued:
+                log.debug("queued", extra={"event": "queued", "job": job, "path": path, "detail": outcome})
 
     def _settle(self, entry: Pending, now: float) -> str:
         """Queue one complete photo on its own (a doubt: hashed outside any transaction); returns the outcome."""
