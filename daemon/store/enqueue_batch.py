@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from daemon.errors import StoreError
 from daemon.store.connection import transaction
-from daemon.store.queue import FileStat, _look_again, active_job_of, enqueue
+from daemon.store.queue import FileStat, active_job_of, enqueue, look_again
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def enqueue_many(
                 message = f"cannot queue {arrival.path!r}: its name is not valid UTF-8 (rename the file)"
                 results[index] = Enqueued("", error=StoreError(message))
                 continue
-            outcome = _look_again(arrival.path, arrival.stat)
+            outcome = look_again(arrival.path, arrival.stat)
             if outcome is None:
                 looked.append(index)
             else:

@@ -73,7 +73,7 @@ def enqueue(
     now = time.time() if now is None else now
     with transaction(conn):
         if restat:
-            looked = _look_again(path, stat)
+            looked = look_again(path, stat)
             if looked is not None:
                 return looked
         row = conn.execute("SELECT * FROM files WHERE path = ?", (path,)).fetchone()
@@ -82,7 +82,7 @@ def enqueue(
         return _enqueue_known_path(conn, row, root, stat, first_stage, content_sha256, now)
 
 
-def _look_again(path: str, stat: FileStat) -> str | None:
+def look_again(path: str, stat: FileStat) -> str | None:
     """Gone or unsettled when the file is no longer what `stat` says; None when it still is."""
     try:
         info = os.stat(path, follow_symlinks=False)
