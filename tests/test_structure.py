@@ -1,5 +1,5 @@
 """The shape of the house: no import cycles in daemon/, tray/, service/; one CLI parser behind every entry point;
-`daemon/` itself holds only the package face, `__main__`, `cli`, `config` and `errors`.
+`daemon/` itself holds only the package face, `__main__`, `cli` and `errors` beside its packages (`config` one of them).
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def test_every_entry_point_lists_the_same_commands() -> None:
 
 def test_daemon_top_level_holds_only_the_package_face() -> None:
     loose = sorted(file.stem for file in (REPO / "daemon").glob("*.py"))
-    assert loose == ["__init__", "__main__", "cli", "config", "errors"]
+    assert loose == ["__init__", "__main__", "cli", "errors"]
 
 
 def test_the_slow_list_names_tests_that_exist() -> None:
