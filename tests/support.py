@@ -137,6 +137,14 @@ class Engine:
         )
 
     def status(self) -> dict[str, Any]:
+        """What `status --json` prints, read where the CLI and the tray read it: the control API's /status. Asked
+        directly, since a wait polling through the CLI started a Python process four times a second, which kept most
+        of a core busy beside the engine; `cli_status` asks through the CLI."""
+        from daemon.control.client import ControlClient
+
+        return ControlClient(self.data, timeout=30).get("/status")
+
+    def cli_status(self) -> dict[str, Any]:
         result = self.cli("status", "--json")
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)
@@ -161,12 +169,18 @@ class Engine:
         return {row["path"]: row["state"] for row in rows}
 
     def wait_idle(self, expected: int, timeout: float = 60.0) -> dict[str, int]:
-        def settled() -> dict[str, int] | None:
-            jobs = self.status()["jobs"]
-            finished = jobs["done"] + jobs["failed"]
-            return jobs if finished >= expected and jobs["queued"] + jobs["running"] == 0 else None
+        """The job counts once `expected` jobs have finished and none is queued or running, as the CLI says them."""
 
-        return wait_for(settled, timeout, 0.25, f"{expected} jobs finished")
+        def settled(jobs: dict[str, int]) -> bool:
+            return jobs["done"] + jobs["failed"] >= expected and jobs["queued"] + jobs["running"] == 0
+
+        def settled_for_the_cli() -> dict[str, int] | None:
+            if not settled(self.status()["jobs"]):
+                return None
+            jobs = self.cli_status()["jobs"]
+            return jobs if settled(jobs) else None
+
+        return wait_for(settled_for_the_cli, timeout, 0.25, f"{expected} jobs finished")
 
 
 def copy_in(sources: list[Path], folder: Path) -> list[Path]:
