@@ -138,8 +138,8 @@ class Engine:
 
     def status(self) -> dict[str, Any]:
         """What `status --json` prints, read where the CLI and the tray read it: the control API's /status. Asked
-        directly, since a wait polling through the CLI started a Python process four times a second, which kept most
-        of a core busy beside the engine; `cli_status` asks through the CLI."""
+        directly, since a wait polling through the CLI started a Python process four times a second, about half a
+        core beside the engine; `cli_status` asks through the CLI."""
         from daemon.control.client import ControlClient
 
         return ControlClient(self.data, timeout=30).get("/status")

@@ -400,9 +400,8 @@ def test_exiftool_killed_mid_batch(engine_factory, ledger, tmp_path: Path) -> No
             exiftool.kill()
             exiftool.wait(10)
             killed.append(exiftool.pid)
-            written_at_kill = (
-                written_so_far()
-            )  # counted once it is dead: what it wrote since the count above is its own
+            # Counted once it is dead: what it wrote after the count above is its own, not the restarted one's.
+            written_at_kill = written_so_far()
             ledger.faults_injected += 1
         if len(photos) - written < 8:
             break
