@@ -201,25 +201,24 @@ class Intake:
         arrivals = [Arrival(entry.path, entry.root, entry.stat) for entry in entries if entry.stat is not None]
         assert len(arrivals) == len(entries), "only entries with a look (stat) are complete"
         results = enqueue_many(self.store.conn, arrivals, self.first_stage)
-        pairs = list(zip(arrivals, results, strict=True))
-        queued = [(a.path, r.outcome, r.job) for a, r in pairs if r.outcome in ("new", "changed")]
-        for arrival, result in pairs:
-            if result.outcome == "moved":
-                self._log_outcome(arrival.path, result.outcome, result.job)
-        if len(queued) <= LINES_PER_FILE_UP_TO:
-            for path, outcome, job in queued:
-                self._log_outcome(path, outcome, job)
-        else:
+        queued = [
+            (a.path, r.outcome) for a, r in zip(arrivals, results, strict=True) if r.outcome in ("new", "changed")
+        ]
+        each_at = logging.INFO
+        if len(queued) > LINES_PER_FILE_UP_TO:
             self._log_many(queued)
+            each_at = logging.DEBUG
+        for arrival, result in zip(arrivals, results, strict=True):
+            self._log_outcome(arrival.path, result.outcome, result.job, each_at)
         if queued:
             self.on_enqueued()
         return results
 
-    def _log_many(self, queued: list[tuple[str, str, int | None]]) -> None:
-        paths = [path for path, _, _ in queued]
+    def _log_many(self, queued: list[tuple[str, str]]) -> None:
+        paths = [path for path, _ in queued]
         detail = {
-            "new": sum(1 for _, outcome, _ in queued if outcome == "new"),
-            "changed": sum(1 for _, outcome, _ in queued if outcome == "changed"),
+            "new": sum(1 for _, outcome in queued if outcome == "new"),
+            "changed": sum(1 for _, outcome in queued if outcome == "changed"),
             "first": paths[0],
             "last": paths[-1],
         }
@@ -228,9 +227,6 @@ class Intake:
         except ValueError:  # paths on two Windows drives
             folder = ""
         log.info(f"queued {len(queued)} files", extra={"event": "queued_many", "path": folder, "detail": detail})
-        if log.isEnabledFor(logging.DEBUG):
-            for path, outcome, job in queued:
-                log.debug("queued", extra={"event": "queued", "job": job, "path": path, "detail": outcome})
 
     def _settle(self, entry: Pending, now: float) -> str:
         """Queue one complete photo on its own (a doubt: hashed outside any transaction); returns the outcome."""
@@ -292,9 +288,9 @@ class Intake:
             self.on_enqueued()
         return outcome
 
-    def _log_outcome(self, path: str, outcome: str, job: int | None) -> None:
+    def _log_outcome(self, path: str, outcome: str, job: int | None, queued_at: int = logging.INFO) -> None:
         if outcome in ("new", "changed"):
-            log.info("queued", extra={"event": "queued", "job": job, "path": path, "detail": outcome})
+            log.log(queued_at, "queued", extra={"event": "queued", "job": job, "path": path, "detail": outcome})
         elif outcome == "moved":
             log.info("file moved", extra={"event": "moved", "path": path})
 

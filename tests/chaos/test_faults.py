@@ -394,17 +394,16 @@ def test_exiftool_killed_mid_batch(engine_factory, ledger, tmp_path: Path) -> No
 
     while len(killed) < 2 and time.monotonic() < deadline:
         written = written_so_far()
+        if len(photos) - written < 8:
+            break
         exiftool = exiftool_of(engine)
-        at_work = exiftool is not None and exiftool.pid not in killed
-        if at_work and written > written_at_kill and len(photos) - written >= 8:
+        if exiftool is not None and exiftool.pid not in killed and written > written_at_kill:
             exiftool.kill()
             exiftool.wait(10)
             killed.append(exiftool.pid)
             # Counted once it is dead: what it wrote after the count above is its own, not the restarted one's.
             written_at_kill = written_so_far()
             ledger.faults_injected += 1
-        if len(photos) - written < 8:
-            break
         time.sleep(0.01)
     assert killed, "exiftool was never seen at work on the batch"
     ledger.peak_rss_mb = max(ledger.peak_rss_mb, rss_mb(engine))
